@@ -1,0 +1,30 @@
+{
+  "targets": [
+    {
+      "target_name": "pathwise",
+      "sources": [
+        "native/addon/addon.cc",
+        "native/core/ir/network.cc",
+        "native/core/forward/forward.cc",
+        "native/core/vjp/vjp.cc",
+        "native/core/path/select.cc",
+        "native/core/path/explain.cc",
+        "native/core/kernels/dispatch.cc",
+        "native/core/kernels/portable.cc",
+        "native/core/kernels/x86_v3.cc",
+        "native/core/kernels/x86_v4.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++14", "-std=gnu++17", "-std=gnu++20"],
+      "cflags_cc": ["-std=gnu++17", "-O3", "-fvisibility=hidden"],
+      "xcode_settings": {
+        "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
+        "CLANG_CXX_LANGUAGE_STANDARD": "gnu++17",
+        "OTHER_CPLUSPLUSFLAGS": ["-O3", "-fvisibility=hidden"]
+      },
+      "msvs_settings": { "VCCLCompilerTool": { "ExceptionHandling": 1 } }
+    }
+  ]
+}

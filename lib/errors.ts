@@ -1,0 +1,28 @@
+/**
+ * Error policy (DEVELOPERS.md): TypeError for a wrong type, RangeError for a bad shape, index or
+ * option value, and PathwiseError (an Error with a stable `code`) for a bad model or a runtime
+ * failure. Codes are part of the public API and are listed in the README.
+ */
+export type PathwiseErrorCode =
+  | 'PATHWISE_UNSUPPORTED_OP'
+  | 'PATHWISE_BAD_MODEL'
+  | 'PATHWISE_DISPOSED'
+  | 'PATHWISE_NO_BINARY'
+  | 'PATHWISE_NATIVE';
+
+export class PathwiseError extends Error {
+  readonly code: PathwiseErrorCode;
+  constructor(code: PathwiseErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'PathwiseError';
+    this.code = code;
+  }
+}
+
+export function unsupported(message: string): PathwiseError {
+  return new PathwiseError('PATHWISE_UNSUPPORTED_OP', message);
+}
+
+export function badModel(message: string): PathwiseError {
+  return new PathwiseError('PATHWISE_BAD_MODEL', message);
+}

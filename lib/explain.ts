@@ -1,0 +1,143 @@
+/** explain / explainSync / explainBatch: option handling and result assembly. */
+import type { Model } from './model.js';
+import type { Depth, ExplainBatchOptions, ExplainOptions, Explanation, Width } from './types.js';
+import type { NativeExplainOptions, NativeExplainResult } from './native.js';
+import { describe, toFloat32 } from './shapes.js';
+
+const OPTION_NAMES = new Set(['width', 'depth', 'target', 'targets', 'semantics']);
+
+// A decimal number followed by '%': '10%', '12.5%', '.5%'.
+const PERCENT = /^(\d+(?:\.\d*)?|\.\d+)%$/;
+
+function normaliseWidth(width: Width | undefined): Pick<NativeExplainOptions, 'widthMode' | 'widthValue'> {
+  if (width === undefined || width === 'all') return { widthMode: 'all' };
+  if (typeof width === 'number') {
+    if (!Number.isSafeInteger(width) || width < 1)
+      throw new RangeError(`width must be an integer >= 1, 'P%' or 'all'; got ${width}`);
+    return { widthMode: 'count', widthValue: width };
+  }
+  if (typeof width === 'string') {
+    const m = PERCENT.exec(width.trim());
+    const p = m ? Number(m[1]) : NaN;
+    if (!(p > 0 && p <= 100))
+      throw new RangeError(`width must be an integer >= 1, a percentage in (0%, 100%] such as '10%', or 'all'; got ${JSON.stringify(width)}`);
+    return { widthMode: 'percent', widthValue: p };
+  }
+  throw new TypeError(`width must be a number or a string, got ${describe(width)}`);
+}
+
+function normaliseDepth(depth: Depth | undefined, relus: number): number {
+  if (depth === undefined || depth === 'all') return 0;
+  if (typeof depth !== 'number') throw new TypeError(`depth must be an integer or 'all', got ${describe(depth)}`);
+  if (!Number.isSafeInteger(depth) || depth < 1 || depth > relus)
+    throw new RangeError(
+      `depth must be an integer in [1, ${relus}] (the model has ${relus} ReLU layer${relus === 1 ? '' : 's'}) or 'all'; got ${depth}`,
+    );
+  return depth;
+}
+
+function checkTarget(target: unknown, classes: number, what: string): number {
+  if (typeof target !== 'number') throw new TypeError(`${what} must be a class index, got ${describe(target)}`);
+  if (!Number.isInteger(target) || target < 0 || target >= classes)
+    throw new RangeError(`${what} must be an integer in [0, ${classes}), got ${target}`);
+  return target;
+}
+
+function normaliseOptions(model: Model, options: ExplainBatchOptions & { target?: number }, n: number): NativeExplainOptions {
+  if (options === null || typeof options !== 'object') throw new TypeError(`options must be an object, got ${describe(options)}`);
+  for (const key of Object.keys(options))
+    if (!OPTION_NAMES.has(key)) throw new RangeError(`unknown option ${JSON.stringify(key)} (known: ${[...OPTION_NAMES].join(', ')})`);
+  const semantics = options.semantics ?? 'official';
+  if (semantics !== 'official') {
+    if ((semantics as string) === 'linear')
+      throw new RangeError("semantics 'linear' is not available yet; use 'official' (the default)");
+    throw new RangeError(`semantics must be 'official', got ${describe(semantics)}`);
+  }
+  const native: NativeExplainOptions = {
+    ...normaliseWidth(options.width),
+    depth: normaliseDepth(options.depth, model.reluLayers.length),
+  };
+  if (options.target !== undefined) {
+    const t = checkTarget(options.target, model.numClasses, 'target');
+    native.targets = new Int32Array(n).fill(t);
+  } else if (options.targets !== undefined) {
+    const ts = options.targets;
+    if (ts === null || typeof ts !== 'object' || typeof (ts as ArrayLike<number>).length !== 'number')
+      throw new TypeError(`targets must be an array of class indices, got ${describe(ts)}`);
+    if (ts.length !== n) throw new RangeError(`targets has ${ts.length} entries for ${n} inputs`);
+    native.targets = new Int32Array(n);
+    for (let i = 0; i < n; i++) native.targets[i] = checkTarget(ts[i], model.numClasses, `targets[${i}]`);
+  }
+  return native;
+}
+
+function toExplanation(r: NativeExplainResult): Explanation {
+  return {
+    attribution: r.attribution,
+    weights: r.weights,
+    bias: r.bias,
+    target: r.target,
+    predicted: r.predicted,
+    logits: r.logits,
+    pathLogits: r.pathLogits,
+    pathLogit: r.pathLogits[r.target],
+    residual: r.residual,
+    layers: r.layers.map((l) => ({
+      ordinal: l.ordinal,
+      units: l.units,
+      scores: l.scores,
+      fallback: l.fallback,
+      k: l.k,
+      borderline: l.borderline,
+    })),
+    stats: { recomputes: r.recomputes },
+  };
+}
+
+function prepareSingle(model: Model, input: unknown, options: ExplainOptions) {
+  const x = toFloat32(input, 'input');
+  if (x.length !== model.inputSize)
+    throw new RangeError(
+      `input has ${x.length} values, expected ${model.inputSize} (shape [${model.inputShape.join(', ')}]); use explainBatch for several inputs`,
+    );
+  if (options !== null && typeof options === 'object' && 'targets' in options)
+    throw new RangeError("explain takes 'target' (one class); 'targets' belongs to explainBatch");
+  return { x, native: normaliseOptions(model, options, 1) };
+}
+
+function prepareBatch(model: Model, inputs: unknown, options: ExplainBatchOptions) {
+  const x = toFloat32(inputs, 'inputs');
+  const n = model.batchCount(x, 'inputs');
+  return { x, n, native: normaliseOptions(model, options, n) };
+}
+
+/**
+ * Explains one input by its decision path. The heavy work runs off the JavaScript thread; the
+ * input is copied when the call starts, so it may be reused at once.
+ */
+export async function explain(model: Model, input: Float32Array | ArrayLike<number>, options: ExplainOptions = {}): Promise<Explanation> {
+  const { x, native } = prepareSingle(model, input, options);
+  const [r] = await model.handle().explain(x, 1, native);
+  return toExplanation(r);
+}
+
+/** Synchronous twin of explain: reads the input in place and blocks the calling thread. */
+export function explainSync(model: Model, input: Float32Array | ArrayLike<number>, options: ExplainOptions = {}): Explanation {
+  const { x, native } = prepareSingle(model, input, options);
+  return toExplanation(model.handle().explainSync(x, 1, native)[0]);
+}
+
+/**
+ * Explains n inputs given back to back (n × inputSize values). Each example is independent (its
+ * own target and path); the engine runs them as one batch of matrix products.
+ */
+export async function explainBatch(model: Model, inputs: Float32Array | ArrayLike<number>, options: ExplainBatchOptions = {}): Promise<Explanation[]> {
+  const { x, n, native } = prepareBatch(model, inputs, options);
+  return (await model.handle().explain(x, n, native)).map(toExplanation);
+}
+
+/** Synchronous twin of explainBatch. */
+export function explainBatchSync(model: Model, inputs: Float32Array | ArrayLike<number>, options: ExplainBatchOptions = {}): Explanation[] {
+  const { x, n, native } = prepareBatch(model, inputs, options);
+  return model.handle().explainSync(x, n, native).map(toExplanation);
+}

@@ -1,0 +1,207 @@
+/** Models: loading from any source into the native engine, and the Model handle users hold. */
+import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import type { LayerSpec, NetworkSpec } from './layers.js';
+import type { ReluLayerInfo } from './types.js';
+import { badModel, PathwiseError } from './errors.js';
+import { describe, isPositiveInteger, product, toFloat32 } from './shapes.js';
+import { nativeAddon, type NativeLayer, type NativeNetwork } from './native.js';
+import { parseOnnx } from './onnx/load.js';
+
+/**
+ * Where a model comes from: a path to an .onnx file, ONNX bytes, a plain layer-spec array, or a
+ * `{ inputShape, layers }` object.
+ */
+export type ModelSource = string | Uint8Array | ArrayBuffer | LayerSpec[] | NetworkSpec;
+
+export interface LoadOptions {
+  /** Input shape without the batch dimension, for a plain layer array (default: [first dense in]). */
+  inputShape?: number[];
+}
+
+export class Model {
+  /** Input shape without the batch dimension, e.g. [1, 28, 28]. */
+  readonly inputShape: readonly number[];
+  /** Floats per example. */
+  readonly inputSize: number;
+  readonly numClasses: number;
+  /** The ReLU layers, bottom → top; `ordinal` is the index in this list. */
+  readonly reluLayers: readonly ReluLayerInfo[];
+  #native: NativeNetwork | undefined;
+
+  /** @internal use loadModel / loadModelSync. */
+  constructor(spec: NetworkSpec) {
+    const { nativeLayers, reluLayers, numClasses } = lowerToNative(spec);
+    this.inputShape = Object.freeze([...spec.inputShape]);
+    this.inputSize = product(spec.inputShape);
+    this.numClasses = numClasses;
+    this.reluLayers = Object.freeze(reluLayers.map((l) => Object.freeze(l)));
+    this.#native = new (nativeAddon().NativeNetwork)(this.inputSize, nativeLayers);
+  }
+
+  /** True after dispose(). */
+  get disposed(): boolean {
+    return this.#native === undefined;
+  }
+
+  /**
+   * Logits of the original network for one input or a batch (n × inputSize values back to back).
+   * Returns n × numClasses values.
+   */
+  forward(input: Float32Array | ArrayLike<number>): Float32Array {
+    const x = toFloat32(input, 'input');
+    return this.handle().forward(x, this.batchCount(x, 'input'));
+  }
+
+  /**
+   * Releases the native weights. Explanations already running keep their own reference and finish
+   * normally; later calls throw a PathwiseError with code PATHWISE_DISPOSED.
+   */
+  dispose(): void {
+    this.#native?.dispose();
+    this.#native = undefined;
+  }
+
+  /** @internal */
+  handle(): NativeNetwork {
+    if (!this.#native) throw new PathwiseError('PATHWISE_DISPOSED', 'the model has been disposed');
+    return this.#native;
+  }
+
+  /** @internal Number of examples in a flat batch, or a RangeError naming the expected size. */
+  batchCount(x: Float32Array, what: string): number {
+    if (x.length === 0 || x.length % this.inputSize !== 0)
+      throw new RangeError(
+        `${what} has ${x.length} values; expected a multiple of the input size ${this.inputSize} ` +
+          `(shape [${this.inputShape.join(', ')}])`,
+      );
+    return x.length / this.inputSize;
+  }
+}
+
+/** Loads a model; ONNX files are read asynchronously. */
+export async function loadModel(source: ModelSource, options: LoadOptions = {}): Promise<Model> {
+  if (typeof source === 'string') return new Model(specFromBytes(await readModelFile(source), source));
+  return loadModelSync(source, options);
+}
+
+/** Synchronous twin of loadModel. */
+export function loadModelSync(source: ModelSource, options: LoadOptions = {}): Model {
+  if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+  if (typeof source === 'string') return new Model(specFromBytes(readModelFileSync(source), source));
+  if (source instanceof Uint8Array) return new Model(specFromBytes(source, 'bytes'));
+  if (source instanceof ArrayBuffer) return new Model(specFromBytes(new Uint8Array(source), 'bytes'));
+  if (Array.isArray(source)) return new Model(specFromLayers(source, options.inputShape));
+  if (source !== null && typeof source === 'object' && Array.isArray((source as NetworkSpec).layers))
+    return new Model(specFromLayers((source as NetworkSpec).layers, (source as NetworkSpec).inputShape ?? options.inputShape));
+  throw new TypeError(
+    `model source must be a file path, ONNX bytes, a layer array or { inputShape, layers }; got ${describe(source)}`,
+  );
+}
+
+async function readModelFile(path: string): Promise<Uint8Array> {
+  try {
+    return await readFile(path);
+  } catch (cause) {
+    throw new PathwiseError('PATHWISE_BAD_MODEL', `cannot read model file ${path}: ${(cause as Error).message}`, { cause });
+  }
+}
+
+function readModelFileSync(path: string): Uint8Array {
+  try {
+    return readFileSync(path);
+  } catch (cause) {
+    throw new PathwiseError('PATHWISE_BAD_MODEL', `cannot read model file ${path}: ${(cause as Error).message}`, { cause });
+  }
+}
+
+function specFromBytes(bytes: Uint8Array, origin: string): NetworkSpec {
+  try {
+    return parseOnnx(bytes);
+  } catch (e) {
+    if (e instanceof PathwiseError && origin !== 'bytes') e.message = `${origin}: ${e.message}`;
+    throw e;
+  }
+}
+
+function specFromLayers(layers: LayerSpec[], inputShape: number[] | undefined): NetworkSpec {
+  if (inputShape === undefined) {
+    const first = layers[0] as Partial<LayerSpec> | undefined;
+    if (!first || first.type !== 'dense')
+      throw new RangeError('inputShape is required when the first layer is not dense');
+    inputShape = [(first as { in: number }).in];
+  }
+  return { inputShape, layers };
+}
+
+/**
+ * Validates a layer spec and lowers it to the engine's layers: shape-only layers vanish (the engine
+ * works on flat NCHW buffers), the shapes are tracked to report each ReLU layer's shape.
+ */
+function lowerToNative(spec: NetworkSpec): {
+  nativeLayers: NativeLayer[];
+  reluLayers: ReluLayerInfo[];
+  numClasses: number;
+} {
+  const { inputShape, layers } = spec;
+  if (!Array.isArray(inputShape) || inputShape.length === 0 || !inputShape.every(isPositiveInteger))
+    throw new RangeError(`inputShape must be a non-empty array of positive integers, got ${JSON.stringify(inputShape)}`);
+  if (!Array.isArray(layers)) throw new TypeError(`layers must be an array, got ${describe(layers)}`);
+  if (layers.length === 0) throw badModel('the network has no layers');
+  let shape = [...inputShape];
+  const nativeLayers: NativeLayer[] = [];
+  const reluLayers: ReluLayerInfo[] = [];
+  let lastDenseOut = 0;
+  let lastWasDense = false;
+  layers.forEach((layer, i) => {
+    const at = `layers[${i}]${layer && typeof layer === 'object' && layer.name ? ` ("${layer.name}")` : ''}`;
+    if (layer === null || typeof layer !== 'object') throw new TypeError(`${at} must be an object, got ${describe(layer)}`);
+    switch (layer.type) {
+      case 'dense': {
+        if (!isPositiveInteger(layer.in) || !isPositiveInteger(layer.out))
+          throw new RangeError(`${at}: in and out must be positive integers, got in=${describe(layer.in)}, out=${describe(layer.out)}`);
+        if (!(layer.weights instanceof Float32Array))
+          throw new TypeError(`${at}: weights must be a Float32Array (row-major out × in), got ${describe(layer.weights)}`);
+        if (layer.weights.length !== layer.in * layer.out)
+          throw new RangeError(`${at}: weights have ${layer.weights.length} values, expected out × in = ${layer.out} × ${layer.in}`);
+        if (layer.bias !== undefined && !(layer.bias instanceof Float32Array))
+          throw new TypeError(`${at}: bias must be a Float32Array, got ${describe(layer.bias)}`);
+        if (layer.bias !== undefined && layer.bias.length !== layer.out)
+          throw new RangeError(`${at}: bias has ${layer.bias.length} values, expected ${layer.out}`);
+        if (product(shape) !== layer.in)
+          throw badModel(`${at}: dense layer expects ${layer.in} inputs but receives shape [${shape.join(', ')}] (${product(shape)} values)`);
+        nativeLayers.push({ kind: 'dense', in: layer.in, out: layer.out, weights: layer.weights, bias: layer.bias, name: layer.name });
+        shape = [layer.out];
+        lastDenseOut = layer.out;
+        lastWasDense = true;
+        return;
+      }
+      case 'relu':
+        reluLayers.push({ ordinal: reluLayers.length, units: product(shape), shape: [...shape] });
+        nativeLayers.push({ kind: 'relu', name: layer.name });
+        lastWasDense = false;
+        return;
+      case 'flatten':
+        shape = [product(shape)];
+        return;
+      case 'identity':
+        return;
+      case 'reshape': {
+        const target = layer.shape;
+        if (!Array.isArray(target) || !target.every(isPositiveInteger) || product(target) !== product(shape))
+          throw badModel(`${at}: cannot reshape [${shape.join(', ')}] to ${JSON.stringify(target)}`);
+        shape = [...target];
+        return;
+      }
+      default:
+        throw new PathwiseError(
+          'PATHWISE_UNSUPPORTED_OP',
+          `${at}: unsupported layer type ${describe((layer as { type?: unknown }).type)} (supported: dense, relu, flatten, reshape, identity)`,
+        );
+    }
+  });
+  if (!lastWasDense || lastDenseOut < 2)
+    throw badModel('the last layer must be dense with at least 2 outputs (the classes)');
+  if (reluLayers.length === 0) throw badModel('the network has no ReLU layer: there is no path to explain');
+  return { nativeLayers, reluLayers, numClasses: lastDenseOut };
+}

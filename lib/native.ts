@@ -1,0 +1,97 @@
+/**
+ * Loads the compiled addon (a prebuild from prebuilds/<platform>-<arch>/ or build/Release/) and
+ * describes its shape. This file and model.ts are the only places in lib/ that touch it.
+ */
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { PathwiseError } from './errors.js';
+
+export interface NativeLayer {
+  kind: 'dense' | 'relu';
+  in?: number;
+  out?: number;
+  weights?: Float32Array;
+  bias?: Float32Array;
+  name?: string;
+}
+
+export interface NativeExplainOptions {
+  widthMode: 'all' | 'count' | 'percent';
+  widthValue?: number;
+  /** 0 = all ReLU layers. */
+  depth: number;
+  targets?: Int32Array;
+  maxJacobianFloats?: number;
+}
+
+export interface NativeLayerResult {
+  ordinal: number;
+  units: Int32Array;
+  scores: Float32Array;
+  fallback: boolean;
+  k: number;
+  borderline: number;
+}
+
+export interface NativeExplainResult {
+  target: number;
+  predicted: number;
+  logits: Float32Array;
+  pathLogits: Float32Array;
+  weights: Float32Array;
+  attribution: Float32Array;
+  bias: number;
+  residual: number;
+  recomputes: number;
+  layers: NativeLayerResult[];
+}
+
+export interface NativeNetwork {
+  forward(input: Float32Array, n: number): Float32Array;
+  explainSync(input: Float32Array, n: number, options: NativeExplainOptions): NativeExplainResult[];
+  explain(input: Float32Array, n: number, options: NativeExplainOptions): Promise<NativeExplainResult[]>;
+  dispose(): void;
+}
+
+export interface KernelInfo {
+  /** The kernel set in use: 'avx512', 'avx2', 'neon' or 'scalar'. */
+  active: string;
+  description: string;
+  /** Every kernel set compiled in that this CPU can run, best first. */
+  available: string[];
+  /** Why PATHWISE_FORCE_KERNEL was ignored, when it was. */
+  forceError?: string;
+}
+
+export interface NativeAddon {
+  NativeNetwork: new (inputSize: number, layers: NativeLayer[]) => NativeNetwork;
+  kernelInfo(): KernelInfo;
+  gemmWithKernel(kernel: string, transB: boolean, m: number, n: number, k: number,
+                 a: Float32Array, b: Float32Array): Float32Array;
+}
+
+/** The package root: lib/native.ts and dist/native.js both sit one level below it. */
+const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+let cached: NativeAddon | undefined;
+
+export function nativeAddon(): NativeAddon {
+  if (cached) return cached;
+  const require = createRequire(import.meta.url);
+  try {
+    cached = require('node-gyp-build')(packageRoot) as NativeAddon;
+  } catch (cause) {
+    const detail = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);
+    throw new PathwiseError(
+      'PATHWISE_NO_BINARY',
+      `pathwise: no native binary could be loaded for ${process.platform}-${process.arch} ` +
+        `(Node ${process.versions.node}, N-API ${process.versions.napi}). Looked in ` +
+        `${join(packageRoot, 'prebuilds')} and ${join(packageRoot, 'build', 'Release')}: ${detail}. ` +
+        'To build from source you need a C++17 compiler, make and Python 3; then run ' +
+        '`npm rebuild pathwise` (or `npx node-gyp rebuild` inside the package folder).',
+      { cause },
+    );
+  }
+  return cached;
+}

@@ -1,0 +1,75 @@
+/** Public types of the pathwise API. */
+
+/**
+ * Units kept per path layer before the score filter: an integer k ≥ 1, a percentage of the layer
+ * ('10%', 'P%': k = max(1, round(N_l · P / 100)), half to even, as the reference), or 'all'.
+ */
+export type Width = number | `${number}%` | 'all';
+/** How many ReLU layers, counted from the output, are path layers: an integer d ≥ 1 or 'all'. */
+export type Depth = number | 'all';
+export type Semantics = 'official';
+
+export interface ExplainOptions {
+  /** Default 'all'. */
+  width?: Width;
+  /** Default 'all'. */
+  depth?: Depth;
+  /** Class to explain; default the predicted class (argmax of the logits, lowest index on ties). */
+  target?: number;
+  /** Default 'official' (the authors' reference, SPEC §4.2). */
+  semantics?: Semantics;
+}
+
+export interface ExplainBatchOptions extends Omit<ExplainOptions, 'target'> {
+  /** One target per example; default each example's predicted class. */
+  targets?: ArrayLike<number>;
+}
+
+export interface ReluLayerInfo {
+  /** 0 = the ReLU layer nearest the input. */
+  ordinal: number;
+  /** Number of units (numel of the layer's output without the batch dimension). */
+  units: number;
+  /** Shape of the layer's output without the batch dimension. */
+  shape: number[];
+}
+
+export interface PathLayer {
+  /** Which ReLU layer (see Model.reluLayers). */
+  ordinal: number;
+  /** Selected units: ascending flat (NCHW) indices into the layer's output. */
+  units: Int32Array;
+  /** Selection score of each selected unit, same order as `units`. */
+  scores: Float32Array;
+  /** No candidate passed the 1/C test; the single best-ranked unit was kept. */
+  fallback: boolean;
+  /** Candidates kept by the width rule, before the score test. */
+  k: number;
+  /** Units whose score lies within 4 ulp of float32(1/C): rounding-sensitive decisions. */
+  borderline: number;
+}
+
+export interface Explanation {
+  /** A = W_P[t] ⊙ x, shaped like the input (flat). */
+  attribution: Float32Array;
+  /** W_P[t], the path linear model's weights for the target. */
+  weights: Float32Array;
+  /** b_P[t], the path linear model's bias for the target. */
+  bias: number;
+  target: number;
+  predicted: number;
+  /** Logits of the original network at x. */
+  logits: Float32Array;
+  /** Logits of the path (fully masked) network at x. */
+  pathLogits: Float32Array;
+  /** ŷ_t(x): the path network's logit for the target. */
+  pathLogit: number;
+  /** W_P[t]·x + b_P[t] − ŷ_t(x): the completeness residual (float32 rounding only). */
+  residual: number;
+  /** Path layers bottom → top. */
+  layers: PathLayer[];
+  stats: {
+    /** Path-layer steps whose C Jacobian rows were recomputed from the logits (SPEC §4.2 H2). */
+    recomputes: number;
+  };
+}

@@ -1,0 +1,41 @@
+// Kernel table: the only way the rest of the core reaches SIMD code.
+//
+// One kernel source (gemm_f32_body.inc) is compiled once per instruction set into its own
+// namespace (x86_v4.cc, x86_v3.cc, portable.cc); dispatch.cc picks the best table the CPU supports
+// once, at load, unless PATHWISE_FORCE_KERNEL names another (tests and benchmarks pin kernels so).
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace pathwise::kernels {
+
+// Row-major single-precision GEMM, C[m×n] = (accumulate ? C : 0) + A[m×k] · op(B).
+//   gemm_nn: op(B) = B, B is k×n with leading dimension ldb.
+//   gemm_nt: op(B) = Bᵀ, B is n×k with leading dimension ldb (a dense layer's out×in weights,
+//            so a forward pass X·Wᵀ needs no transposed copy of W).
+using GemmFn = void (*)(std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t lda,
+                        const float* b, std::size_t ldb, float* c, std::size_t ldc, bool accumulate);
+
+struct KernelTable {
+  const char* name;         // "avx512", "avx2", "neon", "scalar": what PATHWISE_FORCE_KERNEL accepts
+  const char* description;  // ISA level and register tile, e.g. "x86-64-v4, 4x64 tile"
+  GemmFn gemm_nn;
+  GemmFn gemm_nt;
+};
+
+// Every table compiled into this binary that the running CPU can execute, best first.
+std::vector<const KernelTable*> available();
+
+// The table in use, chosen once on first call (the PATHWISE_FORCE_KERNEL override included).
+const KernelTable& active();
+
+// Looks a table up by name among available(); nullptr when absent or unsupported by the CPU.
+const KernelTable* find(const std::string& name);
+
+// Set when PATHWISE_FORCE_KERNEL named a kernel that is not available: the reason, for the
+// addon to report (the active table then falls back to the best available one).
+const std::string& force_error();
+
+}  // namespace pathwise::kernels

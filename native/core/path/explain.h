@@ -1,0 +1,50 @@
+// Pathwise explanation of a batch of examples, 'official' semantics (SPEC §4.2).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "../ir/network.h"
+#include "select.h"
+
+namespace pathwise {
+
+struct ExplainOptions {
+  WidthRule width;
+  std::size_t depth = 0;  // number of path layers from the top; 0 = all ReLU layers
+  // One target per example, or empty: each example's predicted class.
+  std::vector<std::int32_t> targets;
+  // Upper bound on the floats of the per-step Jacobian block (n · C · N_l); the batch is cut
+  // into chunks of examples that fit. 16 M floats = 64 MiB.
+  std::size_t max_jacobian_floats = std::size_t(16) << 20;
+};
+
+struct LayerResult {
+  std::size_t ordinal = 0;  // which ReLU layer, 0 = nearest the input
+  Selection selection;
+};
+
+struct ExplainResult {
+  std::int32_t target = 0, predicted = 0;
+  std::vector<float> logits;       // original network, C
+  std::vector<float> path_logits;  // fully masked network, C
+  std::vector<float> weights;      // W_P[t], input size
+  std::vector<float> attribution;  // W_P[t] ⊙ x
+  double bias = 0;                 // b_P[t]
+  double residual = 0;             // W_P[t]·x + b_P[t] − ŷ_t(x)
+  std::vector<LayerResult> layers;  // bottom → top
+  std::size_t recomputes = 0;
+};
+
+// Validates the options against the network (Error(Range) on a bad depth, width or target) and
+// explains n examples laid out back to back in x (n × input size).
+std::vector<ExplainResult> explain(const Network& net, const float* x, std::size_t n,
+                                   const ExplainOptions& options);
+
+// Throws Error(Range) if the options cannot apply to this network (depth beyond the ReLU count,
+// target out of range, width ≤ 0, non-finite). Called by explain; exposed so the addon can reject
+// a call before queueing async work.
+void validate_options(const Network& net, std::size_t n, const ExplainOptions& options);
+
+}  // namespace pathwise

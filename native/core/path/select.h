@@ -1,0 +1,37 @@
+// The reference's unit selection (SPEC §3.1 steps 5–11, §3.4–3.6), for one example and one layer.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace pathwise {
+
+struct WidthRule {
+  enum class Mode { All, Count, Percent };
+  Mode mode = Mode::All;
+  double value = 0;  // k for Count, P for Percent
+};
+
+// k for a layer of `units` units (SPEC §3.6). Percent: max(1, round((N / 100) · P)) in float64,
+// evaluated left to right, rounded half to even as Python's round() does in the reference.
+std::size_t width_to_k(const WidthRule& rule, std::size_t units);
+
+struct Selection {
+  std::vector<std::int32_t> units;  // ascending
+  std::vector<float> scores;        // same order as units
+  bool fallback = false;
+  std::size_t k = 0;
+  std::size_t borderline = 0;
+};
+
+// Scores every unit of one example and selects per the reference rules.
+//   h: the unit activations (N), j: C rows of the Jacobian, row j at j + class_index · j_stride,
+//   target: the class whose softmax entry is the score.
+// Work buffers are passed in so a batch reuses them.
+void select_units(const float* h, const float* j, std::size_t j_stride, std::size_t units,
+                  std::size_t classes, std::size_t target, const WidthRule& width,
+                  float threshold, Selection& out, std::vector<float>& scores,
+                  std::vector<std::uint8_t>& identical, std::vector<std::int32_t>& order);
+
+}  // namespace pathwise
