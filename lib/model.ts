@@ -3,9 +3,10 @@ import { readFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import type { LayerSpec, NetworkSpec } from './layers.js';
 import type { ReluLayerInfo } from './types.js';
-import { badModel, PathwiseError } from './errors.js';
-import { describe, isPositiveInteger, product, toFloat32 } from './shapes.js';
-import { nativeAddon, type NativeLayer, type NativeNetwork } from './native.js';
+import { PathwiseError } from './errors.js';
+import { describe, product, toFloat32 } from './shapes.js';
+import { nativeAddon, type NativeNetwork } from './native.js';
+import { lowerNetwork } from './graph.js';
 import { parseOnnx } from './onnx/load.js';
 
 /**
@@ -31,12 +32,12 @@ export class Model {
 
   /** @internal use loadModel / loadModelSync. */
   constructor(spec: NetworkSpec) {
-    const { nativeLayers, reluLayers, numClasses } = lowerToNative(spec);
+    const { nativeLayers, reluLayers, numClasses, inputShape3 } = lowerNetwork(spec);
     this.inputShape = Object.freeze([...spec.inputShape]);
     this.inputSize = product(spec.inputShape);
     this.numClasses = numClasses;
     this.reluLayers = Object.freeze(reluLayers.map((l) => Object.freeze(l)));
-    this.#native = new (nativeAddon().NativeNetwork)(this.inputSize, nativeLayers);
+    this.#native = new (nativeAddon().NativeNetwork)(inputShape3, nativeLayers);
   }
 
   /** True after dispose(). */
@@ -132,76 +133,4 @@ function specFromLayers(layers: LayerSpec[], inputShape: number[] | undefined): 
     inputShape = [(first as { in: number }).in];
   }
   return { inputShape, layers };
-}
-
-/**
- * Validates a layer spec and lowers it to the engine's layers: shape-only layers vanish (the engine
- * works on flat NCHW buffers), the shapes are tracked to report each ReLU layer's shape.
- */
-function lowerToNative(spec: NetworkSpec): {
-  nativeLayers: NativeLayer[];
-  reluLayers: ReluLayerInfo[];
-  numClasses: number;
-} {
-  const { inputShape, layers } = spec;
-  if (!Array.isArray(inputShape) || inputShape.length === 0 || !inputShape.every(isPositiveInteger))
-    throw new RangeError(`inputShape must be a non-empty array of positive integers, got ${JSON.stringify(inputShape)}`);
-  if (!Array.isArray(layers)) throw new TypeError(`layers must be an array, got ${describe(layers)}`);
-  if (layers.length === 0) throw badModel('the network has no layers');
-  let shape = [...inputShape];
-  const nativeLayers: NativeLayer[] = [];
-  const reluLayers: ReluLayerInfo[] = [];
-  let lastDenseOut = 0;
-  let lastWasDense = false;
-  layers.forEach((layer, i) => {
-    const at = `layers[${i}]${layer && typeof layer === 'object' && layer.name ? ` ("${layer.name}")` : ''}`;
-    if (layer === null || typeof layer !== 'object') throw new TypeError(`${at} must be an object, got ${describe(layer)}`);
-    switch (layer.type) {
-      case 'dense': {
-        if (!isPositiveInteger(layer.in) || !isPositiveInteger(layer.out))
-          throw new RangeError(`${at}: in and out must be positive integers, got in=${describe(layer.in)}, out=${describe(layer.out)}`);
-        if (!(layer.weights instanceof Float32Array))
-          throw new TypeError(`${at}: weights must be a Float32Array (row-major out × in), got ${describe(layer.weights)}`);
-        if (layer.weights.length !== layer.in * layer.out)
-          throw new RangeError(`${at}: weights have ${layer.weights.length} values, expected out × in = ${layer.out} × ${layer.in}`);
-        if (layer.bias !== undefined && !(layer.bias instanceof Float32Array))
-          throw new TypeError(`${at}: bias must be a Float32Array, got ${describe(layer.bias)}`);
-        if (layer.bias !== undefined && layer.bias.length !== layer.out)
-          throw new RangeError(`${at}: bias has ${layer.bias.length} values, expected ${layer.out}`);
-        if (product(shape) !== layer.in)
-          throw badModel(`${at}: dense layer expects ${layer.in} inputs but receives shape [${shape.join(', ')}] (${product(shape)} values)`);
-        nativeLayers.push({ kind: 'dense', in: layer.in, out: layer.out, weights: layer.weights, bias: layer.bias, name: layer.name });
-        shape = [layer.out];
-        lastDenseOut = layer.out;
-        lastWasDense = true;
-        return;
-      }
-      case 'relu':
-        reluLayers.push({ ordinal: reluLayers.length, units: product(shape), shape: [...shape] });
-        nativeLayers.push({ kind: 'relu', name: layer.name });
-        lastWasDense = false;
-        return;
-      case 'flatten':
-        shape = [product(shape)];
-        return;
-      case 'identity':
-        return;
-      case 'reshape': {
-        const target = layer.shape;
-        if (!Array.isArray(target) || !target.every(isPositiveInteger) || product(target) !== product(shape))
-          throw badModel(`${at}: cannot reshape [${shape.join(', ')}] to ${JSON.stringify(target)}`);
-        shape = [...target];
-        return;
-      }
-      default:
-        throw new PathwiseError(
-          'PATHWISE_UNSUPPORTED_OP',
-          `${at}: unsupported layer type ${describe((layer as { type?: unknown }).type)} (supported: dense, relu, flatten, reshape, identity)`,
-        );
-    }
-  });
-  if (!lastWasDense || lastDenseOut < 2)
-    throw badModel('the last layer must be dense with at least 2 outputs (the classes)');
-  if (reluLayers.length === 0) throw badModel('the network has no ReLU layer: there is no path to explain');
-  return { nativeLayers, reluLayers, numClasses: lastDenseOut };
 }

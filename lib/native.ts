@@ -7,12 +7,26 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { PathwiseError } from './errors.js';
 
+/** One engine layer (native/core/ir/network.h LayerDesc); lib/graph.ts produces them. */
 export interface NativeLayer {
-  kind: 'dense' | 'relu';
-  in?: number;
+  kind: 'dense' | 'conv' | 'relu' | 'maxpool' | 'avgpool' | 'affine' | 'add';
+  /** Producers (engine layer indices, -1 = the network input); default the previous layer. */
+  inputs?: number[];
+  /** [C, H, W] the layer reads its (first) input as. */
+  inShape: [number, number, number];
+  /** Dense outputs or conv output channels. */
   out?: number;
+  /** Dense out × in; conv out × in/groups × kh × kw; affine per-channel scale. */
   weights?: Float32Array;
+  /** Dense/conv bias; affine per-channel shift. */
   bias?: Float32Array;
+  groups?: number;
+  kernel?: [number, number];
+  stride?: [number, number];
+  pads?: [number, number, number, number];
+  dilation?: [number, number];
+  ceilMode?: boolean;
+  countIncludePad?: boolean;
   name?: string;
 }
 
@@ -22,7 +36,7 @@ export interface NativeExplainOptions {
   /** 0 = all ReLU layers. */
   depth: number;
   targets?: Int32Array;
-  maxJacobianFloats?: number;
+  maxMemoryBytes?: number;
 }
 
 export interface NativeLayerResult {
@@ -65,7 +79,7 @@ export interface KernelInfo {
 }
 
 export interface NativeAddon {
-  NativeNetwork: new (inputSize: number, layers: NativeLayer[]) => NativeNetwork;
+  NativeNetwork: new (inputShape: [number, number, number], layers: NativeLayer[]) => NativeNetwork;
   kernelInfo(): KernelInfo;
   gemmWithKernel(kernel: string, transB: boolean, m: number, n: number, k: number,
                  a: Float32Array, b: Float32Array): Float32Array;

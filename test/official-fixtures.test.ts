@@ -6,14 +6,26 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadModelSync, explainSync, explainBatchSync, type Model } from '../lib/index.js';
 import { fixtureDir, loadFixtureSet, maxRelDiff, nearThreshold, type FixtureSet } from './helpers/fixtures.js';
+import { fashionCnnSpec } from './helpers/fashion-cnn-spec.js';
+import type { NetworkSpec } from '../lib/layers.js';
 
-const sets = ['fashion_mlp', 'fashion_mlp_fresh'].filter((s) => existsSync(join(fixtureDir(s), 'index.json')));
+const mlp = () => join(fixtureDir('models'), 'fashion_mlp.onnx');
+const cnnSpec = () => fashionCnnSpec(join(fixtureDir('models'), 'fashion_cnn.onnx'));
 
-describe.each(sets)('official semantics on %s', (setName) => {
+// Tight sets: every unit set equal except decisions within rounding of a boundary (the fixture
+// README's rule; fashion_mlp has none even in float64). fashion_cnn_dither breaks the MaxPool
+// near-ties of the plain CNN's blank background, which is checked loosely below.
+const sets: { name: string; model: () => string | NetworkSpec; allowAmbiguous: number }[] = [
+  { name: 'fashion_mlp', model: mlp, allowAmbiguous: 0 },
+  { name: 'fashion_mlp_fresh', model: mlp, allowAmbiguous: 0 },
+  { name: 'fashion_cnn_dither', model: cnnSpec, allowAmbiguous: 3 },
+].filter((s) => existsSync(join(fixtureDir(s.name), 'index.json')));
+
+describe.each(sets)('official semantics on $name', ({ name: setName, model: source, allowAmbiguous }) => {
   let model: Model;
   let set: FixtureSet;
   beforeAll(() => {
-    model = loadModelSync(join(fixtureDir('models'), 'fashion_mlp.onnx'));
+    model = loadModelSync(source());
     set = loadFixtureSet(fixtureDir(setName));
   });
   afterAll(() => model.dispose());
@@ -67,9 +79,10 @@ describe.each(sets)('official semantics on %s', (setName) => {
         expect(maxRelDiff(ex.pathLogits, ref.maskedLogits), label).toBeLessThan(1e-4);
       }
     }
-    // The fixture README: fashion_mlp selects identical sets everywhere, even in float64.
-    expect(ambiguous).toBe(0);
-    expect(compared).toBe(set.configs.length * set.count);
+    // The fixture README: fashion_mlp selects identical sets everywhere, even in float64;
+    // fashion_cnn_dither flips at the threshold on 2/16 (w10pct) and 1/16 (wall) in float64.
+    expect(ambiguous).toBeLessThanOrEqual(allowAmbiguous);
+    expect(compared + ambiguous).toBe(set.configs.length * set.count);
   });
 
   it('gives the same answers as a batch as one by one', () => {
@@ -85,5 +98,31 @@ describe.each(sets)('official semantics on %s', (setName) => {
         expect(maxRelDiff(batch[j].attribution, single.attribution)).toBeLessThan(1e-5);
       }
     }
+  });
+});
+
+describe('official semantics on the plain fashion_cnn (MaxPool near-ties)', () => {
+  // The blank background makes pool windows whose entries tie up to the convolution's rounding;
+  // which one wins depends on the accumulation order (fixture README). Demand what survives that:
+  // the logits, completeness everywhere, and most unit sets.
+  it('agrees loosely and keeps completeness', () => {
+    const model = loadModelSync(cnnSpec());
+    const set = loadFixtureSet(fixtureDir('fashion_cnn'));
+    expect(maxRelDiff(model.forward(set.inputs), set.logits)).toBeLessThan(1e-5);
+    let same = 0, total = 0;
+    for (const cfg of set.configs)
+      for (const ref of cfg.cases) {
+        const ex = explainSync(model, ref.input, { width: cfg.width, depth: cfg.depth });
+        for (const rl of ref.layers) {
+          const mine = ex.layers.find((l) => l.ordinal === rl.ordinal)!;
+          total++;
+          if (mine.units.length === rl.units.length && mine.units.every((u, i) => u === rl.units[i])) same++;
+        }
+        let sum = 0, abs = 0;
+        for (const a of ex.attribution) { sum += a; abs += Math.abs(a); }
+        expect(Math.abs(sum + ex.bias - ex.pathLogit)).toBeLessThanOrEqual(1e-4 * (abs + Math.abs(ex.bias)));
+      }
+    expect(same / total).toBeGreaterThan(0.75);
+    model.dispose();
   });
 });

@@ -85,8 +85,8 @@ pathwise::ExplainOptions parse_options(Napi::Env env, Napi::Value v) {
     Napi::Int32Array ta = t.As<Napi::Int32Array>();
     opt.targets.assign(ta.Data(), ta.Data() + ta.ElementLength());
   }
-  Napi::Value mem = o.Get("maxJacobianFloats");
-  if (!mem.IsUndefined()) opt.max_jacobian_floats = std::max<std::size_t>(1, expect_size(env, mem, "maxJacobianFloats"));
+  Napi::Value mem = o.Get("maxMemoryBytes");
+  if (!mem.IsUndefined()) opt.max_chunk_floats = std::max<std::size_t>(1, expect_size(env, mem, "maxMemoryBytes") / sizeof(float));
   return opt;
 }
 
@@ -128,6 +128,97 @@ Napi::Array results_to_js(Napi::Env env, const std::vector<pathwise::ExplainResu
     arr.Set(i, o);
   }
   return arr;
+}
+
+std::vector<std::size_t> expect_sizes(Napi::Env env, Napi::Value v, const std::string& what, std::size_t len) {
+  if (!v.IsArray()) throw_type(env, what + " must be an array of " + std::to_string(len) + " integers");
+  Napi::Array a = v.As<Napi::Array>();
+  if (a.Length() != len) throw_range(env, what + " must have " + std::to_string(len) + " entries");
+  std::vector<std::size_t> out;
+  for (std::uint32_t i = 0; i < len; ++i) out.push_back(expect_size(env, a.Get(i), what.c_str()));
+  return out;
+}
+
+pathwise::Shape expect_shape(Napi::Env env, Napi::Value v, const std::string& what) {
+  const auto s = expect_sizes(env, v, what, 3);
+  return {s[0], s[1], s[2]};
+}
+
+// { kind, inputs?, inShape, out?, weights?, bias?, groups?, kernel?, stride?, pads?, dilation?,
+//   ceilMode?, countIncludePad?, name? }
+pathwise::LayerDesc parse_layer(Napi::Env env, Napi::Object o, const std::string& at) {
+  using pathwise::LayerKind;
+  pathwise::LayerDesc d;
+  Napi::Value name = o.Get("name");
+  if (name.IsString()) d.name = name.As<Napi::String>();
+  Napi::Value kind = o.Get("kind");
+  const std::string k = kind.IsString() ? std::string(kind.As<Napi::String>()) : "";
+  if (k == "dense") d.kind = LayerKind::Dense;
+  else if (k == "conv") d.kind = LayerKind::Conv;
+  else if (k == "relu") d.kind = LayerKind::Relu;
+  else if (k == "maxpool") d.kind = LayerKind::MaxPool;
+  else if (k == "avgpool") d.kind = LayerKind::AvgPool;
+  else if (k == "affine") d.kind = LayerKind::Affine;
+  else if (k == "add") d.kind = LayerKind::Add;
+  else throw_type(env, at + ".kind must be dense, conv, relu, maxpool, avgpool, affine or add");
+  Napi::Value inputs = o.Get("inputs");
+  if (!inputs.IsUndefined()) {
+    if (!inputs.IsArray()) throw_type(env, at + ".inputs must be an array");
+    Napi::Array a = inputs.As<Napi::Array>();
+    for (std::uint32_t j = 0; j < a.Length(); ++j) {
+      Napi::Value p = a.Get(j);
+      if (!p.IsNumber()) throw_type(env, at + ".inputs must hold layer indices");
+      const double pv = p.As<Napi::Number>().DoubleValue();
+      if (pv != std::floor(pv) || pv < -1 || pv > 2147483647.0) throw_range(env, at + ".inputs holds an invalid index");
+      d.inputs.push_back(int(pv));
+    }
+  }
+  Napi::Value in_shape = o.Get("inShape");
+  if (!in_shape.IsUndefined()) d.in_shape = expect_shape(env, in_shape, at + ".inShape");
+  Napi::Value out = o.Get("out");
+  if (!out.IsUndefined()) d.out_features = expect_size(env, out, (at + ".out").c_str());
+  Napi::Value w = o.Get("weights");
+  if (!w.IsUndefined()) {
+    Napi::Float32Array wf = expect_f32(env, w, (at + ".weights").c_str());
+    d.weights = wf.Data();
+    d.weights_len = wf.ElementLength();
+  }
+  Napi::Value b = o.Get("bias");
+  if (!b.IsUndefined() && !b.IsNull()) {
+    Napi::Float32Array bf = expect_f32(env, b, (at + ".bias").c_str());
+    d.bias = bf.Data();
+    d.bias_len = bf.ElementLength();
+  }
+  Napi::Value groups = o.Get("groups");
+  if (!groups.IsUndefined()) d.groups = expect_size(env, groups, (at + ".groups").c_str());
+  pathwise::Window& win = d.window;
+  if (!o.Get("kernel").IsUndefined()) {
+    const auto kk = expect_sizes(env, o.Get("kernel"), at + ".kernel", 2);
+    win.kh = kk[0];
+    win.kw = kk[1];
+    win.sh = kk[0];  // pools default to stride = kernel; lib/ always passes it explicitly
+    win.sw = kk[1];
+  }
+  if (!o.Get("stride").IsUndefined()) {
+    const auto st = expect_sizes(env, o.Get("stride"), at + ".stride", 2);
+    win.sh = st[0];
+    win.sw = st[1];
+  }
+  if (!o.Get("pads").IsUndefined()) {
+    const auto pd = expect_sizes(env, o.Get("pads"), at + ".pads", 4);
+    win.pt = pd[0];
+    win.pl = pd[1];
+    win.pb = pd[2];
+    win.pr = pd[3];
+  }
+  if (!o.Get("dilation").IsUndefined()) {
+    const auto dl = expect_sizes(env, o.Get("dilation"), at + ".dilation", 2);
+    win.dh = dl[0];
+    win.dw = dl[1];
+  }
+  win.ceil_mode = o.Get("ceilMode").ToBoolean();
+  win.count_include_pad = o.Get("countIncludePad").ToBoolean();
+  return d;
 }
 
 class NativeNetwork;
@@ -196,47 +287,24 @@ class NativeNetwork : public Napi::ObjectWrap<NativeNetwork> {
                         InstanceMethod("dispose", &NativeNetwork::Dispose)});
   }
 
-  // new NativeNetwork(inputSize, layers: ({kind:'dense', in, out, weights, bias?, name?} |
-  //                                       {kind:'relu', name?})[])
+  // new NativeNetwork(inputShape: [c, h, w], layers: NativeLayer[]) — see lib/native.ts for the
+  // layer fields. Everything is validated again by Network::build.
   explicit NativeNetwork(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeNetwork>(info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 2) throw_type(env, "NativeNetwork(inputSize, layers)");
-    const std::size_t input_size = expect_size(env, info[0], "inputSize");
+    if (info.Length() < 2) throw_type(env, "NativeNetwork(inputShape, layers)");
+    const pathwise::Shape input_shape = expect_shape(env, info[0], "inputShape");
     if (!info[1].IsArray()) throw_type(env, "layers must be an array");
     Napi::Array arr = info[1].As<Napi::Array>();
     std::vector<pathwise::LayerDesc> descs;
-    // Keep the typed arrays alive (as JS values on this stack frame) while build() copies them.
+    // The typed arrays stay alive (as JS values reachable from `arr`) while build() copies them.
     for (std::uint32_t i = 0; i < arr.Length(); ++i) {
       Napi::Value v = arr.Get(i);
-      if (!v.IsObject()) throw_type(env, "layers[" + std::to_string(i) + "] must be an object");
-      Napi::Object o = v.As<Napi::Object>();
-      pathwise::LayerDesc d;
-      Napi::Value name = o.Get("name");
-      if (name.IsString()) d.name = name.As<Napi::String>();
-      Napi::Value kind = o.Get("kind");
-      const std::string k = kind.IsString() ? std::string(kind.As<Napi::String>()) : "";
-      if (k == "dense") {
-        d.kind = pathwise::LayerKind::Dense;
-        d.in_size = expect_size(env, o.Get("in"), "in");
-        d.out_size = expect_size(env, o.Get("out"), "out");
-        Napi::Float32Array w = expect_f32(env, o.Get("weights"), "weights");
-        d.weights = w.Data();
-        d.weights_len = w.ElementLength();
-        Napi::Value b = o.Get("bias");
-        if (!b.IsUndefined() && !b.IsNull()) {
-          Napi::Float32Array bf = expect_f32(env, b, "bias");
-          d.bias = bf.Data();
-          d.bias_len = bf.ElementLength();
-        }
-      } else if (k == "relu") {
-        d.kind = pathwise::LayerKind::Relu;
-      } else {
-        throw_type(env, "layers[" + std::to_string(i) + "].kind must be 'dense' or 'relu'");
-      }
-      descs.push_back(std::move(d));
+      const std::string at = "layers[" + std::to_string(i) + "]";
+      if (!v.IsObject()) throw_type(env, at + " must be an object");
+      descs.push_back(parse_layer(env, v.As<Napi::Object>(), at));
     }
     try {
-      net_ = std::make_shared<const pathwise::Network>(pathwise::Network::build(input_size, descs));
+      net_ = std::make_shared<const pathwise::Network>(pathwise::Network::build(input_shape, descs));
     } catch (const Error& e) {
       throw to_js_error(env, e);
     } catch (const std::bad_alloc&) {

@@ -1,46 +1,273 @@
 #include "forward.h"
 
+#include <algorithm>
+#include <cstddef>
+#include <limits>
+
 #include "../kernels/kernels.h"
+#include "../util/error.h"
 
 namespace pathwise {
+namespace ops {
 
 void dense_forward(const Layer& layer, const float* in, std::size_t n, float* out) {
-  const std::size_t in_size = layer.in_size, out_size = layer.out_size;
-  for (std::size_t e = 0; e < n; ++e)
-    for (std::size_t o = 0; o < out_size; ++o) out[e * out_size + o] = layer.bias[o];
+  const std::size_t in_size = layer.in_size(), out_size = layer.out_size();
+  for (std::size_t e = 0; e < n; ++e) std::copy(layer.bias.begin(), layer.bias.end(), out + e * out_size);
   kernels::active().gemm_nt(n, out_size, in_size, in, in_size, layer.weights.data(), in_size, out,
                             out_size, /*accumulate=*/true);
 }
 
-static void relu_forward(const float* in, std::size_t count, float* out) {
-  for (std::size_t i = 0; i < count; ++i) out[i] = in[i] > 0.0f ? in[i] : 0.0f;
+bool conv_is_pointwise(const Layer& layer) {
+  const Window& w = layer.window;
+  return w.kh == 1 && w.kw == 1 && w.sh == 1 && w.sw == 1 && w.pt == 0 && w.pl == 0 && w.pb == 0 && w.pr == 0;
 }
 
-static void layer_forward(const Layer& layer, const float* in, std::size_t n, float* out) {
+std::size_t conv_block(const Layer& layer) {
+  // 256 Ki floats (1 MiB) of im2col per block: big enough that the GEMM's n dimension is long
+  // (≥ 256 columns for K ≤ 1024, which covers VGG's 3×3×64 … 3×3×512 = 576 … 4608 down to 56
+  // columns at the largest K), small enough to stay in L2 instead of 115 MB for VGG conv1_2.
+  const std::size_t k = (layer.in_shape.c / layer.groups) * layer.window.kh * layer.window.kw;
+  const std::size_t positions = layer.out_shape.h * layer.out_shape.w;
+  return std::max<std::size_t>(1, std::min(positions, (std::size_t(1) << 18) / std::max<std::size_t>(k, 1)));
+}
+
+void im2col(const Layer& layer, const float* in_group, std::size_t p0, std::size_t count, float* cols) {
+  const Shape& is = layer.in_shape;
+  const Window& w = layer.window;
+  const std::size_t cin_g = is.c / layer.groups, ow = layer.out_shape.w;
+  const std::ptrdiff_t ih = std::ptrdiff_t(is.h), iw = std::ptrdiff_t(is.w);
+  std::size_t r = 0;
+  for (std::size_t ci = 0; ci < cin_g; ++ci)
+    for (std::size_t ky = 0; ky < w.kh; ++ky)
+      for (std::size_t kx = 0; kx < w.kw; ++kx, ++r) {
+        float* dst = cols + r * count;
+        const float* plane = in_group + ci * is.h * is.w;
+        for (std::size_t j = 0; j < count; ++j) {
+          const std::size_t p = p0 + j, oy = p / ow, ox = p % ow;
+          const std::ptrdiff_t y = std::ptrdiff_t(oy * w.sh + ky * w.dh) - std::ptrdiff_t(w.pt);
+          const std::ptrdiff_t x = std::ptrdiff_t(ox * w.sw + kx * w.dw) - std::ptrdiff_t(w.pl);
+          dst[j] = (y >= 0 && y < ih && x >= 0 && x < iw) ? plane[y * iw + x] : 0.0f;
+        }
+      }
+}
+
+void col2im_add(const Layer& layer, const float* cols, std::size_t p0, std::size_t count, float* in_group) {
+  const Shape& is = layer.in_shape;
+  const Window& w = layer.window;
+  const std::size_t cin_g = is.c / layer.groups, ow = layer.out_shape.w;
+  const std::ptrdiff_t ih = std::ptrdiff_t(is.h), iw = std::ptrdiff_t(is.w);
+  std::size_t r = 0;
+  for (std::size_t ci = 0; ci < cin_g; ++ci)
+    for (std::size_t ky = 0; ky < w.kh; ++ky)
+      for (std::size_t kx = 0; kx < w.kw; ++kx, ++r) {
+        const float* src = cols + r * count;
+        float* plane = in_group + ci * is.h * is.w;
+        for (std::size_t j = 0; j < count; ++j) {
+          const std::size_t p = p0 + j, oy = p / ow, ox = p % ow;
+          const std::ptrdiff_t y = std::ptrdiff_t(oy * w.sh + ky * w.dh) - std::ptrdiff_t(w.pt);
+          const std::ptrdiff_t x = std::ptrdiff_t(ox * w.sw + kx * w.dw) - std::ptrdiff_t(w.pl);
+          if (y >= 0 && y < ih && x >= 0 && x < iw) plane[y * iw + x] += src[j];
+        }
+      }
+}
+
+void conv_forward(const Layer& layer, const float* in, std::size_t n, float* out) {
+  const Shape &is = layer.in_shape, &os = layer.out_shape;
+  const std::size_t g = layer.groups, cin_g = is.c / g, cout_g = os.c / g;
+  const std::size_t k = cin_g * layer.window.kh * layer.window.kw, positions = os.h * os.w;
+  const auto& gemm = kernels::active();
+  const bool pointwise = conv_is_pointwise(layer);
+  const std::size_t block = conv_block(layer);
+  std::vector<float> cols(pointwise ? 0 : k * block);
+  for (std::size_t e = 0; e < n; ++e) {
+    for (std::size_t gi = 0; gi < g; ++gi) {
+      const float* x = in + e * is.size() + gi * cin_g * is.h * is.w;
+      float* y = out + e * os.size() + gi * cout_g * positions;
+      const float* wg = layer.weights.data() + gi * cout_g * k;
+      if (pointwise) {
+        gemm.gemm_nn(cout_g, positions, k, wg, k, x, positions, y, positions, false);
+      } else {
+        for (std::size_t p0 = 0; p0 < positions; p0 += block) {
+          const std::size_t count = std::min(block, positions - p0);
+          im2col(layer, x, p0, count, cols.data());
+          gemm.gemm_nn(cout_g, count, k, wg, k, cols.data(), count, y + p0, positions, false);
+        }
+      }
+    }
+    float* y = out + e * os.size();
+    for (std::size_t c = 0; c < os.c; ++c) {
+      const float b = layer.bias[c];
+      for (std::size_t p = 0; p < positions; ++p) y[c * positions + p] += b;
+    }
+  }
+}
+
+void max_pool_forward(const Layer& layer, const float* in, std::size_t n, float* out, std::int32_t* winners) {
+  const Shape &is = layer.in_shape, &os = layer.out_shape;
+  const Window& w = layer.window;
+  const std::ptrdiff_t ih = std::ptrdiff_t(is.h), iw = std::ptrdiff_t(is.w);
+  for (std::size_t e = 0; e < n; ++e)
+    for (std::size_t c = 0; c < os.c; ++c) {
+      const float* plane = in + e * is.size() + c * is.h * is.w;
+      for (std::size_t oy = 0; oy < os.h; ++oy)
+        for (std::size_t ox = 0; ox < os.w; ++ox) {
+          float best = -std::numeric_limits<float>::infinity();
+          std::int32_t arg = -1;
+          for (std::size_t ky = 0; ky < w.kh; ++ky) {
+            const std::ptrdiff_t y = std::ptrdiff_t(oy * w.sh + ky * w.dh) - std::ptrdiff_t(w.pt);
+            if (y < 0 || y >= ih) continue;
+            for (std::size_t kx = 0; kx < w.kw; ++kx) {
+              const std::ptrdiff_t x = std::ptrdiff_t(ox * w.sw + kx * w.dw) - std::ptrdiff_t(w.pl);
+              if (x < 0 || x >= iw) continue;
+              const float v = plane[y * iw + x];
+              // Strictly greater: the first maximum in scan order wins, as in PyTorch. A NaN never
+              // wins, so a window of NaNs keeps the first element.
+              if (arg < 0 || v > best) {
+                best = v;
+                arg = std::int32_t(c * is.h * is.w + std::size_t(y * iw + x));
+              }
+            }
+          }
+          const std::size_t o = e * os.size() + (c * os.h + oy) * os.w + ox;
+          out[o] = arg < 0 ? 0.0f : best;
+          winners[o] = arg;
+        }
+    }
+}
+
+float avg_pool_divisor(const Layer& layer, std::size_t oy, std::size_t ox) {
+  const Window& w = layer.window;
+  const std::ptrdiff_t ih = std::ptrdiff_t(layer.in_shape.h), iw = std::ptrdiff_t(layer.in_shape.w);
+  std::ptrdiff_t y0 = std::ptrdiff_t(oy * w.sh) - std::ptrdiff_t(w.pt), x0 = std::ptrdiff_t(ox * w.sw) - std::ptrdiff_t(w.pl);
+  std::ptrdiff_t y1 = std::min<std::ptrdiff_t>(y0 + std::ptrdiff_t(w.kh), ih + std::ptrdiff_t(w.pb));
+  std::ptrdiff_t x1 = std::min<std::ptrdiff_t>(x0 + std::ptrdiff_t(w.kw), iw + std::ptrdiff_t(w.pr));
+  if (w.count_include_pad) return float((y1 - y0) * (x1 - x0));
+  y0 = std::max<std::ptrdiff_t>(y0, 0);
+  x0 = std::max<std::ptrdiff_t>(x0, 0);
+  y1 = std::min(y1, ih);
+  x1 = std::min(x1, iw);
+  return float(std::max<std::ptrdiff_t>(1, (y1 - y0) * (x1 - x0)));
+}
+
+void avg_pool_forward(const Layer& layer, const float* in, std::size_t n, float* out) {
+  const Shape &is = layer.in_shape, &os = layer.out_shape;
+  const Window& w = layer.window;
+  const std::ptrdiff_t ih = std::ptrdiff_t(is.h), iw = std::ptrdiff_t(is.w);
+  for (std::size_t e = 0; e < n; ++e)
+    for (std::size_t c = 0; c < os.c; ++c) {
+      const float* plane = in + e * is.size() + c * is.h * is.w;
+      for (std::size_t oy = 0; oy < os.h; ++oy)
+        for (std::size_t ox = 0; ox < os.w; ++ox) {
+          float sum = 0.0f;
+          for (std::size_t ky = 0; ky < w.kh; ++ky) {
+            const std::ptrdiff_t y = std::ptrdiff_t(oy * w.sh + ky * w.dh) - std::ptrdiff_t(w.pt);
+            if (y < 0 || y >= ih) continue;
+            for (std::size_t kx = 0; kx < w.kw; ++kx) {
+              const std::ptrdiff_t x = std::ptrdiff_t(ox * w.sw + kx * w.dw) - std::ptrdiff_t(w.pl);
+              if (x >= 0 && x < iw) sum += plane[y * iw + x];
+            }
+          }
+          out[e * os.size() + (c * os.h + oy) * os.w + ox] = sum / avg_pool_divisor(layer, oy, ox);
+        }
+    }
+}
+
+void affine_forward(const Layer& layer, const float* in, std::size_t n, float* out) {
+  const Shape& s = layer.in_shape;
+  const std::size_t plane = s.h * s.w;
+  for (std::size_t e = 0; e < n; ++e)
+    for (std::size_t c = 0; c < s.c; ++c) {
+      const float a = layer.weights[c], b = layer.bias[c];
+      const float* src = in + e * s.size() + c * plane;
+      float* dst = out + e * s.size() + c * plane;
+      for (std::size_t p = 0; p < plane; ++p) dst[p] = a * src[p] + b;
+    }
+}
+
+}  // namespace ops
+
+namespace {
+
+// Runs layer i on inputs a (and b for Add). For a ReLU, `mask` selects the MaskLayer and `gates`
+// receives the gate of the frozen network; for a MaxPool, `winners` receives the routing.
+void run_layer(const Layer& layer, const float* a, const float* b, std::size_t n, const float* mask,
+               std::vector<float>& y, std::vector<float>* gates, std::vector<std::int32_t>* winners) {
+  y.resize(n * layer.out_size());
   switch (layer.kind) {
-    case LayerKind::Dense: dense_forward(layer, in, n, out); break;
-    case LayerKind::Relu: relu_forward(in, n * layer.in_size, out); break;
+    case LayerKind::Dense: ops::dense_forward(layer, a, n, y.data()); break;
+    case LayerKind::Conv: ops::conv_forward(layer, a, n, y.data()); break;
+    case LayerKind::MaxPool: {
+      std::vector<std::int32_t> scratch;
+      std::vector<std::int32_t>& w = winners ? *winners : scratch;
+      w.resize(y.size());
+      ops::max_pool_forward(layer, a, n, y.data(), w.data());
+      break;
+    }
+    case LayerKind::AvgPool: ops::avg_pool_forward(layer, a, n, y.data()); break;
+    case LayerKind::Affine: ops::affine_forward(layer, a, n, y.data()); break;
+    case LayerKind::Add:
+      for (std::size_t q = 0; q < y.size(); ++q) y[q] = a[q] + b[q];
+      break;
+    case LayerKind::Relu:
+      if (mask) {
+        for (std::size_t q = 0; q < y.size(); ++q) y[q] = mask[q] * a[q];
+        if (gates) gates->assign(mask, mask + y.size());
+      } else {
+        if (gates) gates->resize(y.size());
+        for (std::size_t q = 0; q < y.size(); ++q) {
+          const bool on = a[q] > 0.0f;
+          y[q] = on ? a[q] : 0.0f;
+          if (gates) (*gates)[q] = on ? 1.0f : 0.0f;
+        }
+      }
+      break;
   }
 }
 
-void forward_original(const Network& net, const float* x, std::size_t n, Activations& acts) {
+}  // namespace
+
+void forward_range(const Network& net, const float* x, std::size_t n, std::size_t first,
+                   const Activations* below, const std::vector<const float*>& masks, Activations& out) {
   const auto& layers = net.layers();
-  acts.resize(layers.size() + 1);
-  acts[0].assign(x, x + n * net.input_size());
-  for (std::size_t i = 0; i < layers.size(); ++i) {
-    acts[i + 1].resize(n * layers[i].out_size);
-    layer_forward(layers[i], acts[i].data(), n, acts[i + 1].data());
+  const std::size_t count = layers.size();
+  out.n = n;
+  out.values.resize(count);
+  out.gates.resize(count);
+  out.winners.resize(count);
+  auto values_of = [&](int p) -> const float* {
+    if (p < 0) return x;
+    const std::size_t i = std::size_t(p);
+    return i < first ? below->values[i].data() : out.values[i].data();
+  };
+  for (std::size_t i = first; i < count; ++i) {
+    const Layer& layer = layers[i];
+    const float* a = values_of(layer.inputs[0]);
+    const float* b = layer.inputs.size() > 1 ? values_of(layer.inputs[1]) : nullptr;
+    const float* mask = i < masks.size() ? masks[i] : nullptr;
+    run_layer(layer, a, b, n, mask, out.values[i], &out.gates[i], &out.winners[i]);
   }
+}
+
+void forward_original(const Network& net, const float* x, std::size_t n, Activations& out) {
+  forward_range(net, x, n, 0, nullptr, {}, out);
 }
 
 std::vector<float> forward_logits(const Network& net, const float* x, std::size_t n) {
-  std::vector<float> cur(x, x + n * net.input_size()), next;
-  for (const Layer& layer : net.layers()) {
-    next.resize(n * layer.out_size);
-    layer_forward(layer, cur.data(), n, next.data());
-    cur.swap(next);
+  // Keeps an activation only until its last consumer has run (a chain holds two at a time).
+  const auto& layers = net.layers();
+  const auto& consumers = net.consumers();
+  std::vector<std::vector<float>> values(layers.size());
+  std::vector<std::size_t> pending(layers.size());
+  for (std::size_t i = 0; i < layers.size(); ++i) pending[i] = consumers[i].size();
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    const Layer& layer = layers[i];
+    auto values_of = [&](int p) -> const float* { return p < 0 ? x : values[std::size_t(p)].data(); };
+    const float* b = layer.inputs.size() > 1 ? values_of(layer.inputs[1]) : nullptr;
+    run_layer(layer, values_of(layer.inputs[0]), b, n, nullptr, values[i], nullptr, nullptr);
+    for (int p : layer.inputs)
+      if (p >= 0 && --pending[std::size_t(p)] == 0) std::vector<float>().swap(values[std::size_t(p)]);
   }
-  return cur;
+  return std::move(values.back());
 }
 
 std::size_t argmax_first(const float* values, std::size_t count) {

@@ -1,25 +1,57 @@
-// Forward passes over flat batches: `n` examples, each a contiguous run of floats.
+// Forward passes over a batch of n examples laid out back to back.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "../ir/network.h"
 
 namespace pathwise {
 
-// out[n × out] = in[n × in] · Wᵀ + b, through the active GEMM kernel.
-void dense_forward(const Layer& layer, const float* in, std::size_t n, float* out);
+// What a forward pass leaves behind, per layer: its output values (n × out_size), and what a VJP
+// through the same frozen network needs — the gate of each ReLU (n × size, 0/1) and the winner
+// of each MaxPool window (n × out_size, flat index into the example's input, -1 if the window held
+// only padding).
+struct Activations {
+  std::size_t n = 0;
+  std::vector<std::vector<float>> values;
+  std::vector<std::vector<float>> gates;
+  std::vector<std::vector<std::int32_t>> winners;
+};
 
-// The original network at x. acts[i] is the input of layer i (n × in_size), acts[T] the logits;
-// acts[0] aliases nothing: it is a copy of x, so the caller may release x afterwards.
-using Activations = std::vector<std::vector<float>>;
-void forward_original(const Network& net, const float* x, std::size_t n, Activations& acts);
+// Computes layers [first, T) for the n examples in x. Producers below `first` are read from
+// `below` (required when first > 0). masks[i], for a ReLU layer i, replaces it by the reference's
+// MaskLayer z ↦ mask ⊙ z (mask: n × size); nullptr keeps the ReLU. MaxPools route on the values
+// they receive, first maximum in row-major window order.
+void forward_range(const Network& net, const float* x, std::size_t n, std::size_t first,
+                   const Activations* below, const std::vector<const float*>& masks, Activations& out);
 
-// Logits only, for Model.forward: keeps two buffers alive instead of every layer's activation.
+// The original network: forward_range from layer 0 with no masks.
+void forward_original(const Network& net, const float* x, std::size_t n, Activations& out);
+
+// Logits only, for Model.forward: frees each activation once its last consumer has run.
 std::vector<float> forward_logits(const Network& net, const float* x, std::size_t n);
 
 // Index of the largest of `count` values, lowest index on ties (the reference's argmax rule).
 std::size_t argmax_first(const float* values, std::size_t count);
+
+// Single-layer kernels, shared with the VJP (which mirrors them) and with tests.
+namespace ops {
+void dense_forward(const Layer& layer, const float* in, std::size_t n, float* out);
+void conv_forward(const Layer& layer, const float* in, std::size_t n, float* out);
+void max_pool_forward(const Layer& layer, const float* in, std::size_t n, float* out, std::int32_t* winners);
+void avg_pool_forward(const Layer& layer, const float* in, std::size_t n, float* out);
+void affine_forward(const Layer& layer, const float* in, std::size_t n, float* out);
+// AvgPool divisor of output position (oy, ox), PyTorch's rule for count_include_pad both ways.
+float avg_pool_divisor(const Layer& layer, std::size_t oy, std::size_t ox);
+// im2col of one group of one example for output positions [p0, p0 + count): cols is K × count.
+void im2col(const Layer& layer, const float* in_group, std::size_t p0, std::size_t count, float* cols);
+// The inverse scatter, accumulating: in_group += col2im(cols).
+void col2im_add(const Layer& layer, const float* cols, std::size_t p0, std::size_t count, float* in_group);
+// Output positions per im2col block: keeps the K × block buffer near 1 MiB.
+std::size_t conv_block(const Layer& layer);
+bool conv_is_pointwise(const Layer& layer);
+}  // namespace ops
 
 }  // namespace pathwise

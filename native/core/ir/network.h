@@ -1,6 +1,8 @@
-// The network IR: a validated chain of layers over flat float32 activations (NCHW order, batch
-// dimension outermost). Shape-only layers (Flatten, Reshape, Identity, Dropout) are resolved by the
-// loaders and do not appear here: they do not move a single float.
+// The network IR: a validated DAG of layers over flat float32 activations (NCHW order, one example
+// after another). Layers are stored in a topological order; each names its producers (-1 = the
+// network input); the last layer's output is the logits. Shape-only layers (Flatten, Reshape,
+// Identity, Dropout) are resolved by the loaders: a layer simply declares the shape it reads its
+// input as, which must hold as many values as its producer writes.
 #pragma once
 
 #include <cstddef>
@@ -10,50 +12,84 @@
 
 namespace pathwise {
 
-enum class LayerKind { Dense, Relu };
+struct Shape {
+  std::size_t c = 1, h = 1, w = 1;
+  std::size_t size() const { return c * h * w; }
+  bool operator==(const Shape& o) const { return c == o.c && h == o.h && w == o.w; }
+};
+
+enum class LayerKind { Dense, Conv, Relu, MaxPool, AvgPool, Affine, Add };
+
+// Window geometry shared by Conv and the pools. Pads are [top, left, bottom, right].
+struct Window {
+  std::size_t kh = 1, kw = 1;
+  std::size_t sh = 1, sw = 1;
+  std::size_t pt = 0, pl = 0, pb = 0, pr = 0;
+  std::size_t dh = 1, dw = 1;
+  bool ceil_mode = false;          // pools only
+  bool count_include_pad = false;  // AvgPool only
+};
 
 struct Layer {
   LayerKind kind;
-  std::size_t in_size;   // floats per example entering the layer
-  std::size_t out_size;  // floats per example leaving it
-  // Dense only: weights row-major out × in, bias of length out (zeros if the model had none).
-  std::vector<float> weights;
-  std::vector<float> bias;
-  std::string name;  // for error messages
+  std::vector<int> inputs;  // producers: layer indices, -1 = the network input
+  Shape in_shape;           // how the layer reads its (first) input
+  Shape out_shape;
+  // Dense: weights out × in, bias out. Conv: weights Cout × (Cin/groups) × kh × kw, bias Cout, and
+  // weights_t the per-group transpose ((Cin/groups)·kh·kw × Cout/groups), which makes the VJP a
+  // plain GEMM. Affine: weights = per-channel scale, bias = per-channel shift.
+  std::vector<float> weights, bias, weights_t;
+  Window window;
+  std::size_t groups = 1;
+  std::string name;
+  std::size_t in_size() const { return in_shape.size(); }
+  std::size_t out_size() const { return out_shape.size(); }
+  bool has_bias() const { return kind == LayerKind::Dense || kind == LayerKind::Conv || kind == LayerKind::Affine; }
 };
 
-// What a loader hands to Network::build: the same fields, weights borrowed until build copies them.
+// What a loader hands to Network::build; arrays are borrowed until build copies them.
 struct LayerDesc {
-  LayerKind kind;
-  std::size_t in_size = 0;
-  std::size_t out_size = 0;
-  const float* weights = nullptr;  // out × in
+  LayerKind kind = LayerKind::Relu;
+  std::vector<int> inputs;  // empty = the previous layer (the network input for layer 0)
+  Shape in_shape;           // required for Conv, pools and Affine; Dense reads in_shape.size()
+  std::size_t out_features = 0;  // Dense: outputs; Conv: output channels
+  const float* weights = nullptr;
   std::size_t weights_len = 0;
-  const float* bias = nullptr;  // out, or nullptr
+  const float* bias = nullptr;  // optional for Dense and Conv
   std::size_t bias_len = 0;
+  Window window;
+  std::size_t groups = 1;
   std::string name;
 };
 
 class Network {
  public:
-  // Validates and copies. Throws Error(Model) naming the layer on any inconsistency: sizes that do
-  // not chain, a weight array of the wrong length, non-finite weights, a ReLU-free or affine-free
-  // network, a last layer that is not dense with ≥ 2 outputs, absurd sizes.
-  static Network build(std::size_t input_size, const std::vector<LayerDesc>& layers);
+  // Validates and copies. Throws Error(Model) naming the layer on any inconsistency: producers that
+  // are not earlier layers, sizes that do not chain, wrong weight lengths, non-finite weights, zero
+  // strides, windows larger than the padded input, absurd sizes, a last layer that is not affine
+  // with ≥ 2 outputs, no ReLU. Validation happens before anything is sized from those numbers.
+  static Network build(Shape input_shape, const std::vector<LayerDesc>& layers);
 
-  std::size_t input_size() const { return input_size_; }
-  std::size_t num_classes() const { return layers_.back().out_size; }
+  const Shape& input_shape() const { return input_shape_; }
+  std::size_t input_size() const { return input_shape_.size(); }
+  std::size_t num_classes() const { return layers_.back().out_size(); }
   const std::vector<Layer>& layers() const { return layers_; }
-  // Indices into layers() of the ReLU layers, bottom → top (ordinal = position in this list).
+  // Layer indices of the ReLU layers in topological order (ordinal = position in this list).
   const std::vector<std::size_t>& relu_positions() const { return relu_positions_; }
-  // Largest per-example activation anywhere in the chain (sizes scratch buffers).
+  // consumers()[i]: the layers that read layer i's output (a residual source has two).
+  const std::vector<std::vector<std::size_t>>& consumers() const { return consumers_; }
+  // Largest activation of one example anywhere in the graph, and the sum of all of them.
   std::size_t max_width() const { return max_width_; }
+  std::size_t total_activation() const { return total_activation_; }
+  bool has_max_pool() const { return has_max_pool_; }
 
  private:
-  std::size_t input_size_ = 0;
-  std::size_t max_width_ = 0;
+  Shape input_shape_;
+  std::size_t max_width_ = 0, total_activation_ = 0;
+  bool has_max_pool_ = false;
   std::vector<Layer> layers_;
   std::vector<std::size_t> relu_positions_;
+  std::vector<std::vector<std::size_t>> consumers_;
 };
 
 }  // namespace pathwise

@@ -33,19 +33,22 @@ void validate_options(const Network& net, std::size_t n, const ExplainOptions& o
 
 namespace {
 
-// Explains examples [0, n) of one chunk. The chunk's per-step Jacobian is n · C rows.
+// Explains examples [0, n) of one chunk (SPEC §4.2, the hybrid algorithm). Each step's Jacobian
+// block is n · C rows.
 void explain_chunk(const Network& net, const float* x, std::size_t n, const ExplainOptions& opt,
                    const std::int32_t* targets, ExplainResult* results) {
   const auto& layers = net.layers();
+  const std::size_t count = layers.size();
   const auto& relus = net.relu_positions();
   const std::size_t classes = net.num_classes();
   const std::size_t depth = opt.depth == 0 ? relus.size() : opt.depth;
   const std::size_t first_path = relus.size() - depth;  // ordinal of l_min
+  const std::size_t top = relus.size() - 1;
 
-  // H0: the original forward, every boundary cached.
-  Activations acts;
-  forward_original(net, x, n, acts);
-  const std::vector<float>& logits = acts.back();
+  // H0: the original forward, every layer cached (gates and winners included).
+  Activations orig;
+  forward_original(net, x, n, orig);
+  const std::vector<float>& logits = orig.values.back();
 
   std::vector<std::size_t> target(n);
   for (std::size_t e = 0; e < n; ++e) {
@@ -55,52 +58,79 @@ void explain_chunk(const Network& net, const float* x, std::size_t n, const Expl
     r.target = targets ? targets[e] : r.predicted;
     target[e] = std::size_t(r.target);
     r.layers.resize(depth);
+    r.recomputes = 0;
   }
 
-  // Gate of every ReLU position, per example: φ(z) of the original forward below l_min, the
-  // selection mask m on path layers (filled as the walk goes down).
-  std::vector<std::vector<float>> gate_storage(layers.size());
-  std::vector<const float*> gates(layers.size(), nullptr);
-  for (std::size_t o = 0; o < relus.size(); ++o) {
-    const std::size_t p = relus[o];
-    const std::vector<float>& z = acts[p];
-    auto& g = gate_storage[p];
-    g.assign(z.size(), 0.0f);
-    if (o < first_path)
-      for (std::size_t i = 0; i < z.size(); ++i) g[i] = z[i] > 0.0f ? 1.0f : 0.0f;
-    gates[p] = g.data();
+  // The frozen network the sweeps run through. Path layers get their mask once selected; MaxPool
+  // winners start as the original routing and are replaced by each step's gated forward (H1).
+  Frozen frozen;
+  frozen.gates.assign(count, nullptr);
+  frozen.winners.assign(count, nullptr);
+  for (std::size_t i = 0; i < count; ++i) {
+    if (layers[i].kind == LayerKind::Relu) frozen.gates[i] = orig.gates[i].data();
+    if (layers[i].kind == LayerKind::MaxPool) frozen.winners[i] = orig.winners[i].data();
   }
+  std::vector<std::vector<float>> mask_store(count);
+  std::vector<const float*> masks(count, nullptr);
+  std::vector<std::vector<std::int32_t>> winner_store(count);
+  // pool_after[i]: some MaxPool lies after layer i in topological order (routing can change there).
+  std::vector<bool> pool_after(count + 1, false);
+  for (std::size_t i = count; i-- > 0;) pool_after[i] = pool_after[i + 1] || layers[i].kind == LayerKind::MaxPool;
 
-  // J of the top path layer: the identity seed of C rows per example, pulled back through the
-  // (ReLU-free) layers above it, all n · C rows in each product.
-  std::vector<float> jac, scratch;
-  const std::size_t rows = n * classes;
-  jac.assign(rows * classes, 0.0f);
-  for (std::size_t e = 0; e < n; ++e)
-    for (std::size_t c = 0; c < classes; ++c) jac[(e * classes + c) * classes + c] = 1.0f;
-  std::size_t upper = layers.size();  // J currently sits at the output of layer upper − 1
-
+  Sweep sweep;
   const float threshold = 1.0f / float(classes);
   std::vector<float> scores;
   std::vector<std::uint8_t> identical;
   std::vector<std::int32_t> order;
+  std::vector<std::uint8_t> changed(n);
+  std::size_t swept_down_to = count;  // the sweep state holds cotangents for layers < this
   for (std::size_t o = relus.size(); o-- > first_path;) {
     const std::size_t p = relus[o];
-    // H2 (reuse): J at h_l = the block between this layer and the one above, applied to
-    // J_{l'} ⊙ m_{l'}. In a chain of dense layers no routing can change, so no recompute arises.
-    VjpRequest req;
-    req.lo = p + 1;
-    req.hi = upper;
-    req.rows = rows;
-    req.rows_per_example = classes;
-    req.gates = &gates;
-    vjp_chain(net, req, jac, scratch);
-    upper = p + 1;
+    bool recompute = o == top;
+    if (o != top && pool_after[p + 1]) {
+      // H1: the gated forward above l with the masks chosen so far; pools route on what they get.
+      Activations upper;
+      forward_range(net, x, n, p + 1, &orig, masks, upper);
+      std::fill(changed.begin(), changed.end(), 0);
+      for (std::size_t i = p + 1; i < count; ++i) {
+        if (layers[i].kind != LayerKind::MaxPool) continue;
+        if (i >= swept_down_to) {  // H2: compare with the routing the sweep state was built on
+          const std::size_t out = layers[i].out_size();
+          for (std::size_t e = 0; e < n; ++e)
+            if (!std::equal(upper.winners[i].begin() + e * out, upper.winners[i].begin() + (e + 1) * out,
+                            frozen.winners[i] + e * out))
+              changed[e] = 1;
+        }
+        winner_store[i] = std::move(upper.winners[i]);
+        frozen.winners[i] = winner_store[i].data();
+      }
+      for (std::size_t e = 0; e < n; ++e)
+        if (changed[e]) {
+          ++results[e].recomputes;
+          recompute = true;
+        }
+    }
+    if (recompute) {
+      // J_l from the logits: an identity seed of C rows per example through every layer above l.
+      sweep.reset(net, n * classes, classes);
+      std::vector<float>& seed = sweep.cot[count - 1];
+      seed.assign(n * classes * classes, 0.0f);
+      for (std::size_t e = 0; e < n; ++e)
+        for (std::size_t c = 0; c < classes; ++c) seed[(e * classes + c) * classes + c] = 1.0f;
+      sweep_back(net, frozen, sweep, p + 1, count);
+    } else {
+      // Reuse: continue the sweep from the layer above through the block down to h_l.
+      sweep_back(net, frozen, sweep, p + 1, swept_down_to);
+    }
+    swept_down_to = p + 1;
 
     // H3: select per example from (h_l, J_l).
-    const std::size_t units = layers[p].out_size;
-    const std::vector<float>& h = acts[p + 1];
-    std::vector<float>& mask = gate_storage[p];
+    const std::size_t units = layers[p].out_size();
+    const std::vector<float>& h = orig.values[p];
+    std::vector<float>& jac = sweep.cot[p];
+    if (jac.empty()) jac.assign(n * classes * units, 0.0f);  // no route to the logits at all
+    std::vector<float>& mask = mask_store[p];
+    mask.assign(n * units, 0.0f);
     for (std::size_t e = 0; e < n; ++e) {
       LayerResult& lr = results[e].layers[o - first_path];
       lr.ordinal = o;
@@ -109,40 +139,32 @@ void explain_chunk(const Network& net, const float* x, std::size_t n, const Expl
       float* m = mask.data() + e * units;
       for (std::int32_t u : lr.selection.units) m[u] = 1.0f;
     }
+    masks[p] = mask.data();
+    frozen.gates[p] = mask.data();  // the ReLU is now the MaskLayer z ↦ m ⊙ z
   }
 
-  // H4: the fully masked forward from z_{l_min} (layers below l_min are unchanged, so their cached
-  // activations are reused), then one VJP of row t per example down to x, accumulating b_P[t].
+  // H4: the fully masked forward from l_min (everything below it is the original network), then
+  // one VJP of row t per example down to x through its gates and routing, accumulating b_P[t].
   const std::size_t pmin = relus[first_path];
-  std::vector<float> cur = acts[pmin], next;
-  for (std::size_t i = pmin; i < layers.size(); ++i) {
-    const Layer& layer = layers[i];
-    next.resize(n * layer.out_size);
-    if (layer.kind == LayerKind::Relu) {
-      for (std::size_t q = 0; q < next.size(); ++q) next[q] = gates[i][q] * cur[q];
-    } else {
-      dense_forward(layer, cur.data(), n, next.data());
-    }
-    cur.swap(next);
-  }
+  Activations fin;
+  forward_range(net, x, n, pmin, &orig, masks, fin);
+  for (std::size_t i = pmin; i < count; ++i)
+    if (layers[i].kind == LayerKind::MaxPool) frozen.winners[i] = fin.winners[i].data();
   std::vector<double> bias(n, 0.0);
-  std::vector<float> cot(n * classes, 0.0f);
-  for (std::size_t e = 0; e < n; ++e) cot[e * classes + target[e]] = 1.0f;
-  VjpRequest fin;
-  fin.lo = 0;
-  fin.hi = layers.size();
-  fin.rows = n;
-  fin.rows_per_example = 1;
-  fin.gates = &gates;
-  fin.bias = bias.data();
-  vjp_chain(net, fin, cot, scratch);
+  sweep.reset(net, n, 1);
+  std::vector<float>& seed = sweep.cot[count - 1];
+  seed.assign(n * classes, 0.0f);
+  for (std::size_t e = 0; e < n; ++e) seed[e * classes + target[e]] = 1.0f;
+  sweep_back(net, frozen, sweep, 0, count, bias.data());
+  const std::size_t d = net.input_size();
+  if (sweep.input_cot.empty()) sweep.input_cot.assign(n * d, 0.0f);
+  const std::vector<float>& path_logits = fin.values.back();
 
   // H5 and the completeness residual.
-  const std::size_t d = net.input_size();
   for (std::size_t e = 0; e < n; ++e) {
     ExplainResult& r = results[e];
-    r.path_logits.assign(cur.begin() + e * classes, cur.begin() + (e + 1) * classes);
-    r.weights.assign(cot.begin() + e * d, cot.begin() + (e + 1) * d);
+    r.path_logits.assign(path_logits.begin() + e * classes, path_logits.begin() + (e + 1) * classes);
+    r.weights.assign(sweep.input_cot.begin() + e * d, sweep.input_cot.begin() + (e + 1) * d);
     r.attribution.resize(d);
     double linear = 0.0;
     for (std::size_t i = 0; i < d; ++i) {
@@ -151,7 +173,6 @@ void explain_chunk(const Network& net, const float* x, std::size_t n, const Expl
     }
     r.bias = bias[e];
     r.residual = linear + r.bias - double(r.path_logits[target[e]]);
-    r.recomputes = 0;
   }
 }
 
@@ -166,9 +187,10 @@ std::vector<ExplainResult> explain(const Network& net, const float* x, std::size
     if (!std::isfinite(x[i]))
       throw_range("input " + std::to_string(i / d) + " has a non-finite value at index " +
                   std::to_string(i % d));
-  // Chunk so that the widest Jacobian block (C rows per example) stays under the bound.
-  const std::size_t per_example = net.num_classes() * net.max_width();
-  const std::size_t chunk = std::max<std::size_t>(1, options.max_jacobian_floats / per_example);
+  // Chunk so that one example's share — its cached activations, twice (the original forward and
+  // a gated one), and a few C-row cotangent blocks — times the chunk stays under the bound.
+  const std::size_t per_example = 2 * net.total_activation() + 3 * net.num_classes() * net.max_width();
+  const std::size_t chunk = std::max<std::size_t>(1, options.max_chunk_floats / per_example);
   for (std::size_t e0 = 0; e0 < n; e0 += chunk) {
     const std::size_t count = std::min(chunk, n - e0);
     explain_chunk(net, x + e0 * d, count, options,

@@ -15,9 +15,9 @@ struct ExplainOptions {
   std::size_t depth = 0;  // number of path layers from the top; 0 = all ReLU layers
   // One target per example, or empty: each example's predicted class.
   std::vector<std::int32_t> targets;
-  // Upper bound on the floats of the per-step Jacobian block (n · C · N_l); the batch is cut
-  // into chunks of examples that fit. 16 M floats = 64 MiB.
-  std::size_t max_jacobian_floats = std::size_t(16) << 20;
+  // Working-set bound in floats for one chunk of examples (cached activations and Jacobian
+  // blocks); the batch is cut into chunks that fit, one example at least. 64 M floats = 256 MiB.
+  std::size_t max_chunk_floats = std::size_t(64) << 20;
 };
 
 struct LayerResult {

@@ -1,32 +1,38 @@
-// Batched vector-Jacobian products through a frozen gated chain: many cotangent rows at once, so
-// the C class rows of every example (and the rows of many examples) go through each dense layer as
-// one matrix product instead of one GEMV per row.
+// Batched vector-Jacobian products through a frozen gated network (SPEC §4.1): many cotangent rows
+// at once — the C class rows of every example, of every example in a batch — so each dense or conv
+// layer is one matrix product per step, never one per class.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "../ir/network.h"
 
 namespace pathwise {
 
-struct VjpRequest {
-  // Layers [lo, hi) are traversed from hi − 1 down to lo: the cotangent enters at the output of
-  // layer hi − 1 and leaves at the input of layer lo.
-  std::size_t lo = 0, hi = 0;
-  // Rows of the cotangent matrix; row r belongs to example r / rows_per_example.
-  std::size_t rows = 0, rows_per_example = 1;
-  // gates[i], for every ReLU position i in [lo, hi): per-example gate (0/1 floats, n × width).
-  // The frozen gated network replaces ReLU i by z ↦ gates[i] ⊙ z.
-  const std::vector<const float*>* gates = nullptr;
-  // Optional: bias[r] += ⟨δ_k[r], β_k⟩ for each dense layer k met (δ_k = the cotangent at its
-  // output), which yields b_P (SPEC §5.1) in the same pass.
-  double* bias = nullptr;
+// The frozen network a sweep runs through: per ReLU layer the gate (n × size, 0/1 floats: the
+// ReLU becomes z ↦ gate ⊙ z), per MaxPool the winner of every window (n × out_size).
+struct Frozen {
+  std::vector<const float*> gates;
+  std::vector<const std::int32_t*> winners;
 };
 
-// `cot` holds rows × (output width of layer hi − 1) on entry and rows × (input width of layer lo)
-// on return. `scratch` is reused between calls to avoid reallocating.
-void vjp_chain(const Network& net, const VjpRequest& req, std::vector<float>& cot,
-               std::vector<float>& scratch);
+// The state of a reverse sweep: cot[i] is the cotangent at layer i's output (rows × out_size;
+// empty = zero), input_cot at the network input. Row r belongs to example r / rows_per_example.
+struct Sweep {
+  std::size_t rows = 0, rows_per_example = 1;
+  std::vector<std::vector<float>> cot;
+  std::vector<float> input_cot;
+  void reset(const Network& net, std::size_t rows_, std::size_t rows_per_example_);
+};
+
+// Pulls the cotangents back through layers hi − 1 down to lo, in reverse topological order, so
+// each layer's output cotangent is complete (every consumer is later) when it is processed; the
+// processed layers' cotangents are released. With `bias`, bias[r] += ⟨δ_k[r], β_k⟩ for every
+// affine layer k met (δ_k: the cotangent at its output), which yields b_P (SPEC §5.1) in the same
+// pass.
+void sweep_back(const Network& net, const Frozen& frozen, Sweep& sweep, std::size_t lo,
+                std::size_t hi, double* bias = nullptr);
 
 }  // namespace pathwise
