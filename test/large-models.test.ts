@@ -7,7 +7,7 @@ import { resnet18Spec, seededNormal, vgg16Spec } from './helpers/shaped-models.j
 
 describe.each([
   { name: 'VGG16', build: () => vgg16Spec(1), relus: 15, units: [100352, 100352, 100352, 256, 64] },
-  { name: 'ResNet-18', build: () => resnet18Spec(2), relus: 17, units: [25088, 25088, 25088, 25088, 25088] },
+  { name: 'ResNet-18', build: () => resnet18Spec(2), relus: 17, units: [50176, 25088, 25088, 25088, 25088] },
 ])('$name-shaped network', ({ build, relus, units }) => {
   it('explains at depth 5, width 64 within 2 GB', () => {
     const model = loadModelSync(build());
