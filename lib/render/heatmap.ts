@@ -124,20 +124,25 @@ export function renderHeatmap(attribution: ArrayLike<number>, shape: ImageShape,
   if (overlay) {
     const alpha = options.alpha ?? 0.8;
     if (!(alpha >= 0 && alpha <= 1)) throw new RangeError(`alpha must be in [0, 1], got ${alpha}`);
+    // Per map pixel: a saturated colour of the value's sign and an opacity growing with |t|, so
+    // that small values leave the picture visible instead of washing it out in near-white.
+    const colours = new Float64Array(h * w * 3), alphas = new Float64Array(h * w);
+    for (let p = 0; p < h * w; p++) {
+      const tv = t(plane[p]);
+      const v = Math.min(1, Math.abs(tv));
+      colours.set(divergingColor(Math.sign(tv) * (0.55 + 0.45 * v)), p * 3);
+      alphas[p] = alpha * v ** 0.7;
+    }
     const W = big.width;
     for (let y = 0; y < big.height; y++) {
       for (let x = 0; x < W; x++) {
         const q = (y * W + x) * 4;
-        const tv = t(plane[Math.floor(y / scale) * w + Math.floor(x / scale)]);
-        const v = Math.min(1, Math.abs(tv));
-        // Saturated colours (the outer part of the map), opacity growing with |t|: small values
-        // leave the picture visible instead of washing it out in near-white.
-        const colour = divergingColor(Math.sign(tv) * (0.55 + 0.45 * v));
-        const a = alpha * v ** 0.7;
+        const p = Math.floor(y / scale) * w + Math.floor(x / scale);
+        const a = alphas[p];
         // The picture in grey, darkened so that the colours stand out on bright inputs.
         const grey = 0.299 * overlay.data[q] + 0.587 * overlay.data[q + 1] + 0.114 * overlay.data[q + 2];
         const bg = 24 + grey * 0.6;
-        for (let k = 0; k < 3; k++) big.data[q + k] = Math.round(bg * (1 - a) + colour[k] * a);
+        for (let k = 0; k < 3; k++) big.data[q + k] = Math.round(bg * (1 - a) + colours[p * 3 + k] * a);
       }
     }
   }
