@@ -4,7 +4,7 @@ import type { Depth, ExplainBatchOptions, ExplainOptions, Explanation, Width } f
 import type { NativeExplainOptions, NativeExplainResult } from './native.js';
 import { describe, toFloat32 } from './shapes.js';
 
-const OPTION_NAMES = new Set(['width', 'depth', 'target', 'targets', 'semantics']);
+const OPTION_NAMES = new Set(['width', 'depth', 'target', 'targets', 'semantics', 'maxMemoryBytes']);
 
 // A decimal number followed by '%': '10%', '12.5%', '.5%'.
 const PERCENT = /^(\d+(?:\.\d*)?|\.\d+)%$/;
@@ -57,6 +57,12 @@ function normaliseOptions(model: Model, options: ExplainBatchOptions & { target?
     ...normaliseWidth(options.width),
     depth: normaliseDepth(options.depth, model.reluLayers.length),
   };
+  if (options.maxMemoryBytes !== undefined) {
+    const m = options.maxMemoryBytes;
+    if (typeof m !== 'number') throw new TypeError(`maxMemoryBytes must be a number, got ${describe(m)}`);
+    if (!Number.isSafeInteger(m) || m < 1) throw new RangeError(`maxMemoryBytes must be a positive integer, got ${m}`);
+    native.maxMemoryBytes = m;
+  }
   if (options.target !== undefined) {
     const t = checkTarget(options.target, model.numClasses, 'target');
     native.targets = new Int32Array(n).fill(t);

@@ -18,6 +18,12 @@ export interface ExplainOptions {
   target?: number;
   /** Default 'official' (the authors' reference, SPEC §4.2). */
   semantics?: Semantics;
+  /**
+   * Bound on the working memory of one call, in bytes (default 2 GiB). A batch is split into
+   * chunks that fit; if a single input does not fit, the call fails with PATHWISE_MEMORY_LIMIT
+   * before allocating.
+   */
+  maxMemoryBytes?: number;
 }
 
 export interface ExplainBatchOptions extends Omit<ExplainOptions, 'target'> {

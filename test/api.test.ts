@@ -134,6 +134,18 @@ describe('explain options', () => {
     expect(() => explainBatchSync(model, new Float32Array(0))).toThrow(RangeError);
   });
 
+  it('bounds memory: chunks batches, and fails fast when one input cannot fit', () => {
+    const rand = seeded(3);
+    const xs = new Float32Array(7 * 8).map(rand);
+    const whole = explainBatchSync(model, xs);
+    // A bound that fits one example at a time (each example ~ a few KiB here).
+    const chunked = explainBatchSync(model, xs, { maxMemoryBytes: 4096 });
+    expect(chunked.map((e) => e.layers)).toEqual(whole.map((e) => e.layers));
+    expect(() => explainSync(model, x8, { maxMemoryBytes: 64 })).toThrow(expect.objectContaining({ code: 'PATHWISE_MEMORY_LIMIT' }));
+    expect(() => explainSync(model, x8, { maxMemoryBytes: 0 })).toThrow(RangeError);
+    expect(() => explainSync(model, x8, { maxMemoryBytes: '1GB' as never })).toThrow(TypeError);
+  });
+
   it('accepts plain arrays and other typed arrays', () => {
     const a = explainSync(model, Array.from(x8));
     const b = explainSync(model, Float64Array.from(x8));

@@ -27,6 +27,11 @@ Napi::Error to_js_error(Napi::Env env, const Error& e) {
       err.Set("code", Napi::String::New(env, "PATHWISE_BAD_MODEL"));
       return err;
     }
+    case Error::Kind::Memory: {
+      Napi::Error err = Napi::Error::New(env, e.what());
+      err.Set("code", Napi::String::New(env, "PATHWISE_MEMORY_LIMIT"));
+      return err;
+    }
     case Error::Kind::Runtime: break;
   }
   Napi::Error err = Napi::Error::New(env, e.what());
@@ -86,7 +91,7 @@ pathwise::ExplainOptions parse_options(Napi::Env env, Napi::Value v) {
     opt.targets.assign(ta.Data(), ta.Data() + ta.ElementLength());
   }
   Napi::Value mem = o.Get("maxMemoryBytes");
-  if (!mem.IsUndefined()) opt.max_chunk_floats = std::max<std::size_t>(1, expect_size(env, mem, "maxMemoryBytes") / sizeof(float));
+  if (!mem.IsUndefined()) opt.max_memory_bytes = expect_size(env, mem, "maxMemoryBytes");
   return opt;
 }
 

@@ -20,6 +20,12 @@ void validate_options(const Network& net, std::size_t n, const ExplainOptions& o
     throw_range("width must be an integer >= 1, 'P%' or 'all'");
   if (w.mode == WidthRule::Mode::Percent && !(w.value > 0.0 && w.value <= 100.0))
     throw_range("width percentage must be in (0, 100]");
+  const std::size_t per_example = explain_bytes_per_example(net, options);
+  if (per_example > options.max_memory_bytes)
+    throw Error(Error::Kind::Memory,
+                "explaining one input needs about " + std::to_string((per_example + (1 << 20) - 1) >> 20) +
+                    " MiB of working memory, above maxMemoryBytes = " + std::to_string(options.max_memory_bytes) +
+                    " bytes; raise maxMemoryBytes or use a smaller depth");
   if (!options.targets.empty()) {
     if (options.targets.size() != n)
       throw_range("targets has " + std::to_string(options.targets.size()) + " entries for " +
@@ -29,6 +35,26 @@ void validate_options(const Network& net, std::size_t n, const ExplainOptions& o
         throw_range("target " + std::to_string(t) + " is out of range [0, " +
                     std::to_string(net.num_classes()) + ")");
   }
+}
+
+std::size_t explain_bytes_per_example(const Network& net, const ExplainOptions& options) {
+  const auto& layers = net.layers();
+  const auto& relus = net.relu_positions();
+  const std::size_t depth = options.depth == 0 ? relus.size() : options.depth;
+  const std::size_t pmin = relus[relus.size() - depth];
+  // Per layer: its values, a ReLU's gate or a pool's routing — once for the original forward and
+  // once for a gated forward (H1/H4) — and a mask per path layer.
+  std::size_t cached = net.input_size();
+  for (const Layer& layer : layers) {
+    const bool extra = layer.kind == LayerKind::Relu || layer.kind == LayerKind::MaxPool;
+    cached += layer.out_size() * (extra ? 2 : 1);
+  }
+  // The C-row sweep runs above l_min; at most three cotangent blocks are alive at once (a layer,
+  // its producer, and a residual source waiting for its second consumer).
+  std::size_t widest = 0;
+  for (std::size_t i = pmin; i < layers.size(); ++i) widest = std::max(widest, layers[i].out_size());
+  const std::size_t sweep = 3 * net.num_classes() * widest;
+  return sizeof(float) * (2 * cached + sweep + 2 * net.num_classes());
 }
 
 namespace {
@@ -187,10 +213,9 @@ std::vector<ExplainResult> explain(const Network& net, const float* x, std::size
     if (!std::isfinite(x[i]))
       throw_range("input " + std::to_string(i / d) + " has a non-finite value at index " +
                   std::to_string(i % d));
-  // Chunk so that one example's share — its cached activations, twice (the original forward and
-  // a gated one), and a few C-row cotangent blocks — times the chunk stays under the bound.
-  const std::size_t per_example = 2 * net.total_activation() + 3 * net.num_classes() * net.max_width();
-  const std::size_t chunk = std::max<std::size_t>(1, options.max_chunk_floats / per_example);
+  // Chunk so that the examples explained together stay under the memory bound.
+  const std::size_t per_example = explain_bytes_per_example(net, options);
+  const std::size_t chunk = std::max<std::size_t>(1, options.max_memory_bytes / per_example);
   for (std::size_t e0 = 0; e0 < n; e0 += chunk) {
     const std::size_t count = std::min(chunk, n - e0);
     explain_chunk(net, x + e0 * d, count, options,

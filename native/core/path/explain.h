@@ -15,9 +15,12 @@ struct ExplainOptions {
   std::size_t depth = 0;  // number of path layers from the top; 0 = all ReLU layers
   // One target per example, or empty: each example's predicted class.
   std::vector<std::int32_t> targets;
-  // Working-set bound in floats for one chunk of examples (cached activations and Jacobian
-  // blocks); the batch is cut into chunks that fit, one example at least. 64 M floats = 256 MiB.
-  std::size_t max_chunk_floats = std::size_t(64) << 20;
+  // Bound on the working memory of one call (cached activations, gates, routing, the C-row
+  // Jacobian blocks). A batch is cut into chunks of examples that fit; if one example alone does
+  // not fit, explain fails with Error(Memory) before allocating anything. 2 GiB: a VGG16-shaped
+  // explanation at depth 'all' needs about 0.6 GiB per example (SPEC §11.1: J at conv1 is
+  // C × 3.2 M floats), so the default lets real models through and stops runaway ones.
+  std::size_t max_memory_bytes = std::size_t(2) << 30;
 };
 
 struct LayerResult {
@@ -41,6 +44,10 @@ struct ExplainResult {
 // explains n examples laid out back to back in x (n × input size).
 std::vector<ExplainResult> explain(const Network& net, const float* x, std::size_t n,
                                    const ExplainOptions& options);
+
+// Working memory of explaining one example with these options, in bytes (the estimate that the
+// chunking and the memory bound use).
+std::size_t explain_bytes_per_example(const Network& net, const ExplainOptions& options);
 
 // Throws Error(Range) if the options cannot apply to this network (depth beyond the ReLU count,
 // target out of range, width ≤ 0, non-finite). Called by explain; exposed so the addon can reject
