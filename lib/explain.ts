@@ -4,7 +4,7 @@ import type { Depth, ExplainBatchOptions, ExplainOptions, Explanation, Width } f
 import type { NativeExplainOptions, NativeExplainResult } from './native.js';
 import { describe, toFloat32 } from './shapes.js';
 
-const OPTION_NAMES = new Set(['width', 'depth', 'target', 'targets', 'semantics', 'maxMemoryBytes']);
+const OPTION_NAMES = new Set(['width', 'depth', 'target', 'targets', 'semantics', 'threshold', 'maxMemoryBytes']);
 
 // A decimal number followed by '%': '10%', '12.5%', '.5%'.
 const PERCENT = /^(\d+(?:\.\d*)?|\.\d+)%$/;
@@ -48,15 +48,19 @@ function normaliseOptions(model: Model, options: ExplainBatchOptions & { target?
   for (const key of Object.keys(options))
     if (!OPTION_NAMES.has(key)) throw new RangeError(`unknown option ${JSON.stringify(key)} (known: ${[...OPTION_NAMES].join(', ')})`);
   const semantics = options.semantics ?? 'official';
-  if (semantics !== 'official') {
-    if ((semantics as string) === 'linear')
-      throw new RangeError("semantics 'linear' is not available yet; use 'official' (the default)");
-    throw new RangeError(`semantics must be 'official', got ${describe(semantics)}`);
-  }
+  if (semantics !== 'official' && semantics !== 'linear')
+    throw new RangeError(`semantics must be 'official' or 'linear', got ${describe(semantics)}`);
   const native: NativeExplainOptions = {
     ...normaliseWidth(options.width),
     depth: normaliseDepth(options.depth, model.reluLayers.length),
+    semantics,
   };
+  if (options.threshold !== undefined) {
+    const t = options.threshold;
+    if (typeof t !== 'number') throw new TypeError(`threshold must be a number, got ${describe(t)}`);
+    if (!(t >= 0 && t < 1)) throw new RangeError(`threshold must be in [0, 1) (a softmax score), got ${t}`);
+    native.threshold = t;
+  }
   if (options.maxMemoryBytes !== undefined) {
     const m = options.maxMemoryBytes;
     if (typeof m !== 'number') throw new TypeError(`maxMemoryBytes must be a number, got ${describe(m)}`);

@@ -35,6 +35,8 @@ export interface NativeExplainOptions {
   widthValue?: number;
   /** 0 = all ReLU layers. */
   depth: number;
+  semantics?: 'official' | 'linear';
+  threshold?: number;
   targets?: Int32Array;
   maxMemoryBytes?: number;
 }

@@ -7,7 +7,13 @@
 export type Width = number | `${number}%` | 'all';
 /** How many ReLU layers, counted from the output, are path layers: an integer d ≥ 1 or 'all'. */
 export type Depth = number | 'all';
-export type Semantics = 'official';
+/**
+ * 'official': the authors' reference algorithm (MaskLayers replace the path ReLUs, pools re-route
+ * on masked values; SPEC §4.2). 'linear': the clean path linear model with the original activation
+ * pattern and routing frozen at x (gates m ⊙ φ(z(x)); SPEC §4.3): completeness holds for every
+ * input, and with width and depth 'all' and threshold 0 it equals unwrapping (input × gradient).
+ */
+export type Semantics = 'official' | 'linear';
 
 export interface ExplainOptions {
   /** Default 'all'. */
@@ -18,6 +24,12 @@ export interface ExplainOptions {
   target?: number;
   /** Default 'official' (the authors' reference, SPEC §4.2). */
   semantics?: Semantics;
+  /**
+   * Selection threshold: a unit is kept when its class-softmax score exceeds it. Default 1/C, the
+   * reference's rule (which drops 83–96% of active units per layer). 0 keeps every unit whose class
+   * contributions are not all identical (every active unit with a route to the logits).
+   */
+  threshold?: number;
   /**
    * Bound on the working memory of one call, in bytes (default 2 GiB). A batch is split into
    * chunks that fit; if a single input does not fit, the call fails with PATHWISE_MEMORY_LIMIT

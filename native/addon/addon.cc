@@ -83,6 +83,21 @@ pathwise::ExplainOptions parse_options(Napi::Env env, Napi::Value v) {
     opt.width.value = wv.As<Napi::Number>().DoubleValue();
   }
   opt.depth = expect_size(env, o.Get("depth"), "depth");
+  Napi::Value sem = o.Get("semantics");
+  if (!sem.IsUndefined()) {
+    if (!sem.IsString()) throw_type(env, "semantics must be a string");
+    const std::string sv = sem.As<Napi::String>();
+    if (sv == "official") opt.semantics = pathwise::Semantics::Official;
+    else if (sv == "linear") opt.semantics = pathwise::Semantics::Linear;
+    else throw_range(env, "semantics must be 'official' or 'linear'");
+  }
+  Napi::Value thr = o.Get("threshold");
+  if (!thr.IsUndefined()) {
+    if (!thr.IsNumber()) throw_type(env, "threshold must be a number");
+    const double tv = thr.As<Napi::Number>().DoubleValue();
+    if (!(tv >= 0.0 && tv < 1.0)) throw_range(env, "threshold must be in [0, 1)");
+    opt.threshold = float(tv);
+  }
   Napi::Value t = o.Get("targets");
   if (!t.IsUndefined() && !t.IsNull()) {
     if (!t.IsTypedArray() || t.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)

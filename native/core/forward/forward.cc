@@ -191,12 +191,23 @@ namespace {
 // Runs layer i on inputs a (and b for Add). For a ReLU, `mask` selects the MaskLayer and `gates`
 // receives the gate of the frozen network; for a MaxPool, `winners` receives the routing.
 void run_layer(const Layer& layer, const float* a, const float* b, std::size_t n, const float* mask,
-               std::vector<float>& y, std::vector<float>* gates, std::vector<std::int32_t>* winners) {
+               const std::int32_t* fixed, std::vector<float>& y, std::vector<float>* gates,
+               std::vector<std::int32_t>* winners) {
   y.resize(n * layer.out_size());
   switch (layer.kind) {
     case LayerKind::Dense: ops::dense_forward(layer, a, n, y.data()); break;
     case LayerKind::Conv: ops::conv_forward(layer, a, n, y.data()); break;
     case LayerKind::MaxPool: {
+      if (fixed) {
+        const std::size_t out = layer.out_size(), in = layer.in_size();
+        for (std::size_t e = 0; e < n; ++e)
+          for (std::size_t o = 0; o < out; ++o) {
+            const std::int32_t w = fixed[e * out + o];
+            y[e * out + o] = w < 0 ? 0.0f : a[e * in + std::size_t(w)];
+          }
+        if (winners) winners->assign(fixed, fixed + y.size());
+        break;
+      }
       std::vector<std::int32_t> scratch;
       std::vector<std::int32_t>& w = winners ? *winners : scratch;
       w.resize(y.size());
@@ -227,7 +238,8 @@ void run_layer(const Layer& layer, const float* a, const float* b, std::size_t n
 }  // namespace
 
 void forward_range(const Network& net, const float* x, std::size_t n, std::size_t first,
-                   const Activations* below, const std::vector<const float*>& masks, Activations& out) {
+                   const Activations* below, const std::vector<const float*>& masks, Activations& out,
+                   const std::vector<const std::int32_t*>* fixed_winners) {
   const auto& layers = net.layers();
   const std::size_t count = layers.size();
   out.n = n;
@@ -244,7 +256,8 @@ void forward_range(const Network& net, const float* x, std::size_t n, std::size_
     const float* a = values_of(layer.inputs[0]);
     const float* b = layer.inputs.size() > 1 ? values_of(layer.inputs[1]) : nullptr;
     const float* mask = i < masks.size() ? masks[i] : nullptr;
-    run_layer(layer, a, b, n, mask, out.values[i], &out.gates[i], &out.winners[i]);
+    const std::int32_t* fixed = fixed_winners && i < fixed_winners->size() ? (*fixed_winners)[i] : nullptr;
+    run_layer(layer, a, b, n, mask, fixed, out.values[i], &out.gates[i], &out.winners[i]);
   }
 }
 
@@ -263,7 +276,7 @@ std::vector<float> forward_logits(const Network& net, const float* x, std::size_
     const Layer& layer = layers[i];
     auto values_of = [&](int p) -> const float* { return p < 0 ? x : values[std::size_t(p)].data(); };
     const float* b = layer.inputs.size() > 1 ? values_of(layer.inputs[1]) : nullptr;
-    run_layer(layer, values_of(layer.inputs[0]), b, n, nullptr, values[i], nullptr, nullptr);
+    run_layer(layer, values_of(layer.inputs[0]), b, n, nullptr, nullptr, values[i], nullptr, nullptr);
     for (int p : layer.inputs)
       if (p >= 0 && --pending[std::size_t(p)] == 0) std::vector<float>().swap(values[std::size_t(p)]);
   }

@@ -23,9 +23,11 @@ struct Activations {
 // Computes layers [first, T) for the n examples in x. Producers below `first` are read from
 // `below` (required when first > 0). masks[i], for a ReLU layer i, replaces it by the reference's
 // MaskLayer z ↦ mask ⊙ z (mask: n × size); nullptr keeps the ReLU. MaxPools route on the values
-// they receive, first maximum in row-major window order.
+// they receive, first maximum in row-major window order — unless fixed_winners[i] is given (a frozen
+// network, SPEC §4.1): then pool i copies those winners (n × out_size) instead of routing.
 void forward_range(const Network& net, const float* x, std::size_t n, std::size_t first,
-                   const Activations* below, const std::vector<const float*>& masks, Activations& out);
+                   const Activations* below, const std::vector<const float*>& masks, Activations& out,
+                   const std::vector<const std::int32_t*>* fixed_winners = nullptr);
 
 // The original network: forward_range from layer 0 with no masks.
 void forward_original(const Network& net, const float* x, std::size_t n, Activations& out);

@@ -20,6 +20,8 @@ void validate_options(const Network& net, std::size_t n, const ExplainOptions& o
     throw_range("width must be an integer >= 1, 'P%' or 'all'");
   if (w.mode == WidthRule::Mode::Percent && !(w.value > 0.0 && w.value <= 100.0))
     throw_range("width percentage must be in (0, 100]");
+  if (std::isnan(options.threshold) || options.threshold >= 1.0f)
+    throw_range("threshold must be in [0, 1) (a softmax score), or omitted for 1/C");
   const std::size_t per_example = explain_bytes_per_example(net, options);
   if (per_example > options.max_memory_bytes)
     throw Error(Error::Kind::Memory,
@@ -59,99 +61,73 @@ std::size_t explain_bytes_per_example(const Network& net, const ExplainOptions& 
 
 namespace {
 
-// Explains examples [0, n) of one chunk (SPEC §4.2, the hybrid algorithm). Each step's Jacobian
-// block is n · C rows.
-void explain_chunk(const Network& net, const float* x, std::size_t n, const ExplainOptions& opt,
-                   const std::int32_t* targets, ExplainResult* results) {
-  const auto& layers = net.layers();
-  const std::size_t count = layers.size();
-  const auto& relus = net.relu_positions();
-  const std::size_t classes = net.num_classes();
-  const std::size_t depth = opt.depth == 0 ? relus.size() : opt.depth;
-  const std::size_t first_path = relus.size() - depth;  // ordinal of l_min
-  const std::size_t top = relus.size() - 1;
-
-  // H0: the original forward, every layer cached (gates and winners included).
-  Activations orig;
-  forward_original(net, x, n, orig);
-  const std::vector<float>& logits = orig.values.back();
-
-  std::vector<std::size_t> target(n);
-  for (std::size_t e = 0; e < n; ++e) {
-    ExplainResult& r = results[e];
-    r.logits.assign(logits.begin() + e * classes, logits.begin() + (e + 1) * classes);
-    r.predicted = std::int32_t(argmax_first(r.logits.data(), classes));
-    r.target = targets ? targets[e] : r.predicted;
-    target[e] = std::size_t(r.target);
-    r.layers.resize(depth);
-    r.recomputes = 0;
-  }
-
-  // The frozen network the sweeps run through. Path layers get their mask once selected; MaxPool
-  // winners start as the original routing and are replaced by each step's gated forward (H1).
-  Frozen frozen;
-  frozen.gates.assign(count, nullptr);
-  frozen.winners.assign(count, nullptr);
-  for (std::size_t i = 0; i < count; ++i) {
-    if (layers[i].kind == LayerKind::Relu) frozen.gates[i] = orig.gates[i].data();
-    if (layers[i].kind == LayerKind::MaxPool) frozen.winners[i] = orig.winners[i].data();
-  }
-  std::vector<std::vector<float>> mask_store(count);
-  std::vector<const float*> masks(count, nullptr);
-  std::vector<std::vector<std::int32_t>> winner_store(count);
-  // pool_after[i]: some MaxPool lies after layer i in topological order (routing can change there).
-  std::vector<bool> pool_after(count + 1, false);
-  for (std::size_t i = count; i-- > 0;) pool_after[i] = pool_after[i + 1] || layers[i].kind == LayerKind::MaxPool;
-
+// State shared by both semantics while one chunk is explained.
+struct Chunk {
+  const Network& net;
+  const float* x;
+  std::size_t n;
+  const ExplainOptions& opt;
+  ExplainResult* results;
+  std::size_t classes, depth, first_path, top;
+  std::vector<std::size_t> target;
+  Activations orig;  // H0 / L0: the original forward
+  Frozen frozen;     // the frozen network the sweeps run through
+  std::vector<std::vector<float>> mask_store;     // path layer → n × N_l selection (or gate)
+  std::vector<const float*> masks;                // what forward passes apply at path layers
   Sweep sweep;
-  const float threshold = 1.0f / float(classes);
+  float threshold;
   std::vector<float> scores;
   std::vector<std::uint8_t> identical;
   std::vector<std::int32_t> order;
-  std::vector<std::uint8_t> changed(n);
-  std::size_t swept_down_to = count;  // the sweep state holds cotangents for layers < this
-  for (std::size_t o = relus.size(); o-- > first_path;) {
-    const std::size_t p = relus[o];
-    bool recompute = o == top;
-    if (o != top && pool_after[p + 1]) {
-      // H1: the gated forward above l with the masks chosen so far; pools route on what they get.
-      Activations upper;
-      forward_range(net, x, n, p + 1, &orig, masks, upper);
-      std::fill(changed.begin(), changed.end(), 0);
-      for (std::size_t i = p + 1; i < count; ++i) {
-        if (layers[i].kind != LayerKind::MaxPool) continue;
-        if (i >= swept_down_to) {  // H2: compare with the routing the sweep state was built on
-          const std::size_t out = layers[i].out_size();
-          for (std::size_t e = 0; e < n; ++e)
-            if (!std::equal(upper.winners[i].begin() + e * out, upper.winners[i].begin() + (e + 1) * out,
-                            frozen.winners[i] + e * out))
-              changed[e] = 1;
-        }
-        winner_store[i] = std::move(upper.winners[i]);
-        frozen.winners[i] = winner_store[i].data();
-      }
-      for (std::size_t e = 0; e < n; ++e)
-        if (changed[e]) {
-          ++results[e].recomputes;
-          recompute = true;
-        }
-    }
-    if (recompute) {
-      // J_l from the logits: an identity seed of C rows per example through every layer above l.
-      sweep.reset(net, n * classes, classes);
-      std::vector<float>& seed = sweep.cot[count - 1];
-      seed.assign(n * classes * classes, 0.0f);
-      for (std::size_t e = 0; e < n; ++e)
-        for (std::size_t c = 0; c < classes; ++c) seed[(e * classes + c) * classes + c] = 1.0f;
-      sweep_back(net, frozen, sweep, p + 1, count);
-    } else {
-      // Reuse: continue the sweep from the layer above through the block down to h_l.
-      sweep_back(net, frozen, sweep, p + 1, swept_down_to);
-    }
-    swept_down_to = p + 1;
 
-    // H3: select per example from (h_l, J_l).
-    const std::size_t units = layers[p].out_size();
+  Chunk(const Network& net_, const float* x_, std::size_t n_, const ExplainOptions& opt_,
+        const std::int32_t* targets, ExplainResult* results_)
+      : net(net_), x(x_), n(n_), opt(opt_), results(results_) {
+    const auto& layers = net.layers();
+    const auto& relus = net.relu_positions();
+    classes = net.num_classes();
+    depth = opt.depth == 0 ? relus.size() : opt.depth;
+    first_path = relus.size() - depth;
+    top = relus.size() - 1;
+    threshold = opt.threshold < 0.0f ? 1.0f / float(classes) : opt.threshold;
+    forward_original(net, x, n, orig);
+    const std::vector<float>& logits = orig.values.back();
+    target.resize(n);
+    for (std::size_t e = 0; e < n; ++e) {
+      ExplainResult& r = results[e];
+      r.logits.assign(logits.begin() + e * classes, logits.begin() + (e + 1) * classes);
+      r.predicted = std::int32_t(argmax_first(r.logits.data(), classes));
+      r.target = targets ? targets[e] : r.predicted;
+      target[e] = std::size_t(r.target);
+      r.layers.resize(depth);
+      r.recomputes = 0;
+    }
+    const std::size_t count = layers.size();
+    frozen.gates.assign(count, nullptr);
+    frozen.winners.assign(count, nullptr);
+    for (std::size_t i = 0; i < count; ++i) {
+      if (layers[i].kind == LayerKind::Relu) frozen.gates[i] = orig.gates[i].data();
+      if (layers[i].kind == LayerKind::MaxPool) frozen.winners[i] = orig.winners[i].data();
+    }
+    mask_store.resize(count);
+    masks.assign(count, nullptr);
+  }
+
+  // J_l from the logits: an identity seed of C rows per example through every layer above l.
+  void sweep_from_logits(std::size_t p) {
+    const std::size_t count = net.layers().size();
+    sweep.reset(net, n * classes, classes);
+    std::vector<float>& seed = sweep.cot[count - 1];
+    seed.assign(n * classes * classes, 0.0f);
+    for (std::size_t e = 0; e < n; ++e)
+      for (std::size_t c = 0; c < classes; ++c) seed[(e * classes + c) * classes + c] = 1.0f;
+    sweep_back(net, frozen, sweep, p + 1, count);
+  }
+
+  // Steps 5–11 of the reference at path layer `o` (layer index p), from (h_l, J_l) = (the original
+  // activation, the sweep's cotangent at p). Returns the n × N_l 0/1 selection.
+  std::vector<float>& select(std::size_t o, std::size_t p) {
+    const std::size_t units = net.layers()[p].out_size();
     const std::vector<float>& h = orig.values[p];
     std::vector<float>& jac = sweep.cot[p];
     if (jac.empty()) jac.assign(n * classes * units, 0.0f);  // no route to the logits at all
@@ -165,41 +141,124 @@ void explain_chunk(const Network& net, const float* x, std::size_t n, const Expl
       float* m = mask.data() + e * units;
       for (std::int32_t u : lr.selection.units) m[u] = 1.0f;
     }
-    masks[p] = mask.data();
-    frozen.gates[p] = mask.data();  // the ReLU is now the MaskLayer z ↦ m ⊙ z
+    return mask;
   }
 
-  // H4: the fully masked forward from l_min (everything below it is the original network), then
-  // one VJP of row t per example down to x through its gates and routing, accumulating b_P[t].
-  const std::size_t pmin = relus[first_path];
-  Activations fin;
-  forward_range(net, x, n, pmin, &orig, masks, fin);
-  for (std::size_t i = pmin; i < count; ++i)
-    if (layers[i].kind == LayerKind::MaxPool) frozen.winners[i] = fin.winners[i].data();
-  std::vector<double> bias(n, 0.0);
-  sweep.reset(net, n, 1);
-  std::vector<float>& seed = sweep.cot[count - 1];
-  seed.assign(n * classes, 0.0f);
-  for (std::size_t e = 0; e < n; ++e) seed[e * classes + target[e]] = 1.0f;
-  sweep_back(net, frozen, sweep, 0, count, bias.data());
-  const std::size_t d = net.input_size();
-  if (sweep.input_cot.empty()) sweep.input_cot.assign(n * d, 0.0f);
-  const std::vector<float>& path_logits = fin.values.back();
-
-  // H5 and the completeness residual.
-  for (std::size_t e = 0; e < n; ++e) {
-    ExplainResult& r = results[e];
-    r.path_logits.assign(path_logits.begin() + e * classes, path_logits.begin() + (e + 1) * classes);
-    r.weights.assign(sweep.input_cot.begin() + e * d, sweep.input_cot.begin() + (e + 1) * d);
-    r.attribution.resize(d);
-    double linear = 0.0;
-    for (std::size_t i = 0; i < d; ++i) {
-      r.attribution[i] = r.weights[i] * x[e * d + i];
-      linear += double(r.weights[i]) * double(x[e * d + i]);
+  // 'official' steps H1–H3 for every path layer, top-down (SPEC §4.2).
+  void select_official() {
+    const auto& layers = net.layers();
+    const auto& relus = net.relu_positions();
+    const std::size_t count = layers.size();
+    std::vector<std::vector<std::int32_t>> winner_store(count);
+    // pool_after[i]: some MaxPool lies after layer i in topological order (routing can change there).
+    std::vector<bool> pool_after(count + 1, false);
+    for (std::size_t i = count; i-- > 0;) pool_after[i] = pool_after[i + 1] || layers[i].kind == LayerKind::MaxPool;
+    std::vector<std::uint8_t> changed(n);
+    std::size_t swept_down_to = count;  // the sweep state holds cotangents for layers < this
+    for (std::size_t o = relus.size(); o-- > first_path;) {
+      const std::size_t p = relus[o];
+      bool recompute = o == top;
+      if (o != top && pool_after[p + 1]) {
+        // H1: the gated forward above l with the masks chosen so far; pools route on what they get.
+        Activations upper;
+        forward_range(net, x, n, p + 1, &orig, masks, upper);
+        std::fill(changed.begin(), changed.end(), 0);
+        for (std::size_t i = p + 1; i < count; ++i) {
+          if (layers[i].kind != LayerKind::MaxPool) continue;
+          if (i >= swept_down_to) {  // H2: compare with the routing the sweep state was built on
+            const std::size_t out = layers[i].out_size();
+            for (std::size_t e = 0; e < n; ++e)
+              if (!std::equal(upper.winners[i].begin() + e * out, upper.winners[i].begin() + (e + 1) * out,
+                              frozen.winners[i] + e * out))
+                changed[e] = 1;
+          }
+          winner_store[i] = std::move(upper.winners[i]);
+          frozen.winners[i] = winner_store[i].data();
+        }
+        for (std::size_t e = 0; e < n; ++e)
+          if (changed[e]) {
+            ++results[e].recomputes;
+            recompute = true;
+          }
+      }
+      if (recompute)
+        sweep_from_logits(p);
+      else  // reuse: continue the sweep from the layer above through the block down to h_l
+        sweep_back(net, frozen, sweep, p + 1, swept_down_to);
+      swept_down_to = p + 1;
+      std::vector<float>& mask = select(o, p);
+      masks[p] = mask.data();
+      frozen.gates[p] = mask.data();  // the ReLU is now the MaskLayer z ↦ m ⊙ z
     }
-    r.bias = bias[e];
-    r.residual = linear + r.bias - double(r.path_logits[target[e]]);
   }
+
+  // 'linear' steps L1–L3: one incremental sweep through the frozen original network, each path
+  // layer's gate becoming m ⊙ φ once selected (SPEC §4.3).
+  void select_linear() {
+    const auto& relus = net.relu_positions();
+    std::size_t swept_down_to = net.layers().size();
+    for (std::size_t o = relus.size(); o-- > first_path;) {
+      const std::size_t p = relus[o];
+      if (o == top)
+        sweep_from_logits(p);
+      else
+        sweep_back(net, frozen, sweep, p + 1, swept_down_to);
+      swept_down_to = p + 1;
+      std::vector<float>& gate = select(o, p);
+      const std::vector<float>& phi = orig.gates[p];
+      for (std::size_t q = 0; q < gate.size(); ++q) gate[q] *= phi[q];
+      masks[p] = gate.data();
+      frozen.gates[p] = gate.data();
+    }
+  }
+
+  // H4/L4 and H5/L5: the path network's forward from l_min (everything below it is the original
+  // network), one VJP of row t per example down to x accumulating b_P[t], the attribution and the
+  // completeness residual. 'official' pools route on the masked values; 'linear' pools keep π.
+  void finish() {
+    const auto& layers = net.layers();
+    const std::size_t count = layers.size();
+    const std::size_t pmin = net.relu_positions()[first_path];
+    const bool linear = opt.semantics == Semantics::Linear;
+    Activations fin;
+    forward_range(net, x, n, pmin, &orig, masks, fin, linear ? &frozen.winners : nullptr);
+    if (!linear)
+      for (std::size_t i = pmin; i < count; ++i)
+        if (layers[i].kind == LayerKind::MaxPool) frozen.winners[i] = fin.winners[i].data();
+    std::vector<double> bias(n, 0.0);
+    sweep.reset(net, n, 1);
+    std::vector<float>& seed = sweep.cot[count - 1];
+    seed.assign(n * classes, 0.0f);
+    for (std::size_t e = 0; e < n; ++e) seed[e * classes + target[e]] = 1.0f;
+    sweep_back(net, frozen, sweep, 0, count, bias.data());
+    const std::size_t d = net.input_size();
+    if (sweep.input_cot.empty()) sweep.input_cot.assign(n * d, 0.0f);
+    const std::vector<float>& path_logits = fin.values.back();
+    for (std::size_t e = 0; e < n; ++e) {
+      ExplainResult& r = results[e];
+      r.path_logits.assign(path_logits.begin() + e * classes, path_logits.begin() + (e + 1) * classes);
+      r.weights.assign(sweep.input_cot.begin() + e * d, sweep.input_cot.begin() + (e + 1) * d);
+      r.attribution.resize(d);
+      double linear_sum = 0.0;
+      for (std::size_t i = 0; i < d; ++i) {
+        r.attribution[i] = r.weights[i] * x[e * d + i];
+        linear_sum += double(r.weights[i]) * double(x[e * d + i]);
+      }
+      r.bias = bias[e];
+      r.residual = linear_sum + r.bias - double(r.path_logits[target[e]]);
+    }
+  }
+};
+
+// Explains examples [0, n) of one chunk; each step's Jacobian block is n · C rows.
+void explain_chunk(const Network& net, const float* x, std::size_t n, const ExplainOptions& opt,
+                   const std::int32_t* targets, ExplainResult* results) {
+  Chunk chunk(net, x, n, opt, targets, results);
+  if (opt.semantics == Semantics::Linear)
+    chunk.select_linear();
+  else
+    chunk.select_official();
+  chunk.finish();
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// Pathwise explanation of a batch of examples, 'official' semantics (SPEC §4.2).
+// Pathwise explanation of a batch of examples, 'official' (SPEC §4.2) or 'linear' (§4.3) semantics.
 #pragma once
 
 #include <cstddef>
@@ -10,8 +10,17 @@
 
 namespace pathwise {
 
+enum class Semantics {
+  Official,  // the authors' reference: MaskLayers, pools re-routed on masked values (SPEC §4.2)
+  Linear,    // the frozen path model: gates m ⊙ φ(z(x)), original routing (SPEC §4.3)
+};
+
 struct ExplainOptions {
+  Semantics semantics = Semantics::Official;
   WidthRule width;
+  // Score threshold of the selection test s > threshold; negative = the reference's 1/C. 0 keeps
+  // every unit whose class contributions are not all identical.
+  float threshold = -1.0f;
   std::size_t depth = 0;  // number of path layers from the top; 0 = all ReLU layers
   // One target per example, or empty: each example's predicted class.
   std::vector<std::int32_t> targets;
