@@ -4,7 +4,7 @@ import type { Depth, ExplainBatchOptions, ExplainOptions, Explanation, Width } f
 import type { NativeExplainOptions, NativeExplainResult } from './native.js';
 import { describe, toFloat32 } from './shapes.js';
 
-const OPTION_NAMES = new Set(['width', 'depth', 'target', 'targets', 'semantics', 'threshold', 'maxMemoryBytes']);
+const OPTION_NAMES = new Set(['width', 'depth', 'target', 'targets', 'semantics', 'threshold', 'maxMemoryBytes', 'decompose']);
 
 // A decimal number followed by '%': '10%', '12.5%', '.5%'.
 const PERCENT = /^(\d+(?:\.\d*)?|\.\d+)%$/;
@@ -36,6 +36,25 @@ function normaliseDepth(depth: Depth | undefined, relus: number): number {
   return depth;
 }
 
+function normaliseDecompose(d: unknown, relus: number): NonNullable<NativeExplainOptions['decompose']> {
+  if (d === null || typeof d !== 'object') throw new TypeError(`decompose must be an object, got ${describe(d)}`);
+  const { by, layer } = d as { by?: unknown; layer?: unknown };
+  const out: NonNullable<NativeExplainOptions['decompose']> = { by: 'unit' };
+  if (by === 'unit' || by === 'channel') out.by = by;
+  else if (by !== null && typeof by === 'object' && 'top' in by) {
+    const m = (by as { top: unknown }).top;
+    if (!Number.isSafeInteger(m) || (m as number) < 1) throw new RangeError(`decompose.by.top must be an integer >= 1, got ${describe(m)}`);
+    out.by = 'top';
+    out.top = m as number;
+  } else throw new RangeError(`decompose.by must be 'unit', 'channel' or { top: m }, got ${describe(by)}`);
+  if (layer !== undefined) {
+    if (!Number.isSafeInteger(layer) || (layer as number) < 0 || (layer as number) >= relus)
+      throw new RangeError(`decompose.layer must be a ReLU ordinal in [0, ${relus}), got ${describe(layer)}`);
+    out.layer = layer as number;
+  }
+  return out;
+}
+
 function checkTarget(target: unknown, classes: number, what: string): number {
   if (typeof target !== 'number') throw new TypeError(`${what} must be a class index, got ${describe(target)}`);
   if (!Number.isInteger(target) || target < 0 || target >= classes)
@@ -55,6 +74,7 @@ function normaliseOptions(model: Model, options: ExplainBatchOptions & { target?
     depth: normaliseDepth(options.depth, model.reluLayers.length),
     semantics,
   };
+  if (options.decompose !== undefined) native.decompose = normaliseDecompose(options.decompose, model.reluLayers.length);
   if (options.threshold !== undefined) {
     const t = options.threshold;
     if (typeof t !== 'number') throw new TypeError(`threshold must be a number, got ${describe(t)}`);
@@ -100,6 +120,7 @@ function toExplanation(r: NativeExplainResult): Explanation {
       k: l.k,
       borderline: l.borderline,
     })),
+    ...(r.decomposition ? { decomposition: r.decomposition } : {}),
     stats: { recomputes: r.recomputes },
   };
 }

@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { PathwiseError } from './errors.js';
+import type { Decomposition } from './types.js';
 
 /** One engine layer (native/core/ir/network.h LayerDesc); lib/graph.ts produces them. */
 export interface NativeLayer {
@@ -36,6 +37,7 @@ export interface NativeExplainOptions {
   /** 0 = all ReLU layers. */
   depth: number;
   semantics?: 'official' | 'linear';
+  decompose?: { by: 'unit' | 'channel' | 'top'; top?: number; layer?: number };
   threshold?: number;
   targets?: Int32Array;
   maxMemoryBytes?: number;
@@ -61,6 +63,7 @@ export interface NativeExplainResult {
   residual: number;
   recomputes: number;
   layers: NativeLayerResult[];
+  decomposition?: Decomposition;
 }
 
 export interface NativeNetwork {

@@ -36,6 +36,37 @@ export interface ExplainOptions {
    * before allocating.
    */
   maxMemoryBytes?: number;
+  /**
+   * Split the explanation exactly into the contributions of one path layer's units (SPEC §6):
+   * `by: 'unit'` (each kept unit), `'channel'` (the kept units of each conv channel), or
+   * `{ top: m }` (the m units of largest |contribution| plus one "rest" group). `layer`: a path
+   * layer's ordinal, default the top one. The components' weights, attributions and contributions
+   * sum to the explanation's (Σ r + biasAbove = pathLogit).
+   */
+  decompose?: { layer?: number; by: 'unit' | 'channel' | { top: number } };
+}
+
+export interface Component {
+  /** The group's units in the decomposed layer (ascending flat indices). */
+  units: Int32Array;
+  /** W^(G): this group's share of `weights`. */
+  weights: Float32Array;
+  /** W^(G) ⊙ x. */
+  attribution: Float32Array;
+  /** b^(G): its share of the bias entering at or below the decomposed layer. */
+  bias: number;
+  /** r_G = W^(G)·x + b^(G): the group's contribution to the path logit. */
+  contribution: number;
+  /** The remainder group of a `{ top: m }` grouping. */
+  rest: boolean;
+}
+
+export interface Decomposition {
+  /** The decomposed path layer. */
+  ordinal: number;
+  /** b_{>k}: the bias entering above the decomposed layer; Σ contribution + biasAbove = pathLogit. */
+  biasAbove: number;
+  components: Component[];
 }
 
 export interface ExplainBatchOptions extends Omit<ExplainOptions, 'target'> {
@@ -86,6 +117,8 @@ export interface Explanation {
   residual: number;
   /** Path layers bottom → top. */
   layers: PathLayer[];
+  /** Present when the `decompose` option was given. */
+  decomposition?: Decomposition;
   stats: {
     /** Path-layer steps whose C Jacobian rows were recomputed from the logits (SPEC §4.2 H2). */
     recomputes: number;

@@ -91,6 +91,22 @@ pathwise::ExplainOptions parse_options(Napi::Env env, Napi::Value v) {
     else if (sv == "linear") opt.semantics = pathwise::Semantics::Linear;
     else throw_range(env, "semantics must be 'official' or 'linear'");
   }
+  Napi::Value dec = o.Get("decompose");
+  if (!dec.IsUndefined()) {
+    if (!dec.IsObject()) throw_type(env, "decompose must be an object");
+    Napi::Object d = dec.As<Napi::Object>();
+    Napi::Value by = d.Get("by");
+    const std::string bys = by.IsString() ? std::string(by.As<Napi::String>()) : "";
+    using By = pathwise::DecomposeOptions::By;
+    if (bys == "unit") opt.decompose.by = By::Unit;
+    else if (bys == "channel") opt.decompose.by = By::Channel;
+    else if (bys == "top") {
+      opt.decompose.by = By::Top;
+      opt.decompose.top = expect_size(env, d.Get("top"), "decompose.top");
+    } else throw_range(env, "decompose.by must be 'unit', 'channel' or 'top'");
+    Napi::Value layer = d.Get("layer");
+    if (!layer.IsUndefined()) opt.decompose.ordinal = std::ptrdiff_t(expect_size(env, layer, "decompose.layer"));
+  }
   Napi::Value thr = o.Get("threshold");
   if (!thr.IsUndefined()) {
     if (!thr.IsNumber()) throw_type(env, "threshold must be a number");
@@ -145,6 +161,28 @@ Napi::Array results_to_js(Napi::Env env, const std::vector<pathwise::ExplainResu
       layers.Set(l, lo);
     }
     o.Set("layers", layers);
+    if (r.has_decomposition) {
+      const auto& dd = r.decomposition;
+      Napi::Object dobj = Napi::Object::New(env);
+      dobj.Set("ordinal", double(dd.ordinal));
+      dobj.Set("biasAbove", dd.bias_above);
+      Napi::Array comps = Napi::Array::New(env, dd.components.size());
+      for (std::size_t c = 0; c < dd.components.size(); ++c) {
+        const auto& comp = dd.components[c];
+        Napi::Object co = Napi::Object::New(env);
+        Napi::Int32Array units = Napi::Int32Array::New(env, comp.units.size());
+        std::copy(comp.units.begin(), comp.units.end(), units.Data());
+        co.Set("units", units);
+        co.Set("weights", f32_from(env, comp.weights));
+        co.Set("attribution", f32_from(env, comp.attribution));
+        co.Set("bias", comp.bias);
+        co.Set("contribution", comp.contribution);
+        co.Set("rest", comp.rest);
+        comps.Set(c, co);
+      }
+      dobj.Set("components", comps);
+      o.Set("decomposition", dobj);
+    }
     arr.Set(i, o);
   }
   return arr;

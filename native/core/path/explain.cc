@@ -20,6 +20,15 @@ void validate_options(const Network& net, std::size_t n, const ExplainOptions& o
     throw_range("width must be an integer >= 1, 'P%' or 'all'");
   if (w.mode == WidthRule::Mode::Percent && !(w.value > 0.0 && w.value <= 100.0))
     throw_range("width percentage must be in (0, 100]");
+  if (options.decompose.by != DecomposeOptions::By::None) {
+    const std::ptrdiff_t o = options.decompose.ordinal;
+    const std::size_t depth = options.depth == 0 ? relus : options.depth;
+    if (o != -1 && (o < std::ptrdiff_t(relus - depth) || o >= std::ptrdiff_t(relus)))
+      throw_range("decompose.layer " + std::to_string(o) + " is not a path layer (path layers: ordinals " +
+                  std::to_string(relus - depth) + " to " + std::to_string(relus - 1) + ")");
+    if (options.decompose.by == DecomposeOptions::By::Top && options.decompose.top == 0)
+      throw_range("decompose.by.top must be >= 1");
+  }
   if (std::isnan(options.threshold) || options.threshold >= 1.0f)
     throw_range("threshold must be in [0, 1) (a softmax score), or omitted for 1/C");
   const std::size_t per_example = explain_bytes_per_example(net, options);
@@ -212,6 +221,86 @@ struct Chunk {
     }
   }
 
+  // The frozen network restricted to example e (a sweep of rows that all belong to e).
+  Frozen frozen_for(std::size_t e) const {
+    Frozen view = frozen;
+    const auto& layers = net.layers();
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+      if (view.gates[i]) view.gates[i] += e * layers[i].out_size();
+      if (view.winners[i]) view.winners[i] += e * layers[i].out_size();
+    }
+    return view;
+  }
+
+  // SPEC §6: components of path layer k (ordinal o, layer pk) for example e, all groups as one
+  // batched VJP seeded with δ_k ⊙ 1_G at the gate output (the gate applies γ̃_k on the way down).
+  void decompose(std::size_t e, std::size_t o, std::size_t pk, const float* delta_all, const float* z_all,
+                 double bias_above) {
+    const Layer& layer = net.layers()[pk];
+    const std::size_t units = layer.out_size(), plane = layer.out_shape.h * layer.out_shape.w;
+    const float* delta = delta_all + e * units;
+    const float* gate = frozen.gates[pk] + e * units;
+    const float* z = z_all + e * units;
+    std::vector<double> r(units);
+    std::vector<std::int32_t> live;  // units with effective gate 1 (for 'official', pool losers have δ = 0)
+    for (std::size_t u = 0; u < units; ++u) {
+      r[u] = double(delta[u]) * double(gate[u]) * double(z[u]);
+      if (gate[u] != 0.0f) live.push_back(std::int32_t(u));
+    }
+    std::vector<Component> groups;
+    const auto by = opt.decompose.by;
+    if (by == DecomposeOptions::By::Unit) {
+      for (std::int32_t u : live) groups.push_back(Component{{u}});
+    } else if (by == DecomposeOptions::By::Channel) {
+      for (std::int32_t u : live) {
+        const std::size_t c = std::size_t(u) / plane;
+        if (groups.empty() || std::size_t(groups.back().units.front()) / plane != c) groups.push_back(Component{});
+        groups.back().units.push_back(u);
+      }
+    } else {
+      std::vector<std::int32_t> ranked = live;
+      std::stable_sort(ranked.begin(), ranked.end(), [&](std::int32_t a, std::int32_t b) {
+        return std::fabs(r[std::size_t(a)]) > std::fabs(r[std::size_t(b)]);
+      });
+      const std::size_t m = std::min(opt.decompose.top, ranked.size());
+      for (std::size_t i = 0; i < m; ++i) groups.push_back(Component{{ranked[i]}});
+      if (ranked.size() > m) {
+        Component rest;
+        rest.units.assign(ranked.begin() + std::ptrdiff_t(m), ranked.end());
+        std::sort(rest.units.begin(), rest.units.end());
+        rest.rest = true;
+        groups.push_back(std::move(rest));
+      }
+    }
+    Decomposition& out = results[e].decomposition;
+    results[e].has_decomposition = true;
+    out.ordinal = o;
+    out.bias_above = bias_above;
+    out.components.clear();
+    if (groups.empty()) return;
+    const std::size_t rows = groups.size(), d = net.input_size();
+    Frozen view = frozen_for(e);
+    Sweep s;
+    s.reset(net, rows, rows);
+    std::vector<float>& seed = s.cot[pk];
+    seed.assign(rows * units, 0.0f);
+    for (std::size_t g = 0; g < rows; ++g)
+      for (std::int32_t u : groups[g].units) seed[g * units + std::size_t(u)] = delta[u];
+    std::vector<double> bias(rows, 0.0);
+    sweep_back(net, view, s, 0, pk + 1, bias.data());
+    if (s.input_cot.empty()) s.input_cot.assign(rows * d, 0.0f);
+    const float* xe = x + e * d;
+    for (std::size_t g = 0; g < rows; ++g) {
+      Component& c = groups[g];
+      c.weights.assign(s.input_cot.begin() + g * d, s.input_cot.begin() + (g + 1) * d);
+      c.attribution.resize(d);
+      for (std::size_t i = 0; i < d; ++i) c.attribution[i] = c.weights[i] * xe[i];
+      c.bias = bias[g];
+      for (std::int32_t u : c.units) c.contribution += r[std::size_t(u)];
+    }
+    out.components = std::move(groups);
+  }
+
   // H4/L4 and H5/L5: the path network's forward from l_min (everything below it is the original
   // network), one VJP of row t per example down to x accumulating b_P[t], the attribution and the
   // completeness residual. 'official' pools route on the masked values; 'linear' pools keep π.
@@ -230,7 +319,24 @@ struct Chunk {
     std::vector<float>& seed = sweep.cot[count - 1];
     seed.assign(n * classes, 0.0f);
     for (std::size_t e = 0; e < n; ++e) seed[e * classes + target[e]] = 1.0f;
-    sweep_back(net, frozen, sweep, 0, count, bias.data());
+    if (opt.decompose.by == DecomposeOptions::By::None) {
+      sweep_back(net, frozen, sweep, 0, count, bias.data());
+    } else {
+      // Stop at the decomposed layer k to read δ_k, the row-t cotangent at its gate output, and
+      // the bias entering above it; then finish the sweep (which adds the bias below k).
+      const std::ptrdiff_t ord = opt.decompose.ordinal;
+      const std::size_t o = ord < 0 ? top : std::size_t(ord);
+      const std::size_t pk = net.relu_positions()[o];
+      sweep_back(net, frozen, sweep, pk + 1, count, bias.data());
+      std::vector<float> delta = sweep.cot[pk];
+      if (delta.empty()) delta.assign(n * layers[pk].out_size(), 0.0f);
+      std::vector<double> above = bias;
+      sweep_back(net, frozen, sweep, 0, pk + 1, bias.data());
+      const int producer = layers[pk].inputs[0];
+      const float* z = producer < 0 ? x : (std::size_t(producer) >= pmin ? fin.values[std::size_t(producer)].data()
+                                                                         : orig.values[std::size_t(producer)].data());
+      for (std::size_t e = 0; e < n; ++e) decompose(e, o, pk, delta.data(), z, above[e]);
+    }
     const std::size_t d = net.input_size();
     if (sweep.input_cot.empty()) sweep.input_cot.assign(n * d, 0.0f);
     const std::vector<float>& path_logits = fin.values.back();

@@ -15,8 +15,17 @@ enum class Semantics {
   Linear,    // the frozen path model: gates m ⊙ φ(z(x)), original routing (SPEC §4.3)
 };
 
+// Decomposition of the explanation into the contributions of one path layer's units (SPEC §6).
+struct DecomposeOptions {
+  enum class By { None, Unit, Channel, Top };
+  By by = By::None;
+  std::size_t top = 0;      // By::Top: the m units of largest |r_u|, plus a "rest" group
+  std::ptrdiff_t ordinal = -1;  // the path layer (ReLU ordinal); -1 = the top path layer
+};
+
 struct ExplainOptions {
   Semantics semantics = Semantics::Official;
+  DecomposeOptions decompose;
   WidthRule width;
   // Score threshold of the selection test s > threshold; negative = the reference's 1/C. 0 keeps
   // every unit whose class contributions are not all identical.
@@ -37,6 +46,21 @@ struct LayerResult {
   Selection selection;
 };
 
+struct Component {
+  std::vector<std::int32_t> units;  // the group's units (ascending flat indices)
+  std::vector<float> weights;       // W^(G): Σ_u δ_k[u] γ̃_k[u] ∂z_k[u]/∂x
+  std::vector<float> attribution;   // W^(G) ⊙ x
+  double bias = 0;                  // b^(G): the same through the biases below layer k
+  double contribution = 0;          // r_G = Σ_u δ_k[u] γ̃_k[u] z̃_k[u] = W^(G)·x + b^(G)
+  bool rest = false;                // the remainder group of a top-m grouping
+};
+
+struct Decomposition {
+  std::size_t ordinal = 0;
+  double bias_above = 0;  // b_{>k}: the row-t bias entering above layer k
+  std::vector<Component> components;
+};
+
 struct ExplainResult {
   std::int32_t target = 0, predicted = 0;
   std::vector<float> logits;       // original network, C
@@ -47,6 +71,8 @@ struct ExplainResult {
   double residual = 0;             // W_P[t]·x + b_P[t] − ŷ_t(x)
   std::vector<LayerResult> layers;  // bottom → top
   std::size_t recomputes = 0;
+  bool has_decomposition = false;
+  Decomposition decomposition;
 };
 
 // Validates the options against the network (Error(Range) on a bad depth, width or target) and
