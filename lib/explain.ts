@@ -1,10 +1,10 @@
 /** explain / explainSync / explainBatch: option handling and result assembly. */
 import type { Model } from './model.js';
-import type { Depth, ExplainBatchOptions, ExplainOptions, Explanation, Width } from './types.js';
+import type { Depth, ExplainBatchOptions, ExplainOptions, Explanation, Region, Width } from './types.js';
 import type { NativeExplainOptions, NativeExplainResult } from './native.js';
 import { describe, toFloat32 } from './shapes.js';
 
-const OPTION_NAMES = new Set(['width', 'depth', 'target', 'targets', 'semantics', 'threshold', 'maxMemoryBytes', 'decompose']);
+const OPTION_NAMES = new Set(['width', 'depth', 'target', 'targets', 'semantics', 'threshold', 'maxMemoryBytes', 'decompose', 'region', 'regions']);
 
 // A decimal number followed by '%': '10%', '12.5%', '.5%'.
 const PERCENT = /^(\d+(?:\.\d*)?|\.\d+)%$/;
@@ -55,6 +55,38 @@ function normaliseDecompose(d: unknown, relus: number): NonNullable<NativeExplai
   return out;
 }
 
+/** A region as a 0/1 mask over the whole input (inputSize values). */
+function regionMask(model: Model, region: Region, what: string): Float32Array {
+  const shape = model.inputShape;
+  const plane = shape.length >= 2 ? shape[shape.length - 2] * shape[shape.length - 1] : shape[0];
+  const channels = model.inputSize / plane;
+  const out = new Float32Array(model.inputSize);
+  if (region !== null && typeof region === 'object' && 'width' in region && !('length' in region)) {
+    const { x, y, width, height } = region;
+    if (shape.length < 2) throw new RangeError(`${what}: a box needs an image input (shape [C, H, W] or [H, W])`);
+    const H = shape[shape.length - 2], W = shape[shape.length - 1];
+    for (const [k, v] of Object.entries({ x, y, width, height }))
+      if (!Number.isSafeInteger(v) || (v as number) < 0) throw new RangeError(`${what}.${k} must be a non-negative integer, got ${describe(v)}`);
+    if (width < 1 || height < 1 || x + width > W || y + height > H)
+      throw new RangeError(`${what}: box ${JSON.stringify(region)} is empty or outside the ${H}×${W} image`);
+    for (let c = 0; c < channels; c++)
+      for (let r = y; r < y + height; r++) out.fill(1, c * plane + r * W + x, c * plane + r * W + x + width);
+    return out;
+  }
+  if (region === null || typeof region !== 'object' || typeof (region as ArrayLike<number>).length !== 'number')
+    throw new TypeError(`${what} must be a 0/1 mask (array) or a box { x, y, width, height }, got ${describe(region)}`);
+  const mask = region as ArrayLike<number>;
+  if (mask.length !== plane && mask.length !== model.inputSize)
+    throw new RangeError(`${what} has ${mask.length} values; expected ${plane} (the image plane) or ${model.inputSize} (the whole input)`);
+  for (let i = 0; i < mask.length; i++) {
+    const v = mask[i];
+    if (v !== 0 && v !== 1) throw new RangeError(`${what}[${i}] must be 0 or 1, got ${describe(v)}`);
+  }
+  if (mask.length === model.inputSize) out.set(mask);
+  else for (let c = 0; c < channels; c++) out.set(mask, c * plane);
+  return out;
+}
+
 function checkTarget(target: unknown, classes: number, what: string): number {
   if (typeof target !== 'number') throw new TypeError(`${what} must be a class index, got ${describe(target)}`);
   if (!Number.isInteger(target) || target < 0 || target >= classes)
@@ -74,6 +106,18 @@ function normaliseOptions(model: Model, options: ExplainBatchOptions & { target?
     depth: normaliseDepth(options.depth, model.reluLayers.length),
     semantics,
   };
+  const regions = (options as ExplainBatchOptions).regions;
+  if (options.region !== undefined && regions !== undefined) throw new RangeError("give either 'region' or 'regions', not both");
+  if (options.region !== undefined) {
+    const one = regionMask(model, options.region, 'region');
+    native.region = new Float32Array(n * model.inputSize);
+    for (let e = 0; e < n; e++) native.region.set(one, e * model.inputSize);
+  } else if (regions !== undefined) {
+    if (!Array.isArray(regions)) throw new TypeError(`regions must be an array, got ${describe(regions)}`);
+    if (regions.length !== n) throw new RangeError(`regions has ${regions.length} entries for ${n} inputs`);
+    native.region = new Float32Array(n * model.inputSize);
+    regions.forEach((r, e) => native.region!.set(regionMask(model, r, `regions[${e}]`), e * model.inputSize));
+  }
   if (options.decompose !== undefined) native.decompose = normaliseDecompose(options.decompose, model.reluLayers.length);
   if (options.threshold !== undefined) {
     const t = options.threshold;
@@ -120,6 +164,7 @@ function toExplanation(r: NativeExplainResult): Explanation {
       k: l.k,
       borderline: l.borderline,
     })),
+    ...(r.regionAttribution ? { regionAttribution: r.regionAttribution, regionShare: r.regionShare } : {}),
     ...(r.decomposition ? { decomposition: r.decomposition } : {}),
     stats: { recomputes: r.recomputes },
   };
@@ -131,8 +176,8 @@ function prepareSingle(model: Model, input: unknown, options: ExplainOptions) {
     throw new RangeError(
       `input has ${x.length} values, expected ${model.inputSize} (shape [${model.inputShape.join(', ')}]); use explainBatch for several inputs`,
     );
-  if (options !== null && typeof options === 'object' && 'targets' in options)
-    throw new RangeError("explain takes 'target' (one class); 'targets' belongs to explainBatch");
+  if (options !== null && typeof options === 'object' && ('targets' in options || 'regions' in options))
+    throw new RangeError("explain takes 'target' and 'region' (one each); 'targets' and 'regions' belong to explainBatch");
   return { x, native: normaliseOptions(model, options, 1) };
 }
 

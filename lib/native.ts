@@ -36,6 +36,8 @@ export interface NativeExplainOptions {
   depth: number;
   semantics?: 'official' | 'linear';
   decompose?: { by: 'unit' | 'channel' | 'top'; top?: number; layer?: number };
+  /** n × inputSize 0/1 mask. */
+  region?: Float32Array;
   threshold?: number;
   targets?: Int32Array;
   maxMemoryBytes?: number;
@@ -62,6 +64,8 @@ export interface NativeExplainResult {
   recomputes: number;
   layers: NativeLayerResult[];
   decomposition?: Decomposition;
+  regionAttribution?: Float32Array;
+  regionShare?: number;
 }
 
 export interface NativeNetwork {

@@ -15,6 +15,12 @@ export type Depth = number | 'all';
  */
 export type Semantics = 'official' | 'linear';
 
+/**
+ * A region of the input: a 0/1 mask over the image plane (H × W values, applied to every channel)
+ * or over the whole input (inputSize values), or a box in pixel coordinates of the image plane.
+ */
+export type Region = ArrayLike<number> | { x: number; y: number; width: number; height: number };
+
 export interface ExplainOptions {
   /** Default 'all'. */
   width?: Width;
@@ -44,6 +50,12 @@ export interface ExplainOptions {
    * sum to the explanation's (Σ r + biasAbove = pathLogit).
    */
   decompose?: { layer?: number; by: 'unit' | 'channel' | { top: number } };
+  /**
+   * Regional explanation (SPEC §7.2): score units by the part of their evidence that comes from
+   * this region (a forward-mode pass of x ⊙ 1_Ω), and report regionAttribution and regionShare.
+   * With a region, 'official' no longer reproduces the reference (the scores exclude biases).
+   */
+  region?: Region;
 }
 
 export interface Component {
@@ -70,6 +82,8 @@ export interface Decomposition {
 }
 
 export interface ExplainBatchOptions extends Omit<ExplainOptions, 'target'> {
+  /** One region per input (e.g. several regions of one repeated input, run as one batch). */
+  regions?: Region[];
   /** One target per example; default each example's predicted class. */
   targets?: ArrayLike<number>;
 }
@@ -117,6 +131,10 @@ export interface Explanation {
   residual: number;
   /** Path layers bottom → top. */
   layers: PathLayer[];
+  /** With a region: attribution ⊙ 1_Ω. */
+  regionAttribution?: Float32Array;
+  /** With a region: W_P[t] · (x ⊙ 1_Ω), the region's share of the path logit (bias excluded). */
+  regionShare?: number;
   /** Present when the `decompose` option was given. */
   decomposition?: Decomposition;
   stats: {

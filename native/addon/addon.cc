@@ -91,6 +91,11 @@ pathwise::ExplainOptions parse_options(Napi::Env env, Napi::Value v) {
     else if (sv == "linear") opt.semantics = pathwise::Semantics::Linear;
     else throw_range(env, "semantics must be 'official' or 'linear'");
   }
+  Napi::Value region = o.Get("region");
+  if (!region.IsUndefined()) {
+    Napi::Float32Array rf = expect_f32(env, region, "region");
+    opt.region.assign(rf.Data(), rf.Data() + rf.ElementLength());
+  }
   Napi::Value dec = o.Get("decompose");
   if (!dec.IsUndefined()) {
     if (!dec.IsObject()) throw_type(env, "decompose must be an object");
@@ -161,6 +166,10 @@ Napi::Array results_to_js(Napi::Env env, const std::vector<pathwise::ExplainResu
       layers.Set(l, lo);
     }
     o.Set("layers", layers);
+    if (r.has_region) {
+      o.Set("regionAttribution", f32_from(env, r.region_attribution));
+      o.Set("regionShare", r.region_share);
+    }
     if (r.has_decomposition) {
       const auto& dd = r.decomposition;
       Napi::Object dobj = Napi::Object::New(env);

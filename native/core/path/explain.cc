@@ -37,6 +37,9 @@ void validate_options(const Network& net, std::size_t n, const ExplainOptions& o
                 "explaining one input needs about " + std::to_string((per_example + (1 << 20) - 1) >> 20) +
                     " MiB of working memory, above maxMemoryBytes = " + std::to_string(options.max_memory_bytes) +
                     " bytes; raise maxMemoryBytes or use a smaller depth");
+  if (!options.region.empty() && options.region.size() != n * net.input_size())
+    throw_range("region has " + std::to_string(options.region.size()) + " values, expected " +
+                std::to_string(n * net.input_size()));
   if (!options.targets.empty()) {
     if (options.targets.size() != n)
       throw_range("targets has " + std::to_string(options.targets.size()) + " entries for " +
@@ -80,6 +83,7 @@ struct Chunk {
   std::size_t classes, depth, first_path, top;
   std::vector<std::size_t> target;
   Activations orig;  // H0 / L0: the original forward
+  Activations tau;   // with a region: the JVP of x ⊙ mask through the frozen original network
   Frozen frozen;     // the frozen network the sweeps run through
   std::vector<std::vector<float>> mask_store;     // path layer → n × N_l selection (or gate)
   std::vector<const float*> masks;                // what forward passes apply at path layers
@@ -120,6 +124,12 @@ struct Chunk {
     }
     mask_store.resize(count);
     masks.assign(count, nullptr);
+    if (!opt.region.empty()) {
+      const std::size_t d = net.input_size();
+      std::vector<float> v(n * d);
+      for (std::size_t q = 0; q < v.size(); ++q) v[q] = x[q] * opt.region[q];
+      jvp_frozen(net, orig, v.data(), n, tau);
+    }
   }
 
   // J_l from the logits: an identity seed of C rows per example through every layer above l.
@@ -137,7 +147,8 @@ struct Chunk {
   // activation, the sweep's cotangent at p). Returns the n × N_l 0/1 selection.
   std::vector<float>& select(std::size_t o, std::size_t p) {
     const std::size_t units = net.layers()[p].out_size();
-    const std::vector<float>& h = orig.values[p];
+    // The unit's activation, or with a region the part of it that flows from the region (§7.2).
+    const std::vector<float>& h = opt.region.empty() ? orig.values[p] : tau.values[p];
     std::vector<float>& jac = sweep.cot[p];
     if (jac.empty()) jac.assign(n * classes * units, 0.0f);  // no route to the logits at all
     std::vector<float>& mask = mask_store[p];
@@ -352,6 +363,15 @@ struct Chunk {
       }
       r.bias = bias[e];
       r.residual = linear_sum + r.bias - double(r.path_logits[target[e]]);
+      if (!opt.region.empty()) {
+        r.has_region = true;
+        r.region_attribution.resize(d);
+        r.region_share = 0;
+        for (std::size_t i = 0; i < d; ++i) {
+          r.region_attribution[i] = r.attribution[i] * opt.region[e * d + i];
+          r.region_share += double(r.region_attribution[i]);
+        }
+      }
     }
   }
 };

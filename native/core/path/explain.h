@@ -26,6 +26,10 @@ struct DecomposeOptions {
 struct ExplainOptions {
   Semantics semantics = Semantics::Official;
   DecomposeOptions decompose;
+  // Regional explanation (SPEC §7.2): one 0/1 mask over the input per example (n × d), or empty.
+  // Units are scored by the part of their evidence that comes from the region, a = J · τ with
+  // τ = ∂h/∂x · (x ⊙ mask), instead of a = J · h.
+  std::vector<float> region;
   WidthRule width;
   // Score threshold of the selection test s > threshold; negative = the reference's 1/C. 0 keeps
   // every unit whose class contributions are not all identical.
@@ -71,6 +75,9 @@ struct ExplainResult {
   double residual = 0;             // W_P[t]·x + b_P[t] − ŷ_t(x)
   std::vector<LayerResult> layers;  // bottom → top
   std::size_t recomputes = 0;
+  bool has_region = false;
+  std::vector<float> region_attribution;  // attribution ⊙ mask
+  double region_share = 0;                // W_P[t] · (x ⊙ mask)
   bool has_decomposition = false;
   Decomposition decomposition;
 };
