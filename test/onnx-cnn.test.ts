@@ -14,6 +14,7 @@ import { fromBinary, toBinary } from '@bufbuild/protobuf';
 import { ModelProtoSchema, TensorProto_DataType as DataType, type ModelProto, type NodeProto, type TensorProto } from '../lib/gen/onnx_subset_pb.js';
 import type { LayerSpec, NetworkSpec } from '../lib/layers.js';
 import { parseOnnx } from '../lib/onnx/load.js';
+import { loadModelSync, explainSync } from '../lib/index.js';
 import { readNpy } from './helpers/npy.js';
 import {
   add,
@@ -43,7 +44,7 @@ import {
   type WindowAttrs,
 } from './helpers/onnx-build.js';
 import { expectPathwiseError, relErr, runOrt } from './helpers/ort.js';
-import { referenceForward, referenceTrace } from './oracle/forward-ref.js';
+import { referenceForward, referenceTrace, referenceVjp } from './oracle/forward-ref.js';
 
 /** Relative agreement demanded between the float64 reference on the parsed spec and onnxruntime. */
 const REL_TOL = 1e-5;
@@ -160,7 +161,31 @@ async function runBody(b: Body, seed: number): Promise<NetworkSpec> {
   expect(relErr(ours, ref.data)).toBeLessThanOrEqual(REL_TOL);
 
   if (b.ortLoadsFull !== false) await expectMatchesOrt(bytes, spec, seed + 1, batch, x);
+  expectEngineMatchesReference(spec, x.subarray(0, size));
   return spec;
+}
+
+/**
+ * The native engine on the same spec: its forward against the float64 reference, and its VJP —
+ * the gradient ∂f_t/∂x, read from 'linear' semantics with every unit kept (threshold 0, width and
+ * depth 'all', which is unwrapping) — against referenceVjp, for every class t.
+ */
+function expectEngineMatchesReference(spec: NetworkSpec, x: Float32Array): void {
+  const model = loadModelSync(spec);
+  try {
+    const logits = model.forward(x);
+    const ref = referenceForward(spec, x);
+    expect(relErr(Float64Array.from(logits), ref)).toBeLessThanOrEqual(REL_TOL);
+    for (let t = 0; t < model.numClasses; t++) {
+      const seed = new Float64Array(model.numClasses);
+      seed[t] = 1;
+      const grad = referenceVjp(spec, x, seed);
+      const ex = explainSync(model, x, { semantics: 'linear', threshold: 0, target: t });
+      expect(relErr(Float64Array.from(ex.weights), grad)).toBeLessThanOrEqual(1e-4);
+    }
+  } finally {
+    model.dispose();
+  }
 }
 
 const TAIL = ['relu', 'flatten', 'dense'];
