@@ -48,7 +48,7 @@ def main():
     model_path = args.model or os.path.join(folder, index["onnx"]["static"])
     if not os.path.exists(model_path):
         sys.exit(f"model {model_path} not found; pass --model (e.g. /work/shared/fixtures/fashion_mlp.onnx)")
-    model = pw.load_onnx_sequential(model_path)
+    model = pw.load_onnx(model_path)
     inputs = np.load(os.path.join(folder, "inputs.npy"))
     ref_logits = np.load(os.path.join(folder, "logits.npy"))
     ref_targets = np.load(os.path.join(folder, "targets.npy"))

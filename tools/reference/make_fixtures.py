@@ -75,7 +75,7 @@ def main():
 
     stem = os.path.splitext(os.path.basename(args.model))[0]
     name = args.name or stem
-    model = pw.load_onnx_sequential(args.model)
+    model = pw.load_onnx(args.model)
     n_classes = pw.n_classes_of(model)
     relus = pw.relu_positions(model)
     os.makedirs(args.out_dir, exist_ok=True)
@@ -126,7 +126,7 @@ def main():
         "test_images": {"split": "test", "first_index": args.first, "count": n},
     }
 
-    model64 = pw.load_onnx_sequential(args.model).double()
+    model64 = pw.load_onnx(args.model).double()
     summary = []
     for cname, width, depth, tgt in CONFIGS:
         attrs = np.zeros_like(x)
