@@ -303,6 +303,10 @@ def load_onnx(path: str) -> GraphNet:
     nodes: List[Node] = []
     modules: List[nn.Module] = []
     for node in graph.node:
+        if node.op_type == "Identity" and node.input[0] in init:
+            # an alias of an initializer (PyTorch's exporter deduplicates equal weights this way)
+            init[node.output[0]] = init[node.input[0]]
+            continue
         data_inputs = [i for i in node.input if i and i not in init]
         for i in data_inputs:
             if i not in where:
