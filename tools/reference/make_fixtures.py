@@ -12,6 +12,9 @@ fixtures (w1_d1, w4_d2, w16_dall, w10pct_dall, wall_dall), plus w2_d3 (width 2, 
 as an integer) and w4_dall_t0 (width 4, depth all, target class 0 for every input instead of
 the predicted class).
 
+--subset CFG=M stores configuration CFG for the first M inputs only (index.json
+`pathwise.<cfg>.n_inputs` = M; its arrays have M rows), to keep a folder small.
+
 --dither SEED adds the dither of the shared fashion_cnn_dither fixtures: u = torch.rand of
 shape [count, 1, 28, 28] from torch.Generator().manual_seed(SEED), x = x_plain + (u - 0.5)/255/std
 in float32 (= uniform(-0.5, 0.5) pixel units). --expect-inputs NPY asserts that the inputs are
@@ -27,7 +30,7 @@ the step of the path layer above: `recompute`, `winners_changed`, `recompute_nee
 pathwise_ref.LayerResult), and per input `recomputes` (= the number of `recompute` flags).
 
 usage: /usr/bin/python3 tools/reference/make_fixtures.py MODEL.onnx FIRST COUNT OUT_DIR
-       [--configs LIST] [--dither SEED] [--expect-inputs NPY]
+       [--configs LIST] [--subset CFG=M,...] [--dither SEED] [--expect-inputs NPY]
        [--onnx-static REL] [--onnx-dynamic REL|none] [--name NAME]
 """
 
@@ -95,6 +98,8 @@ def main():
                     help="add the uniform +-0.5/255 pixel dither drawn with torch.Generator seed SEED")
     ap.add_argument("--expect-inputs", metavar="NPY",
                     help="fail unless the (dithered) inputs equal this .npy file bit for bit")
+    ap.add_argument("--subset", default="", metavar="CFG=M,...",
+                    help="store these configurations for the first M inputs only (size budget)")
     ap.add_argument("--name", help="model name in index.json (default: ONNX file stem)")
     ap.add_argument("--onnx-static", default=None,
                     help="index.json onnx.static, relative to OUT_DIR (default: ../<model file>)")
@@ -102,6 +107,9 @@ def main():
                     help="index.json onnx.dynamic (default: ../<stem>_dyn.onnx; 'none' = omit)")
     args = ap.parse_args()
     configs = [parse_config(c.strip()) for c in args.configs.split(",") if c.strip()]
+    subset = {k: int(v) for k, v in (c.split("=") for c in args.subset.split(",") if c)}
+    if set(subset) - {c[0] for c in configs}:
+        sys.exit(f"--subset names unknown configurations: {sorted(set(subset) - {c[0] for c in configs})}")
 
     torch.set_num_threads(1)
     torch.manual_seed(0)
@@ -184,13 +192,14 @@ def main():
     model64 = pw.load_onnx(args.model).double()
     summary = []
     for cname, width, depth, tgt in configs:
-        attrs = np.zeros_like(x)
-        mlogits = np.zeros((n, n_classes), np.float32)
+        n_cfg = min(n, subset.get(cname, n))
+        attrs = np.zeros_like(x[:n_cfg])
+        mlogits = np.zeros((n_cfg, n_classes), np.float32)
         units, scores, recs = [], [], []
         offset = 0
         n_fb = n_tie = n_neg = n_thr_cut = n_rec = n_need = n_steps = 0
         diff64 = []          # (input, relu_ordinal) whose float64 set differs
-        for j in range(n):
+        for j in range(n_cfg):
             ex = pw.explain(model, torch.from_numpy(x[j]), width, depth, target=tgt)
             attrs[j] = ex.attribution.numpy()
             mlogits[j] = ex.masked_logits.numpy()
@@ -216,6 +225,8 @@ def main():
         entry = {"width": width, "depth": depth}
         if tgt is not None:
             entry["target"] = tgt
+        if n_cfg < n:
+            entry["n_inputs"] = n_cfg   # inputs 0..n_cfg-1 only; arrays have n_cfg rows
         entry["float64_set_differences"] = diff64
         entry["inputs"] = recs
         index["pathwise"][cname] = entry
@@ -223,17 +234,17 @@ def main():
         save(f"pathwise_{cname}_masked_logits.npy", mlogits)
         save(f"pathwise_{cname}_units.npy", np.asarray(units, np.int32))
         save(f"pathwise_{cname}_unit_scores.npy", np.asarray(scores, np.float32))
-        summary.append((cname, offset, n_thr_cut, n_fb, n_tie, n_neg, n_rec, n_need, n_steps, diff64))
+        summary.append((cname, n_cfg, offset, n_thr_cut, n_fb, n_tie, n_neg, n_rec, n_need, n_steps, diff64))
 
     with open(os.path.join(args.out_dir, "index.json"), "w") as f:
         json.dump(index, f, separators=(",", ":"))  # compact: same structure, a third of the size
 
     print(f"{n} inputs (test images {args.first}..{args.first + n - 1}) -> {args.out_dir}")
-    print(f"{'config':<12} {'units':>6} {'1/C cut in k':>12} {'fallback':>8} {'b_tie':>5} "
+    print(f"{'config':<12} {'inputs':>6} {'units':>6} {'1/C cut in k':>12} {'fallback':>8} {'b_tie':>5} "
           f"{'neg preact':>10} {'recompute':>9} {'needed':>6} {'steps':>5}  float64 set differences")
-    for cname, tot, cut, fb, tie, neg, rec, need, steps, d64 in summary:
+    for cname, n_cfg, tot, cut, fb, tie, neg, rec, need, steps, d64 in summary:
         ins = sorted({j for j, _ in d64})
-        print(f"{cname:<12} {tot:>6} {cut:>12} {fb:>8} {tie:>5} {neg:>10} {rec:>9} {need:>6} {steps:>5}  "
+        print(f"{cname:<12} {n_cfg:>6} {tot:>6} {cut:>12} {fb:>8} {tie:>5} {neg:>10} {rec:>9} {need:>6} {steps:>5}  "
               f"{len(d64)} layers on {len(ins)} inputs {ins if ins else ''}")
 
 
