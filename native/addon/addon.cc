@@ -91,6 +91,21 @@ pathwise::ExplainOptions parse_options(Napi::Env env, Napi::Value v) {
     else if (sv == "linear") opt.semantics = pathwise::Semantics::Linear;
     else throw_range(env, "semantics must be 'official' or 'linear'");
   }
+  Napi::Value paths = o.Get("paths");
+  if (!paths.IsUndefined()) {
+    if (!paths.IsObject()) throw_type(env, "paths must be an object");
+    Napi::Object po = paths.As<Napi::Object>();
+    opt.paths.k = expect_size(env, po.Get("k"), "paths.k");
+    if (opt.paths.k == 0) throw_range(env, "paths.k must be >= 1");
+    Napi::Value rank = po.Get("rank");
+    if (!rank.IsUndefined()) {
+      const std::string rs = rank.IsString() ? std::string(rank.As<Napi::String>()) : "";
+      if (rs != "signed" && rs != "abs") throw_range(env, "paths.rank must be 'signed' or 'abs'");
+      opt.paths.abs_rank = rs == "abs";
+    }
+    if (!po.Get("maxEdges").IsUndefined()) opt.paths.max_edges = expect_size(env, po.Get("maxEdges"), "paths.maxEdges");
+    if (!po.Get("beam").IsUndefined()) opt.paths.beam = expect_size(env, po.Get("beam"), "paths.beam");
+  }
   Napi::Value region = o.Get("region");
   if (!region.IsUndefined()) {
     Napi::Float32Array rf = expect_f32(env, region, "region");
@@ -166,6 +181,26 @@ Napi::Array results_to_js(Napi::Env env, const std::vector<pathwise::ExplainResu
       layers.Set(l, lo);
     }
     o.Set("layers", layers);
+    if (r.has_paths) {
+      Napi::Object po = Napi::Object::New(env);
+      po.Set("coverage", r.paths.coverage);
+      po.Set("biasAbove", r.paths.bias_above);
+      po.Set("exact", r.paths.exact);
+      Napi::Array items = Napi::Array::New(env, r.paths.paths.size());
+      for (std::size_t q = 0; q < r.paths.paths.size(); ++q) {
+        const auto& p = r.paths.paths[q];
+        Napi::Object io = Napi::Object::New(env);
+        Napi::Int32Array units = Napi::Int32Array::New(env, p.units.size());
+        std::copy(p.units.begin(), p.units.end(), units.Data());
+        io.Set("units", units);
+        io.Set("contribution", p.contribution);
+        io.Set("weights", f32_from(env, p.weights));
+        io.Set("bias", p.bias);
+        items.Set(q, io);
+      }
+      po.Set("items", items);
+      o.Set("paths", po);
+    }
     if (r.has_region) {
       o.Set("regionAttribution", f32_from(env, r.region_attribution));
       o.Set("regionShare", r.region_share);
