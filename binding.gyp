@@ -9,6 +9,7 @@
         "native/core/vjp/vjp.cc",
         "native/core/path/select.cc",
         "native/core/path/explain.cc",
+        "native/core/path/oneway.cc",
         "native/core/kernels/dispatch.cc",
         "native/core/kernels/portable.cc",
         "native/core/kernels/x86_v3.cc",

@@ -8,6 +8,7 @@ export type PathwiseErrorCode =
   | 'PATHWISE_BAD_MODEL'
   | 'PATHWISE_DISPOSED'
   | 'PATHWISE_NO_BINARY'
+  | 'PATHWISE_MEMORY_LIMIT'
   | 'PATHWISE_NATIVE';
 
 export class PathwiseError extends Error {

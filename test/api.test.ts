@@ -116,7 +116,9 @@ describe('explain options', () => {
     expect(() => explainSync(model, x8, { target: 4 })).toThrow(RangeError);
     expect(() => explainSync(model, x8, { target: -1 })).toThrow(RangeError);
     expect(() => explainSync(model, x8, { target: '1' as never })).toThrow(TypeError);
-    expect(() => explainSync(model, x8, { semantics: 'linear' as never })).toThrow(/not available yet/);
+    expect(() => explainSync(model, x8, { threshold: 1 })).toThrow(RangeError);
+    expect(() => explainSync(model, x8, { threshold: -0.1 })).toThrow(RangeError);
+    expect(() => explainSync(model, x8, { threshold: '0' as never })).toThrow(TypeError);
     expect(() => explainSync(model, x8, { semantics: 'other' as never })).toThrow(RangeError);
     expect(() => explainSync(model, x8, { widht: 3 } as never)).toThrow(/unknown option "widht"/);
     expect(() => explainSync(model, x8, null as never)).toThrow(TypeError);
@@ -132,6 +134,18 @@ describe('explain options', () => {
     expect(() => explainBatchSync(model, new Float32Array(12))).toThrow(RangeError);
     expect(() => explainBatchSync(model, new Float32Array(16), { targets: [0] })).toThrow(RangeError);
     expect(() => explainBatchSync(model, new Float32Array(0))).toThrow(RangeError);
+  });
+
+  it('bounds memory: chunks batches, and fails fast when one input cannot fit', () => {
+    const rand = seeded(3);
+    const xs = new Float32Array(7 * 8).map(rand);
+    const whole = explainBatchSync(model, xs);
+    // A bound that fits one example at a time (each example ~ a few KiB here).
+    const chunked = explainBatchSync(model, xs, { maxMemoryBytes: 4096 });
+    expect(chunked.map((e) => e.layers)).toEqual(whole.map((e) => e.layers));
+    expect(() => explainSync(model, x8, { maxMemoryBytes: 64 })).toThrow(expect.objectContaining({ code: 'PATHWISE_MEMORY_LIMIT' }));
+    expect(() => explainSync(model, x8, { maxMemoryBytes: 0 })).toThrow(RangeError);
+    expect(() => explainSync(model, x8, { maxMemoryBytes: '1GB' as never })).toThrow(TypeError);
   });
 
   it('accepts plain arrays and other typed arrays', () => {

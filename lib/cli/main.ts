@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve, extname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageRoot as findPackageRoot } from '../binding.cjs';
 import { loadModel, loadModelSync, type Model } from '../model.js';
 import { explainBatch } from '../explain.js';
 import { PathwiseError } from '../errors.js';
@@ -34,7 +34,8 @@ export interface CliIO {
   stderr: CliStream;
 }
 
-const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+// No import.meta here: lib/ also compiles to CommonJS (dist/cjs).
+const packageRoot = findPackageRoot();
 
 function version(): string {
   try {

@@ -74,12 +74,22 @@ void test_completeness() {
       for (auto& w : weights[i]) w = g(rng) / std::sqrt(float(sizes[i]));
       biases[i].resize(sizes[i + 1]);
       for (auto& b : biases[i]) b = 0.1f * g(rng);
-      pathwise::LayerDesc d{pathwise::LayerKind::Dense, sizes[i], sizes[i + 1], weights[i].data(),
-                            weights[i].size(), biases[i].data(), biases[i].size(), ""};
+      pathwise::LayerDesc d;
+      d.kind = pathwise::LayerKind::Dense;
+      d.in_shape = {sizes[i], 1, 1};
+      d.out_features = sizes[i + 1];
+      d.weights = weights[i].data();
+      d.weights_len = weights[i].size();
+      d.bias = biases[i].data();
+      d.bias_len = biases[i].size();
       descs.push_back(d);
-      if (i + 2 < sizes.size()) descs.push_back({pathwise::LayerKind::Relu});
+      if (i + 2 < sizes.size()) {
+        pathwise::LayerDesc relu;
+        relu.kind = pathwise::LayerKind::Relu;
+        descs.push_back(relu);
+      }
     }
-    const auto net = pathwise::Network::build(sizes[0], descs);
+    const auto net = pathwise::Network::build({sizes[0], 1, 1}, descs);
     std::vector<float> x(sizes[0] * 3);
     for (auto& v : x) v = g(rng);
     pathwise::ExplainOptions opt;
@@ -98,7 +108,13 @@ void test_rejects_bad_models() {
   float w[4] = {1, 2, 3, 4};
   bool threw = false;
   try {
-    pathwise::Network::build(3, {{pathwise::LayerKind::Dense, 2, 2, w, 4, nullptr, 0, "d"}});
+    pathwise::LayerDesc d;
+    d.kind = pathwise::LayerKind::Dense;
+    d.in_shape = {2, 1, 1};
+    d.out_features = 2;
+    d.weights = w;
+    d.weights_len = 4;
+    pathwise::Network::build({3, 1, 1}, {d});
   } catch (const pathwise::Error& e) {
     threw = e.kind() == pathwise::Error::Kind::Model;
   }

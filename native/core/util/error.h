@@ -2,6 +2,7 @@
 //   Kind::Type    -> TypeError
 //   Kind::Range   -> RangeError (bad shape, index or option value)
 //   Kind::Model   -> Error with code PATHWISE_BAD_MODEL
+//   Kind::Memory  -> Error with code PATHWISE_MEMORY_LIMIT (the work would exceed the memory bound)
 //   Kind::Runtime -> Error with code PATHWISE_NATIVE
 // The core never aborts on user input: every check that can fail on user data throws one of these.
 #pragma once
@@ -13,7 +14,7 @@ namespace pathwise {
 
 class Error : public std::runtime_error {
  public:
-  enum class Kind { Type, Range, Model, Runtime };
+  enum class Kind { Type, Range, Model, Memory, Runtime };
   Error(Kind kind, const std::string& message) : std::runtime_error(message), kind_(kind) {}
   Kind kind() const { return kind_; }
 
