@@ -89,6 +89,9 @@ export function pathDiagramSvg(ex: DiagramExplanation, options: DiagramOptions =
     const x0 = centre - (step * (shown.length - 1)) / 2;
     const xs = shown.map((_, j) => x0 + j * step);
     const sub = `${layer.units.length}${meta ? ` of ${meta.units}` : ''} selected · k=${layer.k}${layer.fallback ? ' · fallback' : ''}`;
+    // Index labels shrink to fit the spacing (a 9px monospace digit is about 5.4px wide).
+    const digits = Math.max(1, ...shown.map((j) => String(layer.units[j]).length));
+    const idxFont = Math.max(6, Math.min(9, (step - 3) / (digits * 0.6)));
     const units = shown.map((j, n) => {
       const unit = layer.units[j], score = layer.scores[j];
       const [r, g, b] = divergingColor(Math.max(0, Math.min(1, score)));
@@ -96,7 +99,7 @@ export function pathDiagramSvg(ex: DiagramExplanation, options: DiagramOptions =
       return `<g class="unit" data-unit="${unit}"><title>${escapeXml(tip)}</title>` +
         `<circle cx="${xs[n].toFixed(1)}" cy="${y}" r="${Math.min(11, step / 2 - 1).toFixed(1)}" fill="rgb(${r},${g},${b})"/>` +
         (step >= 22 ? `<text x="${xs[n].toFixed(1)}" y="${y - 15}" class="score" text-anchor="middle">${fmt(score, 2)}</text>` +
-          `<text x="${xs[n].toFixed(1)}" y="${y + 24}" class="idx" text-anchor="middle">${unit}</text>` : '') +
+          `<text x="${xs[n].toFixed(1)}" y="${y + 24}" class="idx" text-anchor="middle"${idxFont < 9 ? ` style="font-size:${idxFont.toFixed(1)}px"` : ''}>${unit}</text>` : '') +
         '</g>';
     });
     const more = layer.units.length > shown.length
@@ -133,9 +136,9 @@ export function pathDiagramSvg(ex: DiagramExplanation, options: DiagramOptions =
   parts.push(
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" class="path-diagram" role="img" aria-label="decision path diagram">`,
     '<style>.lbl{font:600 13px sans-serif;fill:#222}.sub{font:11px sans-serif;fill:#555}.score{font:9px sans-serif;fill:#333}' +
-      '.idx{font:9px monospace;fill:#333}.edge{stroke:#8a8a8a;stroke-opacity:.28;stroke-width:1}.edge.thick{stroke-width:6;stroke-opacity:.35}' +
+      '.idx{font-family:monospace;font-size:9px;fill:#333}.edge{stroke:#8a8a8a;stroke-opacity:.28;stroke-width:1}.edge.thick{stroke-width:6;stroke-opacity:.35}' +
       '.band{fill:#eee;stroke:#ccc}.bandtext{font:11px sans-serif;fill:#777}.hit{fill:transparent}.layer-row.path{cursor:pointer}' +
-      '.layer-row.path:hover .hit,.layer-row.selected .hit{fill:#fff4d6}circle{stroke:#333;stroke-width:1}.out{fill:#fde0c5;stroke:#a33}</style>',
+      '.layer-row{outline:none}.layer-row.path:hover .hit,.layer-row.selected .hit{fill:#fff4d6}.layer-row:focus-visible .hit{stroke:#c90}circle{stroke:#333;stroke-width:1}.out{fill:#fde0c5;stroke:#a33}</style>',
     ...edges,
     `<g class="output-row"><text x="12" y="${yOut - 4}" class="lbl">output</text><text x="12" y="${yOut + 13}" class="sub">${escapeXml(outSub)}</text>` +
       `<rect x="${centre - 70}" y="${yOut - 14}" width="140" height="28" rx="6" class="out"/>` +
