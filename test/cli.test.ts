@@ -151,6 +151,29 @@ describe('pathwise explain', () => {
     expect(html).toContain('flat.npy');
     expect(existsSync(join(out, 'heatmap-c0.png'))).toBe(false); // one channel: nothing per channel
   });
+
+  it('--decompose, --paths, --threshold, --semantics and --baseline reach the library and the files', async () => {
+    const x = set.inputs.slice(0, SIZE);
+    const out = join(dir, 'out-extra');
+    const r = await run(['explain', MLP, '-i', npyOf(x, [784], 'extra.npy'), '-o', out, '--width', '8', '--decompose', 'top:3',
+      '--decompose-layer', '1', '--paths', '4', '--threshold', '0.05', '--baseline', '--json']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const e = JSON.parse(readFileSync(join(out, 'explanation.json'), 'utf8')).explanations[0];
+    const ref = explainSync(model, x, { width: 8, decompose: { layer: 1, by: { top: 3 } }, paths: { k: 4 }, threshold: 0.05 });
+    expect(e.decomposition.ordinal).toBe(1);
+    expect(e.decomposition.components.map((c: { contribution: number }) => c.contribution)).toEqual(ref.decomposition!.components.map((c) => c.contribution));
+    expect(e.paths.items.map((p: { units: number[] }) => p.units)).toEqual(ref.paths!.items.map((p) => Array.from(p.units)));
+    expect(e.files.components).toEqual(['component-0.png', 'component-1.png', 'component-2.png', 'component-3.png']);
+    expect(e.files.baseline).toBe('baseline-input-x-gradient.png');
+    expect(existsSync(join(out, 'baseline-input-x-gradient.png'))).toBe(true);
+    const lin = await run(['explain', MLP, '-i', join(dir, 'extra.npy'), '-o', join(dir, 'out-lin'), '--semantics', 'linear', '--json']);
+    expect(lin.code).toBe(0);
+    expect(JSON.parse(lin.stdout).explanations[0].pathLogit).toBe(explainSync(model, x, { semantics: 'linear' }).pathLogit);
+    const bad = await run(['explain', MLP, '-i', join(dir, 'extra.npy'), '-o', join(dir, 'out-lin'), '--semantics', 'wrong']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^pathwise: semantics must be/);
+  });
 });
 
 describe('pathwise report / info', () => {

@@ -162,10 +162,17 @@ describe.skipIf(!haveChromium)('HTML report in headless Chromium', () => {
 
   it('an RGB CNN report: per-channel heatmaps and conv unit positions', async () => {
     const x = new Float32Array(cnn.inputSize).map(seeded(9));
-    const ex = explainSync(cnn, x, { width: '10%' });
-    const html = renderReport({ model: cnn, examples: [{ explanation: ex, input: x }] });
+    const ex = explainSync(cnn, x, { width: '10%', decompose: { layer: 1, by: 'channel' }, paths: { k: 4 } });
+    const base = explainSync(cnn, x, { semantics: 'linear', width: 'all', depth: 'all', threshold: 0, target: ex.target });
+    const html = renderReport({ model: cnn, examples: [{ explanation: ex, input: x, baselines: [{ name: 'input × gradient', attribution: base.attribution }] }] });
     const { page, errors, requests, url } = await open(html, 'cnn');
     expect(await page.locator('img.heatmap.channel').count()).toBe(3);
+    expect(await page.locator('img.heatmap.baseline').count()).toBe(1);
+    // The decomposition: one row per component (channels of ReLU 1), the largest ones drawn.
+    const components = ex.decomposition!.components.length;
+    expect(await page.locator('table.components tr').count()).toBe(1 + components);
+    expect(await page.locator('img.heatmap.component').count()).toBe(Math.min(6, components));
+    expect(await page.locator('table.one-way-paths tr').count()).toBe(1 + ex.paths!.items.length);
     const shot = await page.screenshot({ path: join(SHOTS, 'report-cnn.png'), fullPage: true });
     expect(distinctColours(shot)).toBeGreaterThan(200);
     const conv = ex.layers.find((l) => l.ordinal === 0)!;

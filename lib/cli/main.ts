@@ -73,6 +73,22 @@ function parseDepth(text: string): Depth {
   return n;
 }
 
+function parseNumber(what: string) {
+  return (text: string): number => {
+    const n = Number(text);
+    if (text.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${what} must be a number, got ${JSON.stringify(text)}`);
+    return n;
+  };
+}
+
+function parseDecompose(text: string): NonNullable<ExplainBatchOptions['decompose']> {
+  const t = text.trim();
+  if (t === 'unit' || t === 'channel') return { by: t };
+  const m = /^top:(\d+)$/.exec(t);
+  if (m) return { by: { top: Number(m[1]) } };
+  throw new UsageError(`--decompose must be unit, channel or top:N, got ${JSON.stringify(text)}`);
+}
+
 function parseInteger(what: string) {
   return (text: string): number => {
     const n = Number(text);
@@ -88,6 +104,11 @@ interface ExplainFlags {
   depth?: Depth;
   target?: number;
   semantics?: string;
+  threshold?: number;
+  decompose?: ExplainBatchOptions['decompose'];
+  decomposeLayer?: number;
+  paths?: number;
+  baseline?: boolean;
   mean?: number[];
   std?: number[];
   imageShape?: number[];
@@ -126,8 +147,26 @@ function explanationJson(e: Explanation) {
     stats: e.stats,
     attribution: f32List(e.attribution),
     weights: f32List(e.weights),
+    ...(e.regionAttribution ? { regionShare: e.regionShare, regionAttribution: f32List(e.regionAttribution) } : {}),
+    ...(e.decomposition ? {
+      decomposition: {
+        ordinal: e.decomposition.ordinal,
+        biasAbove: e.decomposition.biasAbove,
+        components: e.decomposition.components.map((c) => ({ units: Array.from(c.units), contribution: c.contribution, bias: c.bias, rest: c.rest })),
+      },
+    } : {}),
+    ...(e.paths ? {
+      paths: {
+        coverage: e.paths.coverage, biasAbove: e.paths.biasAbove, exact: e.paths.exact,
+        items: e.paths.items.map((q) => ({ units: Array.from(q.units), contribution: q.contribution, bias: q.bias })),
+      },
+    } : {}),
   };
 }
+
+/** The baseline drawn beside pathwise: input × gradient ('linear' semantics, everything kept). */
+const BASELINE_NAME = 'input × gradient';
+const BASELINE_OPTIONS: ExplainBatchOptions = { semantics: 'linear', width: 'all', depth: 'all', threshold: 0 };
 
 /**
  * Explains every input in chunks, calling `each` for every explanation as its chunk completes
@@ -135,8 +174,9 @@ function explanationJson(e: Explanation) {
  */
 async function explainAll(
   model: Model, batch: InputBatch, options: ExplainBatchOptions, io: CliIO, progress: boolean,
-  each: (e: Explanation, index: number) => Promise<void> | void = () => {},
-): Promise<Explanation[]> {
+  each: (e: Explanation, index: number, baseline?: Float32Array) => Promise<void> | void = () => {},
+  baseline = false,
+): Promise<{ explanations: Explanation[]; baselines: Float32Array[] }> {
   const size = model.inputSize;
   const chunk = Math.max(1, Math.min(16, Math.floor(2 ** 22 / Math.max(1, size))));
   const bar = progress && io.stderr.isTTY
@@ -151,15 +191,20 @@ async function explainAll(
   const start = performance.now();
   bar?.start(batch.count, 0, { rate: '0.0' });
   const out: Explanation[] = [];
+  const baselines: Float32Array[] = [];
   try {
     for (let i = 0; i < batch.count; i += chunk) {
       const n = Math.min(chunk, batch.count - i);
-      const part = await explainBatch(model, batch.values.subarray(i * size, (i + n) * size), {
+      const xs = batch.values.subarray(i * size, (i + n) * size);
+      const part = await explainBatch(model, xs, {
         ...options, targets: options.targets ? Array.from(options.targets).slice(i, i + n) : undefined,
       });
-      for (const e of part) {
-        await each(e, out.length);
-        out.push(e);
+      // The baseline explains the same classes.
+      const base = baseline ? await explainBatch(model, xs, { ...BASELINE_OPTIONS, targets: part.map((e) => e.target) }) : undefined;
+      for (let j = 0; j < part.length; j++) {
+        await each(part[j], out.length, base?.[j].attribution);
+        out.push(part[j]);
+        if (base) baselines.push(base[j].attribution);
       }
       const seconds = (performance.now() - start) / 1000;
       bar?.update(out.length, { rate: (out.length / Math.max(seconds, 1e-9)).toFixed(1) });
@@ -167,7 +212,7 @@ async function explainAll(
   } finally {
     bar?.stop();
   }
-  return out;
+  return { explanations: out, baselines };
 }
 
 function explainOptions(flags: ExplainFlags, count: number): ExplainBatchOptions {
@@ -175,6 +220,10 @@ function explainOptions(flags: ExplainFlags, count: number): ExplainBatchOptions
   if (flags.width !== undefined) options.width = flags.width;
   if (flags.depth !== undefined) options.depth = flags.depth;
   if (flags.semantics !== undefined) options.semantics = flags.semantics as ExplainBatchOptions['semantics'];
+  if (flags.threshold !== undefined) options.threshold = flags.threshold;
+  if (flags.paths !== undefined) options.paths = { k: flags.paths };
+  if (flags.decompose !== undefined) options.decompose = { ...flags.decompose, ...(flags.decomposeLayer !== undefined ? { layer: flags.decomposeLayer } : {}) };
+  else if (flags.decomposeLayer !== undefined) throw new UsageError('--decompose-layer needs --decompose');
   if (flags.target !== undefined) options.targets = new Array<number>(count).fill(flags.target);
   return options;
 }
@@ -184,6 +233,7 @@ interface Prepared {
   batch: InputBatch;
   shape: ImageShape;
   explanations: Explanation[];
+  baselines: Float32Array[];
 }
 
 async function openInputs(modelPath: string, flags: ExplainFlags) {
@@ -209,11 +259,15 @@ function reportHtml(modelPath: string, flags: ExplainFlags, p: Prepared): string
     model: p.model,
     examples: p.explanations.slice(0, REPORT_LIMIT).map((e, i) => ({
       title: p.batch.labels[i], explanation: e, input: p.batch.values.subarray(i * p.model.inputSize, (i + 1) * p.model.inputSize),
+      baselines: p.baselines[i] ? [{ name: BASELINE_NAME, attribution: p.baselines[i] }] : undefined,
     })),
     imageShape: p.shape,
     mean: flags.mean,
     std: flags.std,
-    settings: { width: flags.width ?? 'all', depth: flags.depth ?? 'all', target: flags.target, semantics: flags.semantics ?? 'official' },
+    settings: {
+      width: flags.width ?? 'all', depth: flags.depth ?? 'all', target: flags.target, semantics: flags.semantics ?? 'official',
+      threshold: flags.threshold,
+    },
   });
 }
 
@@ -240,7 +294,7 @@ async function runExplain(modelPath: string, flags: ExplainFlags, io: CliIO): Pr
     const scale = autoScale(shape.height, shape.width);
     const items: object[] = [];
     // Pictures are written as each chunk of explanations completes (the progress bar covers both).
-    const explanations = await explainAll(model, batch, explainOptions(flags, batch.count), io, flags.progress !== false, async (e, i) => {
+    const { explanations, baselines } = await explainAll(model, batch, explainOptions(flags, batch.count), io, flags.progress !== false, async (e, i, base) => {
       const prefix = batch.count > 1 ? `${String(i).padStart(digits, '0')}-` : '';
       const x = batch.values.subarray(i * model.inputSize, (i + 1) * model.inputSize);
       const picture = renderInput(x, shape, { mean: flags.mean, std: flags.std, scale });
@@ -257,14 +311,25 @@ async function runExplain(modelPath: string, flags: ExplainFlags, io: CliIO): Pr
           list.push(await write(`${prefix}heatmap-c${c}.png`, encodePng(renderHeatmap(e.attribution, shape, { channel: c, scale, limit: heat.limit }).image)));
         files.channels = list;
       }
+      if (base) files.baseline = await write(`${prefix}baseline-input-x-gradient.png`, encodePng(renderHeatmap(base, shape, { scale, clipPercentile: flags.clip }).image));
+      if (e.decomposition) {
+        // The largest components by |contribution|, each as a heatmap.
+        const d = e.decomposition;
+        const order = d.components.map((_, k) => k).sort((a, b) => Math.abs(d.components[b].contribution) - Math.abs(d.components[a].contribution));
+        const list: string[] = [];
+        for (const [rank, k] of order.slice(0, 6).entries())
+          list.push(await write(`${prefix}component-${rank}.png`, encodePng(renderHeatmap(d.components[k].attribution, shape, { scale }).image)));
+        files.components = list;
+      }
       items.push({ input: batch.labels[i], files, heatmapLimit: heat.limit, ...explanationJson(e) });
-    });
-    if (flags.report) await write('report.html', reportHtml(modelPath, flags, { model, batch, shape, explanations }));
+    }, flags.baseline);
+    if (flags.report) await write('report.html', reportHtml(modelPath, flags, { model, batch, shape, explanations, baselines }));
     const doc = {
       pathwise: version(),
       model: { source: modelPath, inputShape: model.inputShape, numClasses: model.numClasses, reluLayers: model.reluLayers },
       settings: {
         width: flags.width ?? 'all', depth: flags.depth ?? 'all', target: flags.target ?? 'predicted', semantics: flags.semantics ?? 'official',
+        threshold: flags.threshold, decompose: flags.decompose, decomposeLayer: flags.decomposeLayer, paths: flags.paths, baseline: flags.baseline ? BASELINE_NAME : undefined,
         mean: flags.mean, std: flags.std, imageShape: [shape.channels, shape.height, shape.width],
       },
       explanations: items,
@@ -295,8 +360,8 @@ async function runReport(modelPath: string, flags: ExplainFlags, io: CliIO): Pro
   const { model, shape, batch } = await openInputs(modelPath, flags);
   let html: string, count: number;
   try {
-    const explanations = await explainAll(model, batch, explainOptions(flags, batch.count), io, flags.progress !== false);
-    html = reportHtml(modelPath, flags, { model, batch, shape, explanations });
+    const { explanations, baselines } = await explainAll(model, batch, explainOptions(flags, batch.count), io, flags.progress !== false, undefined, flags.baseline);
+    html = reportHtml(modelPath, flags, { model, batch, shape, explanations, baselines });
     count = Math.min(REPORT_LIMIT, explanations.length);
   } finally {
     model.dispose();
@@ -340,7 +405,12 @@ function addInputOptions(cmd: Command): Command {
     .option('--width <k|P%|all>', 'units kept per path layer (default all)', parseWidth)
     .option('--depth <d|all>', 'number of path layers, counted from the output (default all)', parseDepth)
     .option('--target <class>', 'class to explain (default: the predicted class)', parseInteger('target'))
-    .option('--semantics <name>', "explanation semantics (default 'official')")
+    .option('--semantics <name>', "official (default: the authors' reference) or linear (the path model with the activation pattern frozen at x)")
+    .option('--threshold <t>', 'selection threshold on the class-softmax score (default 1/C)', parseNumber('threshold'))
+    .option('--decompose <by>', "split the explanation into one path layer's contributions: unit, channel or top:N", parseDecompose)
+    .option('--decompose-layer <ordinal>', 'the path layer to decompose (default the top one)', parseInteger('decompose-layer'))
+    .option('--paths <k>', 'also find the top k one-way paths (one unit per path layer)', parseInteger('paths'))
+    .option('--baseline', 'also compute input × gradient for comparison')
     .option('--mean <values>', 'per-channel mean of the input normalisation, e.g. 0.485,0.456,0.406 (PNG inputs are normalised with it)', numberList('mean'))
     .option('--std <values>', 'per-channel standard deviation of the input normalisation', numberList('std'))
     .option('--image-shape <C,H,W>', 'how to read a flat model input as an image', numberList('image-shape'))

@@ -21,6 +21,8 @@ export interface ReportExample {
   explanation: Explanation;
   /** The model input that was explained (flat NCHW). */
   input: ArrayLike<number>;
+  /** Other attributions of the same input and class (e.g. input × gradient), drawn beside pathwise. */
+  baselines?: { name: string; attribution: ArrayLike<number> }[];
 }
 
 export interface ReportOptions {
@@ -42,6 +44,8 @@ export interface ReportOptions {
   maxChannelMaps?: number;
   /** Most units drawn per layer in the diagram (default 24). */
   maxUnits?: number;
+  /** Decomposition components drawn as heatmaps, largest |contribution| first (default 6). */
+  maxComponentMaps?: number;
 }
 
 const CSS = `
@@ -147,6 +151,14 @@ function exampleSection(opts: ReportOptions, ex: ReportExample, index: number, s
       figs.push(figure(encodePng(h.image), `channel ${c} (same scale)`, 'heatmap channel'));
     }
   }
+  for (const b of ex.baselines ?? []) {
+    const h = renderHeatmap(b.attribution, shape, { scale });
+    figs.push(`<figure>${img(encodePng(h.image), b.name, 'heatmap baseline')}<figcaption>${escapeXml(b.name)} (baseline)</figcaption>${legend(h.limit)}</figure>`);
+  }
+  if (e.regionAttribution) {
+    const h = renderHeatmap(e.regionAttribution, shape, { scale, limit: summed.limit });
+    figs.push(figure(encodePng(h.image), `attribution inside the region (share of the path logit ${fmt(e.regionShare ?? NaN)})`, 'heatmap region'));
+  }
   const sum = e.attribution.reduce((a, b) => a + b, 0);
   const cls = (t: number) => (opts.classNames?.[t] ? `${t} (${opts.classNames[t]})` : String(t));
   const facts = [
@@ -185,7 +197,46 @@ function exampleSection(opts: ReportOptions, ex: ReportExample, index: number, s
 <h3>Logits</h3><table class="logits"><tr><th class="l">class</th><th>network</th><th>path network</th></tr>${logitRows}</table></div>
 <div class="units-panel"><p class="muted">Click a layer (in the diagram or the table) to see its selected units.</p></div>
 </div>
+${decompositionSection(opts, e, shape, scale)}${pathsSection(e)}
 </section>`;
+}
+
+function unitList(units: ArrayLike<number>, max = 12): string {
+  const shown = Array.from(units).slice(0, max).join(', ');
+  return units.length > max ? `${shown}, … (${units.length})` : shown;
+}
+
+/** The decomposition components (when the explanation has them): a table and the largest as heatmaps. */
+function decompositionSection(opts: ReportOptions, e: Explanation, shape: ImageShape, scale: number): string {
+  const d = e.decomposition;
+  if (!d) return '';
+  const order = d.components.map((_, i) => i).sort((a, b) => Math.abs(d.components[b].contribution) - Math.abs(d.components[a].contribution));
+  const total = d.components.reduce((a, c) => a + c.contribution, 0);
+  const rows = order.slice(0, 200).map((i) => {
+    const c = d.components[i];
+    return `<tr><td class="l">${c.rest ? 'rest' : escapeXml(unitList(c.units))}</td><td>${fmt(c.contribution)}</td><td>${fmt(c.bias)}</td></tr>`;
+  }).join('');
+  const maps = order.slice(0, opts.maxComponentMaps ?? 6).map((i) => {
+    const c = d.components[i];
+    const h = renderHeatmap(c.attribution, shape, { scale });
+    return figure(encodePng(h.image), `${c.rest ? 'rest' : `units ${unitList(c.units, 4)}`}: contribution ${fmt(c.contribution, 3)}`, 'heatmap component');
+  }).join('\n');
+  return `<h3>Decomposition at ReLU ${d.ordinal}</h3>
+<p class="facts"><span><b>components</b> ${d.components.length}</span><span><b>Σ contribution</b> ${fmt(total)}</span>` +
+    `<span><b>bias above</b> ${fmt(d.biasAbove)}</span><span><b>sum</b> ${fmt(total + d.biasAbove)} = path logit ${fmt(e.pathLogit)}</span></p>
+<div class="figs">${maps}</div>
+<table class="components"><tr><th class="l">units</th><th>contribution</th><th>bias</th></tr>${rows}</table>` +
+    (d.components.length > 200 ? `<p class="muted">${d.components.length - 200} smaller components not listed.</p>` : '');
+}
+
+/** The top one-way paths (when the explanation has them). */
+function pathsSection(e: Explanation): string {
+  const p = e.paths;
+  if (!p) return '';
+  const rows = p.items.map((q, i) => `<tr><td>${i + 1}</td><td class="l">${escapeXml(Array.from(q.units).join(' → '))}</td><td>${fmt(q.contribution)}</td></tr>`).join('');
+  return `<h3>Top one-way paths</h3>
+<p class="facts"><span><b>coverage</b> ${fmt(p.coverage, 3)}</span><span><b>bias above</b> ${fmt(p.biasAbove)}</span><span><b>exact</b> ${p.exact ? 'yes' : 'no (beam search)'}</span></p>
+<table class="one-way-paths"><tr><th>#</th><th class="l">units, bottom → top</th><th>contribution</th></tr>${rows}</table>`;
 }
 
 /** Renders the report as one HTML document string. */
