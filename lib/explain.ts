@@ -179,7 +179,7 @@ function toExplanation(r: NativeExplainResult): Explanation {
     ...(r.regionAttribution ? { regionAttribution: r.regionAttribution, regionShare: r.regionShare } : {}),
     ...(r.decomposition ? { decomposition: r.decomposition } : {}),
     ...(r.paths ? { paths: r.paths } : {}),
-    stats: { recomputes: r.recomputes },
+    stats: { recomputes: r.recomputes, classChunk: r.classChunk },
   };
 }
 

@@ -170,5 +170,10 @@ export interface Explanation {
   stats: {
     /** Path-layer steps whose C Jacobian rows were recomputed from the logits (SPEC §4.2 H2). */
     recomputes: number;
+    /**
+     * Classes whose Jacobian rows one step held at once: C, unless maxMemoryBytes forced the
+     * memory-bounded mode (two sweeps from the logits per chunk of classes; same result).
+     */
+    classChunk: number;
   };
 }

@@ -166,6 +166,7 @@ Napi::Array results_to_js(Napi::Env env, const std::vector<pathwise::ExplainResu
     o.Set("bias", r.bias);
     o.Set("residual", r.residual);
     o.Set("recomputes", double(r.recomputes));
+    o.Set("classChunk", double(r.class_chunk));
     Napi::Array layers = Napi::Array::New(env, r.layers.size());
     for (std::size_t l = 0; l < r.layers.size(); ++l) {
       const auto& s = r.layers[l].selection;
