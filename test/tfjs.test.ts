@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
-import { loadModelSync, explainSync, PathwiseError } from '../lib/index.js';
+import { loadModel, loadModelSync, explainSync, PathwiseError } from '../lib/index.js';
 import { loadTfjsModel, loadTfjsModelSync, tfjsLayersModelToSpec, tfjsArtifactsToSpec, isTfjsLayersModel } from '../lib/tfjs/index.js';
 import { isTfjsSource, tfjsSourceToSpec } from '../lib/sources.js';
 import { maxRelDiff } from './helpers/fixtures.js';
@@ -129,6 +129,10 @@ describe('tfjs MLP', () => {
     const x = batch(4, 12, 5);
     const ref = loadModelSync(a).forward(x);
     for (const s of [b, c, d]) expect(Array.from(loadModelSync(s).forward(x))).toEqual(Array.from(ref));
+    // loadModel takes the model.json path and the in-memory tf.LayersModel directly.
+    expect(Array.from((await loadModel(path)).forward(x))).toEqual(Array.from(ref));
+    expect(Array.from(loadModelSync(path).forward(x))).toEqual(Array.from(ref));
+    expect(Array.from(loadModelSync(model as never).forward(x))).toEqual(Array.from(ref));
   });
 
   it('explains', () => {
