@@ -18,5 +18,7 @@ export { renderReport } from './report/index.js';
 export type { ReportOptions, ReportExample, ReportModelInfo } from './report/index.js';
 export { renderHeatmap, heatmapPng } from './render/heatmap.js';
 export type { HeatmapOptions, Heatmap } from './render/heatmap.js';
+export type { RgbaImage, ImageShape } from './render/image.js';
 export { pathDiagramSvg } from './render/diagram.js';
-export type { DiagramOptions } from './render/diagram.js';
+export type { DiagramOptions, DiagramExplanation } from './render/diagram.js';
+export type { TfjsConvertOptions, TfjsArtifacts, TfjsWeightSpec } from './tfjs/index.js';

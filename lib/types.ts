@@ -69,7 +69,7 @@ export interface ExplainOptions {
 export interface OneWayPath {
   /** One unit per path layer, bottom → top (flat indices). */
   units: Int32Array;
-  /** c_p = ω_d · Π ω_j · z_{l_1}[u_1]: the path's term of the exact sum that makes the logit. */
+  /** c_p = ω_d · Π ω_j · z_{l_1}(u_1): the path's term of the exact sum that makes the logit. */
   contribution: number;
   /** W_p: the path's linear model; W_p·x + bias = contribution. */
   weights: Float32Array;
