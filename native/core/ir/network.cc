@@ -160,6 +160,10 @@ Network Network::build(Shape input_shape, const std::vector<LayerDesc>& descs) {
       default:
         throw_model(where(i, d) + ": unknown layer kind");
     }
+    // Padding can make a window layer's output far larger than its input; the last layer's output
+    // (the classes) has no consumer to check it as an input.
+    if (!valid_shape(layer.out_shape))
+      throw_model(where(i, d) + ": output shape " + str(layer.out_shape) + " is out of range (2^31 values at most)");
     if (d.weights) {
       layer.weights.assign(d.weights, d.weights + d.weights_len);
       for (float v : layer.weights)
