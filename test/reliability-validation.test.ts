@@ -290,4 +290,23 @@ describe('native addon boundary (called directly, bypassing lib/)', () => {
     thrown(() => addon.gemmWithKernel('none', false, 1, 1, 1, f32(1), f32(1)));
     thrown(() => addon.gemmWithKernel('scalar', false, 2, 1, 1, f32(1), f32(1)));
   });
+
+  it('rejects a batch size whose product with the input size wraps around', () => {
+    // Regression: the length check compared x.length with n × inputSize in 64-bit arithmetic, so
+    // n = 2^52 + 1 with inputSize 4096 passed as "one example": explain failed to allocate 2^52
+    // results, and forward (with a wide first layer) wrote far past its output buffer for minutes.
+    const d = 4096;
+    const wide = new Net([d, 1, 1], [
+      { kind: 'dense', inShape: [d, 1, 1], out: 2, weights: new Float32Array(2 * d) },
+      { kind: 'relu', inShape: [2, 1, 1] },
+      { kind: 'dense', inShape: [2, 1, 1], out: 2, weights: new Float32Array(4) },
+    ]);
+    const one = new Float32Array(d);
+    for (const n of [2 ** 52 + 1, 2 ** 51 + 1, 2 ** 53 - 1]) {
+      expect(thrown(() => wide.forward(one, n))).toBeInstanceOf(RangeError);
+      expect(thrown(() => wide.explainSync(one, n, opts))).toBeInstanceOf(RangeError);
+      expect(thrown(() => wide.explain(one, n, opts))).toBeInstanceOf(RangeError);
+    }
+    expect(wide.forward(one, 1)).toHaveLength(2);
+  });
 });

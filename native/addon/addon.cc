@@ -329,6 +329,8 @@ class ExplainWorker : public Napi::AsyncWorker {
       deferred_.Resolve(results_to_js(env, results_));
     } catch (const Napi::Error& e) {
       deferred_.Reject(e.Value());
+    } catch (const std::exception& e) {
+      deferred_.Reject(native_error(env, e.what()).Value());
     }
   }
 
@@ -376,6 +378,10 @@ class NativeNetwork : public Napi::ObjectWrap<NativeNetwork> {
       throw to_js_error(env, e);
     } catch (const std::bad_alloc&) {
       throw native_error(env, "out of memory while loading the network");
+    } catch (const Napi::Error&) {
+      throw;
+    } catch (const std::exception& e) {  // e.g. std::length_error: never let it unwind into node
+      throw native_error(env, e.what());
     }
   }
 
@@ -394,7 +400,9 @@ class NativeNetwork : public Napi::ObjectWrap<NativeNetwork> {
                                 Napi::Value n_value) {
     const std::size_t n = expect_size(env, n_value, "n");
     if (n == 0) throw_range(env, "the batch is empty");
-    if (x.ElementLength() != n * net.input_size())
+    // Compared by division: n × inputSize can wrap around for an absurd n.
+    const std::size_t d = net.input_size();
+    if (x.ElementLength() % d != 0 || x.ElementLength() / d != n)
       throw_range(env, "input has " + std::to_string(x.ElementLength()) + " values, expected " +
                            std::to_string(n) + " x " + std::to_string(net.input_size()));
     return n;
@@ -411,6 +419,10 @@ class NativeNetwork : public Napi::ObjectWrap<NativeNetwork> {
       throw to_js_error(env, e);
     } catch (const std::bad_alloc&) {
       throw native_error(env, "out of memory in forward");
+    } catch (const Napi::Error&) {
+      throw;
+    } catch (const std::exception& e) {  // e.g. std::length_error: never let it unwind into node
+      throw native_error(env, e.what());
     }
   }
 
@@ -426,6 +438,10 @@ class NativeNetwork : public Napi::ObjectWrap<NativeNetwork> {
       throw to_js_error(env, e);
     } catch (const std::bad_alloc&) {
       throw native_error(env, "out of memory while explaining");
+    } catch (const Napi::Error&) {
+      throw;
+    } catch (const std::exception& e) {  // e.g. std::length_error: never let it unwind into node
+      throw native_error(env, e.what());
     }
   }
 
