@@ -309,4 +309,26 @@ describe('native addon boundary (called directly, bypassing lib/)', () => {
     }
     expect(wide.forward(one, 1)).toHaveLength(2);
   });
+
+  it('takes data pointers only after every getter has run (a getter may detach a buffer)', () => {
+    // Regression: the constructor kept layer 0's weight pointer while a getter on layer 2 detached
+    // its buffer (use after free: a segfault); explainSync read the input after the options'
+    // getters had detached it.
+    const detach = (a: Float32Array) => structuredClone(a.buffer, { transfer: [a.buffer] });
+    const w0 = f32(16);
+    const evil = [
+      { kind: 'dense', inShape: [4, 1, 1], out: 4, weights: w0 },
+      { kind: 'relu', inShape: [4, 1, 1] },
+      { kind: 'dense', inShape: [4, 1, 1], out: 3, weights: f32(12), get name() { detach(w0); return 'evil'; } },
+    ];
+    expect((thrown(() => new Net([4, 1, 1], evil as NativeLayer[])) as PathwiseError).code).toBe('PATHWISE_BAD_MODEL');
+    for (const method of ['explainSync', 'explain'] as const) {
+      const input = f32(4);
+      const options = { widthMode: 'all', get depth() { detach(input); return 0; } };
+      expect(thrown(() => net[method](input, 1, options as never))).toBeInstanceOf(RangeError);
+    }
+    const region = f32(4).fill(1);
+    const options = { widthMode: 'all', depth: 0, region, get threshold() { detach(region); return undefined; } };
+    expect(net.explainSync(f32(4), 1, options as never)[0].regionAttribution).toHaveLength(4); // copied before the getter ran
+  });
 });
