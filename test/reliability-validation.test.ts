@@ -332,3 +332,21 @@ describe('native addon boundary (called directly, bypassing lib/)', () => {
     expect(net.explainSync(f32(4), 1, options as never)[0].regionAttribution).toHaveLength(4); // copied before the getter ran
   });
 });
+
+describe('memory estimate', () => {
+  it('does not wrap around for a network of legal sizes that needs more than 2^64 bytes', () => {
+    // Regression: a last conv padded to 35212 × 35212 "classes" (1.24e9 < 2^31, legal) needs
+    // 4 · (3 · C² + …) bytes, which wrapped to ~1 PB and passed maxMemoryBytes = 2^53 − 1; explain
+    // then started allocating the 5 GB forward before failing for lack of memory.
+    const one = new Float32Array([1]);
+    const model = loadModelSync({ inputShape: [1, 1, 1], layers: [
+      { type: 'conv', inChannels: 1, outChannels: 1, kernel: [1, 1], weights: one },
+      { type: 'relu' },
+      { type: 'conv', inChannels: 1, outChannels: 1, kernel: [1, 1], pads: [17606, 17606, 17605, 17605], weights: one },
+    ] });
+    expect(model.numClasses).toBe(35212 * 35212);
+    const e = thrown(() => explainSync(model, [1], { maxMemoryBytes: Number.MAX_SAFE_INTEGER }));
+    expect((e as PathwiseError).code).toBe('PATHWISE_MEMORY_LIMIT');
+    expect(e.message).toMatch(/needs about 1759218604441\d MiB/); // 2^64 bytes: saturated
+  });
+});

@@ -10,6 +10,14 @@
 
 namespace pathwise {
 
+namespace {
+// Saturating size arithmetic for the estimate: a network of legal sizes (each tensor < 2^31 values)
+// can still need more than 2^64 bytes (C × widest × 12), and a wrapped estimate would let it in.
+constexpr std::size_t kSizeMax = ~std::size_t(0);
+std::size_t sat_add(std::size_t a, std::size_t b) { return a > kSizeMax - b ? kSizeMax : a + b; }
+std::size_t sat_mul(std::size_t a, std::size_t b) { return a != 0 && b > kSizeMax / a ? kSizeMax : a * b; }
+}  // namespace
+
 void validate_options(const Network& net, std::size_t n, const ExplainOptions& options) {
   const std::size_t relus = net.relu_positions().size();
   if (options.depth > relus)
@@ -34,7 +42,7 @@ void validate_options(const Network& net, std::size_t n, const ExplainOptions& o
   const std::size_t per_example = explain_bytes_per_example(net, options);
   if (per_example > options.max_memory_bytes)
     throw Error(Error::Kind::Memory,
-                "explaining one input needs about " + std::to_string((per_example + (1 << 20) - 1) >> 20) +
+                "explaining one input needs about " + std::to_string(sat_add(per_example, (1 << 20) - 1) >> 20) +
                     " MiB of working memory, above maxMemoryBytes = " + std::to_string(options.max_memory_bytes) +
                     " bytes; raise maxMemoryBytes or use a smaller depth");
   if (!options.region.empty() && options.region.size() != n * net.input_size())
@@ -54,21 +62,21 @@ void validate_options(const Network& net, std::size_t n, const ExplainOptions& o
 std::size_t explain_bytes_per_example(const Network& net, const ExplainOptions& options) {
   const auto& layers = net.layers();
   const auto& relus = net.relu_positions();
-  const std::size_t depth = options.depth == 0 ? relus.size() : options.depth;
+  const std::size_t depth = options.depth == 0 || options.depth > relus.size() ? relus.size() : options.depth;
   const std::size_t pmin = relus[relus.size() - depth];
   // Per layer: its values, a ReLU's gate or a pool's routing — once for the original forward and
   // once for a gated forward (H1/H4) — and a mask per path layer.
   std::size_t cached = net.input_size();
   for (const Layer& layer : layers) {
     const bool extra = layer.kind == LayerKind::Relu || layer.kind == LayerKind::MaxPool;
-    cached += layer.out_size() * (extra ? 2 : 1);
+    cached = sat_add(cached, sat_mul(layer.out_size(), extra ? 2 : 1));
   }
   // The C-row sweep runs above l_min; at most three cotangent blocks are alive at once (a layer,
   // its producer, and a residual source waiting for its second consumer).
   std::size_t widest = 0;
   for (std::size_t i = pmin; i < layers.size(); ++i) widest = std::max(widest, layers[i].out_size());
-  const std::size_t sweep = 3 * net.num_classes() * widest;
-  return sizeof(float) * (2 * cached + sweep + 2 * net.num_classes());
+  const std::size_t sweep = sat_mul(sat_mul(3, net.num_classes()), widest);
+  return sat_mul(sizeof(float), sat_add(sat_add(sat_mul(2, cached), sweep), sat_mul(2, net.num_classes())));
 }
 
 namespace {
