@@ -288,6 +288,9 @@ describe('native addon boundary (called directly, bypassing lib/)', () => {
     for (const [method, args] of calls)
       thrown(() => (net as unknown as Record<string, (...a: unknown[]) => unknown>)[method](...args));
     thrown(() => addon.gemmWithKernel('none', false, 1, 1, 1, f32(1), f32(1)));
+    // Regression: m × k and k × n wrapped to 0, so empty arrays passed for m = n = k = 2^32.
+    thrown(() => addon.gemmWithKernel('scalar', false, 2 ** 32, 2 ** 32, 2 ** 32, f32(0), f32(0)));
+    thrown(() => addon.gemmWithKernel('scalar', true, 2 ** 32, 2 ** 32, 2 ** 32, f32(0), f32(0)));
     thrown(() => addon.gemmWithKernel('scalar', false, 2, 1, 1, f32(1), f32(1)));
   });
 

@@ -526,7 +526,11 @@ Napi::Value GemmWithKernel(const Napi::CallbackInfo& info) {
   const std::size_t m = expect_size(env, info[2], "m"), n = expect_size(env, info[3], "n"),
                     k = expect_size(env, info[4], "k");
   Napi::Float32Array a = expect_f32(env, info[5], "a"), b = expect_f32(env, info[6], "b");
-  if (a.ElementLength() != m * k || b.ElementLength() != k * n)
+  // Sizes are checked by division: m × k or k × n can wrap around for absurd m, n, k.
+  auto holds = [](std::size_t len, std::size_t rows, std::size_t cols) {
+    return rows == 0 || cols == 0 ? len == 0 : len % rows == 0 && len / rows == cols;
+  };
+  if (!holds(a.ElementLength(), m, k) || !holds(b.ElementLength(), k, n) || (m != 0 && n > (std::size_t(1) << 40) / m))
     throw_range(env, "a must have m*k and b k*n values");
   Napi::Float32Array c = Napi::Float32Array::New(env, m * n);
   (trans_b ? table->gemm_nt : table->gemm_nn)(m, n, k, a.Data(), k, b.Data(), trans_b ? k : n,
