@@ -100,7 +100,7 @@ describe('model structure (public API)', () => {
 
   it('rejects negative or fractional pads, zero strides, kernels and dilations, bad groups', () => {
     for (const pads of [[-1, 0, 0, 0], [0.5, 0, 0, 0], [NaN, 0, 0, 0]])
-      expect(thrown(() => loadModelSync(cnn({ pads })))).toBeInstanceOf(RangeError);
+      expect(thrown(() => loadModelSync(cnn({ pads: pads as [number, number, number, number] })))).toBeInstanceOf(RangeError);
     for (const key of ['stride', 'dilation', 'kernel'])
       for (const v of [[0, 1], [1, -1], [1, 1.5], [Infinity, 1]])
         expect(thrown(() => loadModelSync(cnn({ [key]: v })))).toBeInstanceOf(RangeError);
@@ -141,6 +141,30 @@ describe('model structure (public API)', () => {
       expect(thrown(() => loadModelSync(source as never))).toBeInstanceOf(TypeError);
     expect(thrown(() => loadModelSync(mlp(), null as never))).toBeInstanceOf(TypeError);
     for (const bytes of [new Uint8Array(0), new Uint8Array([0xff, 0xff, 0xff]), new Uint8Array(1000).fill(0x0a)]) badModel(() => loadModelSync(bytes));
+  });
+});
+
+describe('error classes', () => {
+  it('throws the engine\'s model, memory and runtime errors as PathwiseError', async () => {
+    // Regression: errors raised in the addon reached users as plain Errors with a code, so
+    // `instanceof PathwiseError` (the README's documented class) was false for them.
+    const nan = mlp();
+    (nan[0] as { weights: Float32Array }).weights[0] = NaN;
+    const cases: [() => unknown, string][] = [
+      [() => loadModelSync(nan), 'PATHWISE_BAD_MODEL'],
+      [() => loadModelSync(cnn({ pads: [2 ** 20, 0, 0, 0] })), 'PATHWISE_BAD_MODEL'],
+      [() => explainSync(loadModelSync(mlp()), f32(4), { maxMemoryBytes: 16 }), 'PATHWISE_MEMORY_LIMIT'],
+      [() => explainBatchSync(loadModelSync(mlp()), f32(8), { maxMemoryBytes: 16 }), 'PATHWISE_MEMORY_LIMIT'],
+    ];
+    for (const [fn, code] of cases) {
+      const e = thrown(fn);
+      expect(e).toBeInstanceOf(PathwiseError);
+      expect(e.name).toBe('PathwiseError');
+      expect((e as PathwiseError).code).toBe(code);
+    }
+    const model = loadModelSync(mlp());
+    await expect(explain(model, f32(4), { maxMemoryBytes: 16 })).rejects.toBeInstanceOf(PathwiseError);
+    await expect(explain(model, f32(4), { maxMemoryBytes: 16 })).rejects.toMatchObject({ code: 'PATHWISE_MEMORY_LIMIT' });
   });
 });
 
@@ -317,7 +341,7 @@ describe('native addon boundary (called directly, bypassing lib/)', () => {
     // Regression: the constructor kept layer 0's weight pointer while a getter on layer 2 detached
     // its buffer (use after free: a segfault); explainSync read the input after the options'
     // getters had detached it.
-    const detach = (a: Float32Array) => structuredClone(a.buffer, { transfer: [a.buffer] });
+    const detach = (a: Float32Array) => structuredClone(a.buffer, { transfer: [a.buffer as ArrayBuffer] });
     const w0 = f32(16);
     const evil = [
       { kind: 'dense', inShape: [4, 1, 1], out: 4, weights: w0 },
