@@ -8,6 +8,8 @@ import {
   type LayerSpec, type NetworkSpec,
 } from '../lib/index.js';
 import { nativeAddon, type NativeLayer } from '../lib/native.js';
+import { parseOnnx } from '../lib/onnx/load.js';
+import { buildModel, floatTensor, gemm, node } from './helpers/onnx-build.js';
 
 const CODES = ['PATHWISE_UNSUPPORTED_OP', 'PATHWISE_BAD_MODEL', 'PATHWISE_DISPOSED', 'PATHWISE_MEMORY_LIMIT', 'PATHWISE_NATIVE'];
 
@@ -165,6 +167,35 @@ describe('error classes', () => {
     const model = loadModelSync(mlp());
     await expect(explain(model, f32(4), { maxMemoryBytes: 16 })).rejects.toBeInstanceOf(PathwiseError);
     await expect(explain(model, f32(4), { maxMemoryBytes: 16 })).rejects.toMatchObject({ code: 'PATHWISE_MEMORY_LIMIT' });
+  });
+});
+
+describe('ONNX pools', () => {
+  /** x [N, 1, 1, 1] → MaxPool → Relu → Flatten → Gemm → y [N, 2]: a 300-byte model. */
+  const pooled = (kernel: number[], pads: number[]) => buildModel({
+    input: { name: 'x', shape: ['N', 1, 1, 1] }, output: { name: 'y', shape: ['N', 2] },
+    nodes: [node('MaxPool', 'pool', ['x'], ['h'], { kernel_shape: { ints: kernel }, pads: { ints: pads }, strides: { ints: [1, 1] } }),
+      node('Relu', 'relu', ['h'], ['a']), node('Flatten', 'flat', ['a'], ['f']), gemm('fc', 'f', 'W', undefined, 'y', { transB: 1 })],
+    initializers: [floatTensor('W', [2, 1], [1, 2])],
+  });
+
+  it('rejects a pool window beyond the engine\'s limit at once, without sweeping it', () => {
+    // Regression: the loader checked that every window sees the input with a loop over every
+    // output position and kernel tap — kernel 2^20 with pads 2^20 − 1 hung it (2^40 steps), and
+    // kernel 2^40 forever.
+    for (const k of [2 ** 16 + 1, 2 ** 20, 2 ** 40]) {
+      const t0 = performance.now();
+      const e = thrown(() => parseOnnx(pooled([k, 1], [k - 1, 0, k - 1, 0])));
+      expect((e as PathwiseError).code).toBe('PATHWISE_BAD_MODEL');
+      expect(e.message).toMatch(/window geometry out of range/);
+      expect(performance.now() - t0).toBeLessThan(1000);
+    }
+    // At the limit the check is O(1) per output position.
+    const t0 = performance.now();
+    // (The pool passes: 65536 outputs, which then do not chain into the 1-input Gemm.)
+    expect(() => parseOnnx(pooled([2 ** 16, 1], [2 ** 16 - 1, 0, 2 ** 16 - 1, 0]))).toThrow(/Gemm at node "fc" expects 1 input/);
+    expect(performance.now() - t0).toBeLessThan(1000);
+    expect(() => parseOnnx(pooled([2, 1], [2, 0, 0, 0]))).toThrow(/entirely in the padding/);
   });
 });
 
