@@ -100,6 +100,34 @@ describe('model structure (public API)', () => {
     expect(e.message).toMatch(/out of range/);
   });
 
+  it('rejects window layers that would take hours per example (padding blows up the work, not the size)', () => {
+    // Regression: a MaxPool (no weights) with a 2048 × 2048 window padded around a 1 × 1 input
+    // made forward take 17 s; 2^16 × 2^14 would take days. A conv needs weights, but 4 MB of them
+    // (1024 × 1024) with padding asked for 2^42 multiply-adds.
+    const pooled = (k: number, type: 'maxpool' | 'avgpool'): NetworkSpec => ({
+      inputShape: [1, 1, 1],
+      layers: [{ type, kernel: [k, k], stride: [1, 1], pads: [k - 1, k - 1, k - 1, k - 1] } as LayerSpec, { type: 'relu' },
+        { type: 'globalavgpool' }, { type: 'flatten' }, dense(1, 2)],
+    });
+    for (const type of ['maxpool', 'avgpool'] as const) {
+      expect(loadModelSync(pooled(64, type)).numClasses).toBe(2); // 127² windows of 64² taps: fine
+      for (const k of [1024, 2048, 2 ** 16]) {
+        const t0 = performance.now();
+        const e = thrown(() => loadModelSync(pooled(k, type)));
+        expect((e as PathwiseError).code).toBe('PATHWISE_BAD_MODEL');
+        expect(e.message).toMatch(/too much work per example|out of range/);
+        expect(performance.now() - t0).toBeLessThan(1000);
+      }
+    }
+    const k = 1024;
+    const conv: NetworkSpec = {
+      inputShape: [1, 1, 1],
+      layers: [{ type: 'conv', inChannels: 1, outChannels: 1, kernel: [k, k], pads: [k - 1, k - 1, k - 1, k - 1], weights: new Float32Array(k * k) },
+        { type: 'relu' }, { type: 'globalavgpool' }, { type: 'flatten' }, dense(1, 2)],
+    };
+    expect(thrown(() => loadModelSync(conv)).message).toMatch(/too much work per example/);
+  });
+
   it('rejects negative or fractional pads, zero strides, kernels and dilations, bad groups', () => {
     for (const pads of [[-1, 0, 0, 0], [0.5, 0, 0, 0], [NaN, 0, 0, 0]])
       expect(thrown(() => loadModelSync(cnn({ pads: pads as [number, number, number, number] })))).toBeInstanceOf(RangeError);
