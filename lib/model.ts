@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import type { LayerSpec, NetworkSpec } from './layers.js';
 import type { ReluLayerInfo } from './types.js';
-import { PathwiseError } from './errors.js';
+import { fromNative, PathwiseError } from './errors.js';
 import { describe, product, toFloat32 } from './shapes.js';
 import { nativeAddon, type NativeNetwork } from './native.js';
 import { lowerNetwork } from './graph.js';
@@ -49,7 +49,11 @@ export class Model {
     this.inputSize = product(spec.inputShape);
     this.numClasses = numClasses;
     this.reluLayers = Object.freeze(reluLayers.map((l) => Object.freeze(l)));
-    this.#native = new (nativeAddon().NativeNetwork)(inputShape3, nativeLayers);
+    try {
+      this.#native = new (nativeAddon().NativeNetwork)(inputShape3, nativeLayers);
+    } catch (e) {
+      throw fromNative(e);
+    }
   }
 
   /** True after dispose(). */
@@ -63,7 +67,12 @@ export class Model {
    */
   forward(input: Float32Array | ArrayLike<number>): Float32Array {
     const x = toFloat32(input, 'input');
-    return this.handle().forward(x, this.batchCount(x, 'input'));
+    const n = this.batchCount(x, 'input');
+    try {
+      return this.handle().forward(x, n);
+    } catch (e) {
+      throw fromNative(e);
+    }
   }
 
   /**

@@ -11,6 +11,14 @@
 
 namespace pathwise {
 
+namespace {
+// Saturating size arithmetic for the estimate: a network of legal sizes (each tensor < 2^31 values)
+// can still need more than 2^64 bytes (C × widest × 12), and a wrapped estimate would let it in.
+constexpr std::size_t kSizeMax = ~std::size_t(0);
+std::size_t sat_add(std::size_t a, std::size_t b) { return a > kSizeMax - b ? kSizeMax : a + b; }
+std::size_t sat_mul(std::size_t a, std::size_t b) { return a != 0 && b > kSizeMax / a ? kSizeMax : a * b; }
+}  // namespace
+
 void validate_options(const Network& net, std::size_t n, const ExplainOptions& options) {
   const std::size_t relus = net.relu_positions().size();
   if (options.depth > relus)
@@ -60,22 +68,22 @@ void validate_options(const Network& net, std::size_t n, const ExplainOptions& o
 std::size_t explain_bytes_per_example(const Network& net, const ExplainOptions& options, std::size_t class_chunk) {
   const auto& layers = net.layers();
   const auto& relus = net.relu_positions();
-  const std::size_t depth = options.depth == 0 ? relus.size() : options.depth;
+  const std::size_t depth = options.depth == 0 || options.depth > relus.size() ? relus.size() : options.depth;
   const std::size_t pmin = relus[relus.size() - depth];
   // Per layer: its values, a ReLU's gate or a pool's routing — once for the original forward and
   // once for a gated forward (H1/H4) — and a mask per path layer.
   std::size_t cached = net.input_size();
   for (const Layer& layer : layers) {
     const bool extra = layer.kind == LayerKind::Relu || layer.kind == LayerKind::MaxPool;
-    cached += layer.out_size() * (extra ? 2 : 1);
+    cached = sat_add(cached, sat_mul(layer.out_size(), extra ? 2 : 1));
   }
   // The C-row sweep runs above l_min; at most three cotangent blocks are alive at once (a layer,
   // its producer, and a residual source waiting for its second consumer). Chunked scoring keeps
   // five per-unit accumulators besides.
   std::size_t widest = 0;
   for (std::size_t i = pmin; i < layers.size(); ++i) widest = std::max(widest, layers[i].out_size());
-  const std::size_t sweep = 3 * class_chunk * widest + (class_chunk < net.num_classes() ? 5 * widest : 0);
-  return sizeof(float) * (2 * cached + sweep + 2 * net.num_classes());
+  const std::size_t sweep = sat_add(sat_mul(sat_mul(3, class_chunk), widest), class_chunk < net.num_classes() ? sat_mul(5, widest) : 0);
+  return sat_mul(sizeof(float), sat_add(sat_add(sat_mul(2, cached), sweep), sat_mul(2, net.num_classes())));
 }
 
 std::size_t class_chunk_for(const Network& net, const ExplainOptions& options) {
@@ -85,7 +93,7 @@ std::size_t class_chunk_for(const Network& net, const ExplainOptions& options) {
   if (explain_bytes_per_example(net, options, 1) > options.max_memory_bytes)
     throw Error(Error::Kind::Memory,
                 "explaining one input needs about " +
-                    std::to_string((explain_bytes_per_example(net, options, 1) + (1 << 20) - 1) >> 20) +
+                    std::to_string(sat_add(explain_bytes_per_example(net, options, 1), (1 << 20) - 1) >> 20) +
                     " MiB of working memory even one class at a time, above maxMemoryBytes = " +
                     std::to_string(options.max_memory_bytes) + " bytes; raise maxMemoryBytes or use a smaller depth");
   while (lo < hi) {  // the largest chunk that fits
