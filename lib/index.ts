@@ -11,3 +11,7 @@ export type * from './types.js';
 export type * from './layers.js';
 export { kernelInfo } from './runtime.js';
 export type { KernelInfo } from './native.js';
+export { attribute, attributeSync, attributeBatch, attributeBatchSync, unwrap, unwrapSync, unwrapBatch, unwrapBatchSync, modelLayers, quadrature } from './attribute.js';
+export type { AttributionMethod, AttributeOptions, AttributeBatchOptions, Attribution, Unwrapped, UnwrapOptions, EngineLayer } from './attribute.js';
+export { insertionDeletion, insertionDeletionSync, insertionDeletionBatch, insertionDeletionBatchSync, curveAuc, blurSubstrate } from './metrics.js';
+export type { TieOrder, InsertionDeletionOptions, InsertionDeletionBatchOptions, InsertionDeletionResult, InsertionDeletionBatchResult } from './metrics.js';
