@@ -15,3 +15,11 @@ export { attribute, attributeSync, attributeBatch, attributeBatchSync, unwrap, u
 export type { AttributionMethod, AttributeOptions, AttributeBatchOptions, Attribution, Unwrapped, UnwrapOptions, EngineLayer } from './attribute.js';
 export { insertionDeletion, insertionDeletionSync, insertionDeletionBatch, insertionDeletionBatchSync, curveAuc, blurSubstrate } from './metrics.js';
 export type { TieOrder, InsertionDeletionOptions, InsertionDeletionBatchOptions, InsertionDeletionResult, InsertionDeletionBatchResult } from './metrics.js';
+export { evaluate, formatTable } from './evaluate.js';
+export type { EvalMethod, EvaluateOptions, EvaluationRow, EvaluationReport, MeanSe } from './evaluate.js';
+export { loadFashionMnist, loadNpyDataset, normalise, FASHION_MNIST_DIR, FASHION_MNIST_NORMALISATION } from './data/datasets.js';
+export type { Dataset, Normalisation, FashionMnistOptions, NpyDatasetOptions } from './data/datasets.js';
+export { readIdx, parseIdx } from './data/idx.js';
+export type { IdxArray } from './data/idx.js';
+export { readNpyFile, parseNpy, encodeNpy, writeNpyFile } from './data/npy.js';
+export type { NpyArray } from './data/npy.js';
