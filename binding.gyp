@@ -10,6 +10,7 @@
         "native/core/vjp/vjp.cc",
         "native/core/path/select.cc",
         "native/core/path/explain.cc",
+        "native/core/path/oneway.cc",
         "native/core/baselines/baselines.cc",
         "native/core/metrics/insdel.cc",
         "native/core/kernels/dispatch.cc",

@@ -1,10 +1,10 @@
 /** explain / explainSync / explainBatch: option handling and result assembly. */
 import type { Model } from './model.js';
-import type { Depth, ExplainBatchOptions, ExplainOptions, Explanation, Width } from './types.js';
+import type { Depth, ExplainBatchOptions, ExplainOptions, Explanation, Region, Width } from './types.js';
 import type { NativeExplainOptions, NativeExplainResult } from './native.js';
 import { describe, toFloat32 } from './shapes.js';
 
-const OPTION_NAMES = new Set(['width', 'depth', 'target', 'targets', 'semantics', 'threshold', 'maxMemoryBytes']);
+const OPTION_NAMES = new Set(['width', 'depth', 'target', 'targets', 'semantics', 'threshold', 'maxMemoryBytes', 'decompose', 'region', 'regions', 'paths']);
 
 // A decimal number followed by '%': '10%', '12.5%', '.5%'.
 const PERCENT = /^(\d+(?:\.\d*)?|\.\d+)%$/;
@@ -36,6 +36,57 @@ function normaliseDepth(depth: Depth | undefined, relus: number): number {
   return depth;
 }
 
+function normaliseDecompose(d: unknown, relus: number): NonNullable<NativeExplainOptions['decompose']> {
+  if (d === null || typeof d !== 'object') throw new TypeError(`decompose must be an object, got ${describe(d)}`);
+  const { by, layer } = d as { by?: unknown; layer?: unknown };
+  const out: NonNullable<NativeExplainOptions['decompose']> = { by: 'unit' };
+  if (by === 'unit' || by === 'channel') out.by = by;
+  else if (by !== null && typeof by === 'object' && 'top' in by) {
+    const m = (by as { top: unknown }).top;
+    if (!Number.isSafeInteger(m) || (m as number) < 1) throw new RangeError(`decompose.by.top must be an integer >= 1, got ${describe(m)}`);
+    out.by = 'top';
+    out.top = m as number;
+  } else throw new RangeError(`decompose.by must be 'unit', 'channel' or { top: m }, got ${describe(by)}`);
+  if (layer !== undefined) {
+    if (!Number.isSafeInteger(layer) || (layer as number) < 0 || (layer as number) >= relus)
+      throw new RangeError(`decompose.layer must be a ReLU ordinal in [0, ${relus}), got ${describe(layer)}`);
+    out.layer = layer as number;
+  }
+  return out;
+}
+
+/** A region as a 0/1 mask over the whole input (inputSize values). */
+function regionMask(model: Model, region: Region, what: string): Float32Array {
+  const shape = model.inputShape;
+  const plane = shape.length >= 2 ? shape[shape.length - 2] * shape[shape.length - 1] : shape[0];
+  const channels = model.inputSize / plane;
+  const out = new Float32Array(model.inputSize);
+  if (region !== null && typeof region === 'object' && 'width' in region && !('length' in region)) {
+    const { x, y, width, height } = region;
+    if (shape.length < 2) throw new RangeError(`${what}: a box needs an image input (shape [C, H, W] or [H, W])`);
+    const H = shape[shape.length - 2], W = shape[shape.length - 1];
+    for (const [k, v] of Object.entries({ x, y, width, height }))
+      if (!Number.isSafeInteger(v) || (v as number) < 0) throw new RangeError(`${what}.${k} must be a non-negative integer, got ${describe(v)}`);
+    if (width < 1 || height < 1 || x + width > W || y + height > H)
+      throw new RangeError(`${what}: box ${JSON.stringify(region)} is empty or outside the ${H}×${W} image`);
+    for (let c = 0; c < channels; c++)
+      for (let r = y; r < y + height; r++) out.fill(1, c * plane + r * W + x, c * plane + r * W + x + width);
+    return out;
+  }
+  if (region === null || typeof region !== 'object' || typeof (region as ArrayLike<number>).length !== 'number')
+    throw new TypeError(`${what} must be a 0/1 mask (array) or a box { x, y, width, height }, got ${describe(region)}`);
+  const mask = region as ArrayLike<number>;
+  if (mask.length !== plane && mask.length !== model.inputSize)
+    throw new RangeError(`${what} has ${mask.length} values; expected ${plane} (the image plane) or ${model.inputSize} (the whole input)`);
+  for (let i = 0; i < mask.length; i++) {
+    const v = mask[i];
+    if (v !== 0 && v !== 1) throw new RangeError(`${what}[${i}] must be 0 or 1, got ${describe(v)}`);
+  }
+  if (mask.length === model.inputSize) out.set(mask);
+  else for (let c = 0; c < channels; c++) out.set(mask, c * plane);
+  return out;
+}
+
 function checkTarget(target: unknown, classes: number, what: string): number {
   if (typeof target !== 'number') throw new TypeError(`${what} must be a class index, got ${describe(target)}`);
   if (!Number.isInteger(target) || target < 0 || target >= classes)
@@ -55,6 +106,31 @@ function normaliseOptions(model: Model, options: ExplainBatchOptions & { target?
     depth: normaliseDepth(options.depth, model.reluLayers.length),
     semantics,
   };
+  const regions = (options as ExplainBatchOptions).regions;
+  if (options.region !== undefined && regions !== undefined) throw new RangeError("give either 'region' or 'regions', not both");
+  if (options.region !== undefined) {
+    const one = regionMask(model, options.region, 'region');
+    native.region = new Float32Array(n * model.inputSize);
+    for (let e = 0; e < n; e++) native.region.set(one, e * model.inputSize);
+  } else if (regions !== undefined) {
+    if (!Array.isArray(regions)) throw new TypeError(`regions must be an array, got ${describe(regions)}`);
+    if (regions.length !== n) throw new RangeError(`regions has ${regions.length} entries for ${n} inputs`);
+    native.region = new Float32Array(n * model.inputSize);
+    regions.forEach((r, e) => native.region!.set(regionMask(model, r, `regions[${e}]`), e * model.inputSize));
+  }
+  if (options.paths !== undefined) {
+    const p = options.paths as unknown;
+    if (p === null || typeof p !== 'object') throw new TypeError(`paths must be an object, got ${describe(p)}`);
+    const { k, rank, maxEdges, beam } = p as { k?: unknown; rank?: unknown; maxEdges?: unknown; beam?: unknown };
+    if (!Number.isSafeInteger(k) || (k as number) < 1 || (k as number) > 100000)
+      throw new RangeError(`paths.k must be an integer in [1, 100000], got ${describe(k)}`);
+    if (rank !== undefined && rank !== 'signed' && rank !== 'abs') throw new RangeError(`paths.rank must be 'signed' or 'abs', got ${describe(rank)}`);
+    for (const [name, v] of [['maxEdges', maxEdges], ['beam', beam]] as const)
+      if (v !== undefined && (!Number.isSafeInteger(v) || (v as number) < 1)) throw new RangeError(`paths.${name} must be a positive integer, got ${describe(v)}`);
+    native.paths = { k: k as number, ...(rank ? { rank: rank as 'signed' | 'abs' } : {}),
+      ...(maxEdges !== undefined ? { maxEdges: maxEdges as number } : {}), ...(beam !== undefined ? { beam: beam as number } : {}) };
+  }
+  if (options.decompose !== undefined) native.decompose = normaliseDecompose(options.decompose, model.reluLayers.length);
   if (options.threshold !== undefined) {
     const t = options.threshold;
     if (typeof t !== 'number') throw new TypeError(`threshold must be a number, got ${describe(t)}`);
@@ -100,6 +176,9 @@ function toExplanation(r: NativeExplainResult): Explanation {
       k: l.k,
       borderline: l.borderline,
     })),
+    ...(r.regionAttribution ? { regionAttribution: r.regionAttribution, regionShare: r.regionShare } : {}),
+    ...(r.decomposition ? { decomposition: r.decomposition } : {}),
+    ...(r.paths ? { paths: r.paths } : {}),
     stats: { recomputes: r.recomputes },
   };
 }
@@ -110,8 +189,8 @@ function prepareSingle(model: Model, input: unknown, options: ExplainOptions) {
     throw new RangeError(
       `input has ${x.length} values, expected ${model.inputSize} (shape [${model.inputShape.join(', ')}]); use explainBatch for several inputs`,
     );
-  if (options !== null && typeof options === 'object' && 'targets' in options)
-    throw new RangeError("explain takes 'target' (one class); 'targets' belongs to explainBatch");
+  if (options !== null && typeof options === 'object' && ('targets' in options || 'regions' in options))
+    throw new RangeError("explain takes 'target' and 'region' (one each); 'targets' and 'regions' belong to explainBatch");
   return { x, native: normaliseOptions(model, options, 1) };
 }
 

@@ -2,10 +2,9 @@
  * Loads the compiled addon (a prebuild from prebuilds/<platform>-<arch>/ or build/Release/) and
  * describes its shape. This file and model.ts are the only places in lib/ that touch it.
  */
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
 import { PathwiseError } from './errors.js';
+import type { Decomposition, OneWayPaths } from './types.js';
+import { loadBinding } from './binding.cjs';
 
 /** One engine layer (native/core/ir/network.h LayerDesc); lib/graph.ts produces them. */
 export interface NativeLayer {
@@ -36,6 +35,10 @@ export interface NativeExplainOptions {
   /** 0 = all ReLU layers. */
   depth: number;
   semantics?: 'official' | 'linear';
+  decompose?: { by: 'unit' | 'channel' | 'top'; top?: number; layer?: number };
+  paths?: { k: number; rank?: 'signed' | 'abs'; maxEdges?: number; beam?: number };
+  /** n × inputSize 0/1 mask. */
+  region?: Float32Array;
   threshold?: number;
   targets?: Int32Array;
   maxMemoryBytes?: number;
@@ -61,6 +64,10 @@ export interface NativeExplainResult {
   residual: number;
   recomputes: number;
   layers: NativeLayerResult[];
+  decomposition?: Decomposition;
+  regionAttribution?: Float32Array;
+  regionShare?: number;
+  paths?: OneWayPaths;
 }
 
 export interface NativeNetwork {
@@ -87,27 +94,18 @@ export interface NativeAddon {
                  a: Float32Array, b: Float32Array): Float32Array;
 }
 
-/** The package root: lib/native.ts and dist/native.js both sit one level below it. */
-const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
-
 let cached: NativeAddon | undefined;
 
+/**
+ * The addon, loaded once. If no binary can be loaded, throws a PathwiseError with code
+ * PATHWISE_NO_BINARY whose message says what was tried, for which platform and ABI, and how to
+ * build from source (lib/binding.cts).
+ */
 export function nativeAddon(): NativeAddon {
   if (cached) return cached;
-  const require = createRequire(import.meta.url);
-  try {
-    cached = require('node-gyp-build')(packageRoot) as NativeAddon;
-  } catch (cause) {
-    const detail = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);
-    throw new PathwiseError(
-      'PATHWISE_NO_BINARY',
-      `pathwise: no native binary could be loaded for ${process.platform}-${process.arch} ` +
-        `(Node ${process.versions.node}, N-API ${process.versions.napi}). Looked in ` +
-        `${join(packageRoot, 'prebuilds')} and ${join(packageRoot, 'build', 'Release')}: ${detail}. ` +
-        'To build from source you need a C++17 compiler, make and Python 3; then run ' +
-        '`npm rebuild pathwise` (or `npx node-gyp rebuild` inside the package folder).',
-      { cause },
-    );
-  }
+  const result = loadBinding();
+  if ('failure' in result)
+    throw new PathwiseError('PATHWISE_NO_BINARY', result.failure.message, { cause: result.failure.cause });
+  cached = result.addon as NativeAddon;
   return cached;
 }

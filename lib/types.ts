@@ -15,6 +15,12 @@ export type Depth = number | 'all';
  */
 export type Semantics = 'official' | 'linear';
 
+/**
+ * A region of the input: a 0/1 mask over the image plane (H × W values, applied to every channel)
+ * or over the whole input (inputSize values), or a box in pixel coordinates of the image plane.
+ */
+export type Region = ArrayLike<number> | { x: number; y: number; width: number; height: number };
+
 export interface ExplainOptions {
   /** Default 'all'. */
   width?: Width;
@@ -36,9 +42,76 @@ export interface ExplainOptions {
    * before allocating.
    */
   maxMemoryBytes?: number;
+  /**
+   * Split the explanation exactly into the contributions of one path layer's units (SPEC §6):
+   * `by: 'unit'` (each kept unit), `'channel'` (the kept units of each conv channel), or
+   * `{ top: m }` (the m units of largest |contribution| plus one "rest" group). `layer`: a path
+   * layer's ordinal, default the top one. The components' weights, attributions and contributions
+   * sum to the explanation's (Σ r + biasAbove = pathLogit).
+   */
+  decompose?: { layer?: number; by: 'unit' | 'channel' | { top: number } };
+  /**
+   * Regional explanation (SPEC §7.2): score units by the part of their evidence that comes from
+   * this region (a forward-mode pass of x ⊙ 1_Ω), and report regionAttribution and regionShare.
+   * With a region, 'official' no longer reproduces the reference (the scores exclude biases).
+   */
+  region?: Region;
+  /**
+   * The top-k complete one-way paths (one unit per path layer) by contribution to the target
+   * logit, each with its linear model (SPEC §8). `rank`: 'signed' (default: strongest evidence for
+   * the target) or 'abs'. Exact k-best search; above `maxEdges` edges (default 20 Mi) only the
+   * `beam` (default 256) units of largest |contribution| per layer are searched and the result is
+   * marked `exact: false`. Needs a chain above the first path layer.
+   */
+  paths?: { k: number; rank?: 'signed' | 'abs'; maxEdges?: number; beam?: number };
+}
+
+export interface OneWayPath {
+  /** One unit per path layer, bottom → top (flat indices). */
+  units: Int32Array;
+  /** c_p = ω_d · Π ω_j · z_{l_1}[u_1]: the path's term of the exact sum that makes the logit. */
+  contribution: number;
+  /** W_p: the path's linear model; W_p·x + bias = contribution. */
+  weights: Float32Array;
+  bias: number;
+}
+
+export interface OneWayPaths {
+  items: OneWayPath[];
+  /** Σ contribution over the returned paths / (pathLogit − biasAbove). */
+  coverage: number;
+  /** b_{>l_1}: the bias entering above the first path layer; Σ over all paths + biasAbove = pathLogit. */
+  biasAbove: number;
+  /** False when the beam limited the search. */
+  exact: boolean;
+}
+
+export interface Component {
+  /** The group's units in the decomposed layer (ascending flat indices). */
+  units: Int32Array;
+  /** W^(G): this group's share of `weights`. */
+  weights: Float32Array;
+  /** W^(G) ⊙ x. */
+  attribution: Float32Array;
+  /** b^(G): its share of the bias entering at or below the decomposed layer. */
+  bias: number;
+  /** r_G = W^(G)·x + b^(G): the group's contribution to the path logit. */
+  contribution: number;
+  /** The remainder group of a `{ top: m }` grouping. */
+  rest: boolean;
+}
+
+export interface Decomposition {
+  /** The decomposed path layer. */
+  ordinal: number;
+  /** b_{>k}: the bias entering above the decomposed layer; Σ contribution + biasAbove = pathLogit. */
+  biasAbove: number;
+  components: Component[];
 }
 
 export interface ExplainBatchOptions extends Omit<ExplainOptions, 'target'> {
+  /** One region per input (e.g. several regions of one repeated input, run as one batch). */
+  regions?: Region[];
   /** One target per example; default each example's predicted class. */
   targets?: ArrayLike<number>;
 }
@@ -86,6 +159,14 @@ export interface Explanation {
   residual: number;
   /** Path layers bottom → top. */
   layers: PathLayer[];
+  /** With a region: attribution ⊙ 1_Ω. */
+  regionAttribution?: Float32Array;
+  /** With a region: W_P[t] · (x ⊙ 1_Ω), the region's share of the path logit (bias excluded). */
+  regionShare?: number;
+  /** Present when the `paths` option was given. */
+  paths?: OneWayPaths;
+  /** Present when the `decompose` option was given. */
+  decomposition?: Decomposition;
   stats: {
     /** Path-layer steps whose C Jacobian rows were recomputed from the logits (SPEC §4.2 H2). */
     recomputes: number;

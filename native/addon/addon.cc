@@ -92,6 +92,42 @@ pathwise::ExplainOptions parse_options(Napi::Env env, Napi::Value v) {
     else if (sv == "linear") opt.semantics = pathwise::Semantics::Linear;
     else throw_range(env, "semantics must be 'official' or 'linear'");
   }
+  Napi::Value paths = o.Get("paths");
+  if (!paths.IsUndefined()) {
+    if (!paths.IsObject()) throw_type(env, "paths must be an object");
+    Napi::Object po = paths.As<Napi::Object>();
+    opt.paths.k = expect_size(env, po.Get("k"), "paths.k");
+    if (opt.paths.k == 0) throw_range(env, "paths.k must be >= 1");
+    Napi::Value rank = po.Get("rank");
+    if (!rank.IsUndefined()) {
+      const std::string rs = rank.IsString() ? std::string(rank.As<Napi::String>()) : "";
+      if (rs != "signed" && rs != "abs") throw_range(env, "paths.rank must be 'signed' or 'abs'");
+      opt.paths.abs_rank = rs == "abs";
+    }
+    if (!po.Get("maxEdges").IsUndefined()) opt.paths.max_edges = expect_size(env, po.Get("maxEdges"), "paths.maxEdges");
+    if (!po.Get("beam").IsUndefined()) opt.paths.beam = expect_size(env, po.Get("beam"), "paths.beam");
+  }
+  Napi::Value region = o.Get("region");
+  if (!region.IsUndefined()) {
+    Napi::Float32Array rf = expect_f32(env, region, "region");
+    opt.region.assign(rf.Data(), rf.Data() + rf.ElementLength());
+  }
+  Napi::Value dec = o.Get("decompose");
+  if (!dec.IsUndefined()) {
+    if (!dec.IsObject()) throw_type(env, "decompose must be an object");
+    Napi::Object d = dec.As<Napi::Object>();
+    Napi::Value by = d.Get("by");
+    const std::string bys = by.IsString() ? std::string(by.As<Napi::String>()) : "";
+    using By = pathwise::DecomposeOptions::By;
+    if (bys == "unit") opt.decompose.by = By::Unit;
+    else if (bys == "channel") opt.decompose.by = By::Channel;
+    else if (bys == "top") {
+      opt.decompose.by = By::Top;
+      opt.decompose.top = expect_size(env, d.Get("top"), "decompose.top");
+    } else throw_range(env, "decompose.by must be 'unit', 'channel' or 'top'");
+    Napi::Value layer = d.Get("layer");
+    if (!layer.IsUndefined()) opt.decompose.ordinal = std::ptrdiff_t(expect_size(env, layer, "decompose.layer"));
+  }
   Napi::Value thr = o.Get("threshold");
   if (!thr.IsUndefined()) {
     if (!thr.IsNumber()) throw_type(env, "threshold must be a number");
@@ -146,6 +182,52 @@ Napi::Array results_to_js(Napi::Env env, const std::vector<pathwise::ExplainResu
       layers.Set(l, lo);
     }
     o.Set("layers", layers);
+    if (r.has_paths) {
+      Napi::Object po = Napi::Object::New(env);
+      po.Set("coverage", r.paths.coverage);
+      po.Set("biasAbove", r.paths.bias_above);
+      po.Set("exact", r.paths.exact);
+      Napi::Array items = Napi::Array::New(env, r.paths.paths.size());
+      for (std::size_t q = 0; q < r.paths.paths.size(); ++q) {
+        const auto& p = r.paths.paths[q];
+        Napi::Object io = Napi::Object::New(env);
+        Napi::Int32Array units = Napi::Int32Array::New(env, p.units.size());
+        std::copy(p.units.begin(), p.units.end(), units.Data());
+        io.Set("units", units);
+        io.Set("contribution", p.contribution);
+        io.Set("weights", f32_from(env, p.weights));
+        io.Set("bias", p.bias);
+        items.Set(q, io);
+      }
+      po.Set("items", items);
+      o.Set("paths", po);
+    }
+    if (r.has_region) {
+      o.Set("regionAttribution", f32_from(env, r.region_attribution));
+      o.Set("regionShare", r.region_share);
+    }
+    if (r.has_decomposition) {
+      const auto& dd = r.decomposition;
+      Napi::Object dobj = Napi::Object::New(env);
+      dobj.Set("ordinal", double(dd.ordinal));
+      dobj.Set("biasAbove", dd.bias_above);
+      Napi::Array comps = Napi::Array::New(env, dd.components.size());
+      for (std::size_t c = 0; c < dd.components.size(); ++c) {
+        const auto& comp = dd.components[c];
+        Napi::Object co = Napi::Object::New(env);
+        Napi::Int32Array units = Napi::Int32Array::New(env, comp.units.size());
+        std::copy(comp.units.begin(), comp.units.end(), units.Data());
+        co.Set("units", units);
+        co.Set("weights", f32_from(env, comp.weights));
+        co.Set("attribution", f32_from(env, comp.attribution));
+        co.Set("bias", comp.bias);
+        co.Set("contribution", comp.contribution);
+        co.Set("rest", comp.rest);
+        comps.Set(c, co);
+      }
+      dobj.Set("components", comps);
+      o.Set("decomposition", dobj);
+    }
     arr.Set(i, o);
   }
   return arr;

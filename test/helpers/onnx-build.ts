@@ -1,6 +1,6 @@
 /**
  * Builds small ONNX models in tests with the generated subset schema, and runs a parsed
- * NetworkSpec forward in float64 (the oracle side of the loader tests).
+ * NetworkSpec forward in float64 (the oracle side of the loader tests, via forward-ref.ts).
  */
 import { create, toBinary } from '@bufbuild/protobuf';
 import {
@@ -23,6 +23,7 @@ import {
   type ValueInfoProto,
 } from '../../lib/gen/onnx_subset_pb.js';
 import type { NetworkSpec } from '../../lib/layers.js';
+import { referenceForward } from '../oracle/forward-ref.js';
 
 // ---------------------------------------------------------------------------------------------
 // Tensors
@@ -92,6 +93,7 @@ export type AttrValue =
   | { float: number }
   | { ints: number[] }
   | { floats: number[] }
+  | { string: string }
   | { tensor: TensorProto };
 
 export function attribute(name: string, v: AttrValue): AttributeProto {
@@ -99,6 +101,7 @@ export function attribute(name: string, v: AttrValue): AttributeProto {
   if ('float' in v) return create(AttributeProtoSchema, { name, type: AttrType.FLOAT, f: v.float });
   if ('ints' in v) return create(AttributeProtoSchema, { name, type: AttrType.INTS, ints: v.ints.map(BigInt) });
   if ('floats' in v) return create(AttributeProtoSchema, { name, type: AttrType.FLOATS, floats: v.floats });
+  if ('string' in v) return create(AttributeProtoSchema, { name, type: AttrType.STRING, s: new TextEncoder().encode(v.string) });
   return create(AttributeProtoSchema, { name, type: AttrType.TENSOR, t: v.tensor });
 }
 
@@ -147,6 +150,55 @@ export const reshape = (name: string, x: string, shape: string, out: string): No
   node('Reshape', name, [x, shape], [out]);
 export const constant = (name: string, out: string, value: TensorProto): NodeProto =>
   node('Constant', name, [], [out], { value: { tensor: value } });
+
+/** Attributes of Conv and the pools; only the given ones are written. */
+export interface WindowAttrs {
+  kernel?: number[];
+  strides?: number[];
+  pads?: number[];
+  dilations?: number[];
+  autoPad?: 'NOTSET' | 'VALID' | 'SAME_UPPER' | 'SAME_LOWER';
+  group?: number;
+  ceilMode?: number;
+  countIncludePad?: number;
+}
+
+function windowAttrs(a: WindowAttrs): Record<string, AttrValue> {
+  const out: Record<string, AttrValue> = {};
+  if (a.kernel) out.kernel_shape = { ints: a.kernel };
+  if (a.strides) out.strides = { ints: a.strides };
+  if (a.pads) out.pads = { ints: a.pads };
+  if (a.dilations) out.dilations = { ints: a.dilations };
+  if (a.autoPad) out.auto_pad = { string: a.autoPad };
+  if (a.group !== undefined) out.group = { int: a.group };
+  if (a.ceilMode !== undefined) out.ceil_mode = { int: a.ceilMode };
+  if (a.countIncludePad !== undefined) out.count_include_pad = { int: a.countIncludePad };
+  return out;
+}
+
+/** Conv(x, w[, b]). */
+export const conv = (name: string, x: string, w: string, b: string | undefined, out: string, a: WindowAttrs = {}): NodeProto =>
+  node('Conv', name, b === undefined ? [x, w] : [x, w, b], [out], windowAttrs(a));
+export const maxPool = (name: string, x: string, out: string, a: WindowAttrs): NodeProto =>
+  node('MaxPool', name, [x], [out], windowAttrs(a));
+export const averagePool = (name: string, x: string, out: string, a: WindowAttrs): NodeProto =>
+  node('AveragePool', name, [x], [out], windowAttrs(a));
+export const globalAveragePool = (name: string, x: string, out: string): NodeProto => node('GlobalAveragePool', name, [x], [out]);
+/** BatchNormalization(x, scale, bias, mean, var) in inference mode. */
+export const batchNorm = (name: string, x: string, params: [string, string, string, string], out: string, epsilon?: number): NodeProto =>
+  node('BatchNormalization', name, [x, ...params], [out], epsilon === undefined ? {} : { epsilon: { float: epsilon } });
+export const shapeOf = (name: string, x: string, out: string): NodeProto => node('Shape', name, [x], [out]);
+export const gather = (name: string, data: string, indices: string, out: string, axis?: number): NodeProto =>
+  node('Gather', name, [data, indices], [out], axis === undefined ? {} : { axis: { int: axis } });
+/** Unsqueeze / Squeeze with axes as an input (opset 13). */
+export const unsqueeze = (name: string, x: string, axes: string, out: string): NodeProto => node('Unsqueeze', name, [x, axes], [out]);
+export const squeeze = (name: string, x: string, axes: string, out: string): NodeProto => node('Squeeze', name, [x, axes], [out]);
+export const concat = (name: string, inputs: string[], out: string, axis: number): NodeProto =>
+  node('Concat', name, inputs, [out], { axis: { int: axis } });
+export const slice = (name: string, data: string, starts: string, ends: string, out: string, axes?: string, steps?: string): NodeProto =>
+  node('Slice', name, [data, starts, ends, ...(axes ? [axes] : steps ? [''] : []), ...(steps ? [steps] : [])], [out]);
+export const cast = (name: string, x: string, to: number, out: string): NodeProto => node('Cast', name, [x], [out], { to: { int: to } });
+
 /** Dropout with optional ratio / training_mode inputs and an optional mask output. */
 export const dropout = (name: string, x: string, out: string, extraInputs: string[] = [], mask?: string): NodeProto =>
   node('Dropout', name, [x, ...extraInputs], mask ? [out, mask] : [out]);
@@ -221,25 +273,9 @@ export function uniform(rand: () => number, n: number, scale = 1): Float64Array 
   return Float64Array.from({ length: n }, () => (2 * rand() - 1) * scale);
 }
 
-/** Forward pass of one sample in float64: dense and relu change values, the other layers only shapes. */
+/** Forward pass of one sample in float64: the layer-spec reference oracle (test/oracle/forward-ref.ts). */
 export function forward(spec: NetworkSpec, x: ArrayLike<number>): Float64Array {
-  let h = Float64Array.from(x as ArrayLike<number>);
-  for (const layer of spec.layers) {
-    if (layer.type === 'dense') {
-      if (h.length !== layer.in) throw new Error(`dense ${layer.name}: input ${h.length}, expected ${layer.in}`);
-      const y = new Float64Array(layer.out);
-      for (let o = 0; o < layer.out; o++) {
-        let s = layer.bias ? layer.bias[o] : 0;
-        const row = o * layer.in;
-        for (let k = 0; k < layer.in; k++) s += layer.weights[row + k] * h[k];
-        y[o] = s;
-      }
-      h = y;
-    } else if (layer.type === 'relu') {
-      h = h.map((v) => (v > 0 ? v : 0));
-    }
-  }
-  return h;
+  return referenceForward(spec, Float64Array.from(x as ArrayLike<number>));
 }
 
 /** Forward pass of a batch stored row after row. */

@@ -10,9 +10,12 @@
 namespace pathwise {
 namespace ops {
 
-void dense_forward(const Layer& layer, const float* in, std::size_t n, float* out) {
+void dense_forward(const Layer& layer, const float* in, std::size_t n, float* out, bool with_bias) {
   const std::size_t in_size = layer.in_size(), out_size = layer.out_size();
-  for (std::size_t e = 0; e < n; ++e) std::copy(layer.bias.begin(), layer.bias.end(), out + e * out_size);
+  for (std::size_t e = 0; e < n; ++e) {
+    if (with_bias) std::copy(layer.bias.begin(), layer.bias.end(), out + e * out_size);
+    else std::fill(out + e * out_size, out + (e + 1) * out_size, 0.0f);
+  }
   kernels::active().gemm_nt(n, out_size, in_size, in, in_size, layer.weights.data(), in_size, out,
                             out_size, /*accumulate=*/true);
 }
@@ -71,7 +74,7 @@ void col2im_add(const Layer& layer, const float* cols, std::size_t p0, std::size
       }
 }
 
-void conv_forward(const Layer& layer, const float* in, std::size_t n, float* out) {
+void conv_forward(const Layer& layer, const float* in, std::size_t n, float* out, bool with_bias) {
   const Shape &is = layer.in_shape, &os = layer.out_shape;
   const std::size_t g = layer.groups, cin_g = is.c / g, cout_g = os.c / g;
   const std::size_t k = cin_g * layer.window.kh * layer.window.kw, positions = os.h * os.w;
@@ -94,6 +97,7 @@ void conv_forward(const Layer& layer, const float* in, std::size_t n, float* out
         }
       }
     }
+    if (!with_bias) continue;
     float* y = out + e * os.size();
     for (std::size_t c = 0; c < os.c; ++c) {
       const float b = layer.bias[c];
@@ -172,12 +176,12 @@ void avg_pool_forward(const Layer& layer, const float* in, std::size_t n, float*
     }
 }
 
-void affine_forward(const Layer& layer, const float* in, std::size_t n, float* out) {
+void affine_forward(const Layer& layer, const float* in, std::size_t n, float* out, bool with_bias) {
   const Shape& s = layer.in_shape;
   const std::size_t plane = s.h * s.w;
   for (std::size_t e = 0; e < n; ++e)
     for (std::size_t c = 0; c < s.c; ++c) {
-      const float a = layer.weights[c], b = layer.bias[c];
+      const float a = layer.weights[c], b = with_bias ? layer.bias[c] : 0.0f;
       const float* src = in + e * s.size() + c * plane;
       float* dst = out + e * s.size() + c * plane;
       for (std::size_t p = 0; p < plane; ++p) dst[p] = a * src[p] + b;
@@ -192,11 +196,11 @@ namespace {
 // receives the gate of the frozen network; for a MaxPool, `winners` receives the routing.
 void run_layer(const Layer& layer, const float* a, const float* b, std::size_t n, const float* mask,
                const std::int32_t* fixed, std::vector<float>& y, std::vector<float>* gates,
-               std::vector<std::int32_t>* winners) {
+               std::vector<std::int32_t>* winners, bool with_bias = true) {
   y.resize(n * layer.out_size());
   switch (layer.kind) {
-    case LayerKind::Dense: ops::dense_forward(layer, a, n, y.data()); break;
-    case LayerKind::Conv: ops::conv_forward(layer, a, n, y.data()); break;
+    case LayerKind::Dense: ops::dense_forward(layer, a, n, y.data(), with_bias); break;
+    case LayerKind::Conv: ops::conv_forward(layer, a, n, y.data(), with_bias); break;
     case LayerKind::MaxPool: {
       if (fixed) {
         const std::size_t out = layer.out_size(), in = layer.in_size();
@@ -215,7 +219,7 @@ void run_layer(const Layer& layer, const float* a, const float* b, std::size_t n
       break;
     }
     case LayerKind::AvgPool: ops::avg_pool_forward(layer, a, n, y.data()); break;
-    case LayerKind::Affine: ops::affine_forward(layer, a, n, y.data()); break;
+    case LayerKind::Affine: ops::affine_forward(layer, a, n, y.data(), with_bias); break;
     case LayerKind::Add:
       for (std::size_t q = 0; q < y.size(); ++q) y[q] = a[q] + b[q];
       break;
@@ -239,7 +243,7 @@ void run_layer(const Layer& layer, const float* a, const float* b, std::size_t n
 
 void forward_range(const Network& net, const float* x, std::size_t n, std::size_t first,
                    const Activations* below, const std::vector<const float*>& masks, Activations& out,
-                   const std::vector<const std::int32_t*>* fixed_winners) {
+                   const std::vector<const std::int32_t*>* fixed_winners, bool with_bias) {
   const auto& layers = net.layers();
   const std::size_t count = layers.size();
   out.n = n;
@@ -257,8 +261,19 @@ void forward_range(const Network& net, const float* x, std::size_t n, std::size_
     const float* b = layer.inputs.size() > 1 ? values_of(layer.inputs[1]) : nullptr;
     const float* mask = i < masks.size() ? masks[i] : nullptr;
     const std::int32_t* fixed = fixed_winners && i < fixed_winners->size() ? (*fixed_winners)[i] : nullptr;
-    run_layer(layer, a, b, n, mask, fixed, out.values[i], &out.gates[i], &out.winners[i]);
+    run_layer(layer, a, b, n, mask, fixed, out.values[i], &out.gates[i], &out.winners[i], with_bias);
   }
+}
+
+void jvp_frozen(const Network& net, const Activations& orig, const float* v, std::size_t n, Activations& out) {
+  const auto& layers = net.layers();
+  std::vector<const float*> gates(layers.size(), nullptr);
+  std::vector<const std::int32_t*> winners(layers.size(), nullptr);
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    if (layers[i].kind == LayerKind::Relu) gates[i] = orig.gates[i].data();
+    if (layers[i].kind == LayerKind::MaxPool) winners[i] = orig.winners[i].data();
+  }
+  forward_range(net, v, n, 0, nullptr, gates, out, &winners, /*with_bias=*/false);
 }
 
 void forward_original(const Network& net, const float* x, std::size_t n, Activations& out) {

@@ -27,7 +27,11 @@ struct Activations {
 // network, SPEC §4.1): then pool i copies those winners (n × out_size) instead of routing.
 void forward_range(const Network& net, const float* x, std::size_t n, std::size_t first,
                    const Activations* below, const std::vector<const float*>& masks, Activations& out,
-                   const std::vector<const std::int32_t*>* fixed_winners = nullptr);
+                   const std::vector<const std::int32_t*>* fixed_winners = nullptr, bool with_bias = true);
+
+// Forward-mode derivative (JVP) of the original network frozen at x: the tangent v (n × d) through
+// the same gates and routing, no biases. out.values[i] = (∂ layer i's output / ∂x) · v.
+void jvp_frozen(const Network& net, const Activations& orig, const float* v, std::size_t n, Activations& out);
 
 // The original network: forward_range from layer 0 with no masks.
 void forward_original(const Network& net, const float* x, std::size_t n, Activations& out);
@@ -40,11 +44,11 @@ std::size_t argmax_first(const float* values, std::size_t count);
 
 // Single-layer kernels, shared with the VJP (which mirrors them) and with tests.
 namespace ops {
-void dense_forward(const Layer& layer, const float* in, std::size_t n, float* out);
-void conv_forward(const Layer& layer, const float* in, std::size_t n, float* out);
+void dense_forward(const Layer& layer, const float* in, std::size_t n, float* out, bool with_bias = true);
+void conv_forward(const Layer& layer, const float* in, std::size_t n, float* out, bool with_bias = true);
 void max_pool_forward(const Layer& layer, const float* in, std::size_t n, float* out, std::int32_t* winners);
 void avg_pool_forward(const Layer& layer, const float* in, std::size_t n, float* out);
-void affine_forward(const Layer& layer, const float* in, std::size_t n, float* out);
+void affine_forward(const Layer& layer, const float* in, std::size_t n, float* out, bool with_bias = true);
 // AvgPool divisor of output position (oy, ox), PyTorch's rule for count_include_pad both ways.
 float avg_pool_divisor(const Layer& layer, std::size_t oy, std::size_t ox);
 // im2col of one group of one example for output positions [p0, p0 + count): cols is K × count.

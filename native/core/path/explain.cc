@@ -7,6 +7,7 @@
 #include "../forward/forward.h"
 #include "../util/error.h"
 #include "../vjp/vjp.h"
+#include "oneway.h"
 
 namespace pathwise {
 
@@ -20,6 +21,25 @@ void validate_options(const Network& net, std::size_t n, const ExplainOptions& o
     throw_range("width must be an integer >= 1, 'P%' or 'all'");
   if (w.mode == WidthRule::Mode::Percent && !(w.value > 0.0 && w.value <= 100.0))
     throw_range("width percentage must be in (0, 100]");
+  if (options.decompose.by != DecomposeOptions::By::None) {
+    const std::ptrdiff_t o = options.decompose.ordinal;
+    const std::size_t depth = options.depth == 0 ? relus : options.depth;
+    if (o != -1 && (o < std::ptrdiff_t(relus - depth) || o >= std::ptrdiff_t(relus)))
+      throw_range("decompose.layer " + std::to_string(o) + " is not a path layer (path layers: ordinals " +
+                  std::to_string(relus - depth) + " to " + std::to_string(relus - 1) + ")");
+    if (options.decompose.by == DecomposeOptions::By::Top && options.decompose.top == 0)
+      throw_range("decompose.by.top must be >= 1");
+  }
+  if (options.paths.k > 0) {
+    if (options.paths.k > 100000) throw_range("paths.k must be at most 100000");
+    if (options.paths.beam == 0) throw_range("paths.beam must be >= 1");
+    const std::size_t depth = options.depth == 0 ? relus : options.depth;
+    const auto& layers = net.layers();
+    for (std::size_t i = net.relu_positions()[relus - depth] + 1; i < layers.size(); ++i)
+      if (layers[i].inputs.size() != 1 || layers[i].inputs[0] != int(i) - 1)
+        throw_range("one-way paths are defined for networks that are a chain above the first path layer "
+                    "(layer " + std::to_string(i) + " is a residual join or a branch); use a smaller depth");
+  }
   if (std::isnan(options.threshold) || options.threshold >= 1.0f)
     throw_range("threshold must be in [0, 1) (a softmax score), or omitted for 1/C");
   const std::size_t per_example = explain_bytes_per_example(net, options);
@@ -28,6 +48,9 @@ void validate_options(const Network& net, std::size_t n, const ExplainOptions& o
                 "explaining one input needs about " + std::to_string((per_example + (1 << 20) - 1) >> 20) +
                     " MiB of working memory, above maxMemoryBytes = " + std::to_string(options.max_memory_bytes) +
                     " bytes; raise maxMemoryBytes or use a smaller depth");
+  if (!options.region.empty() && options.region.size() != n * net.input_size())
+    throw_range("region has " + std::to_string(options.region.size()) + " values, expected " +
+                std::to_string(n * net.input_size()));
   if (!options.targets.empty()) {
     if (options.targets.size() != n)
       throw_range("targets has " + std::to_string(options.targets.size()) + " entries for " +
@@ -71,6 +94,7 @@ struct Chunk {
   std::size_t classes, depth, first_path, top;
   std::vector<std::size_t> target;
   Activations orig;  // H0 / L0: the original forward
+  Activations tau;   // with a region: the JVP of x ⊙ mask through the frozen original network
   Frozen frozen;     // the frozen network the sweeps run through
   std::vector<std::vector<float>> mask_store;     // path layer → n × N_l selection (or gate)
   std::vector<const float*> masks;                // what forward passes apply at path layers
@@ -111,6 +135,12 @@ struct Chunk {
     }
     mask_store.resize(count);
     masks.assign(count, nullptr);
+    if (!opt.region.empty()) {
+      const std::size_t d = net.input_size();
+      std::vector<float> v(n * d);
+      for (std::size_t q = 0; q < v.size(); ++q) v[q] = x[q] * opt.region[q];
+      jvp_frozen(net, orig, v.data(), n, tau);
+    }
   }
 
   // J_l from the logits: an identity seed of C rows per example through every layer above l.
@@ -128,7 +158,8 @@ struct Chunk {
   // activation, the sweep's cotangent at p). Returns the n × N_l 0/1 selection.
   std::vector<float>& select(std::size_t o, std::size_t p) {
     const std::size_t units = net.layers()[p].out_size();
-    const std::vector<float>& h = orig.values[p];
+    // The unit's activation, or with a region the part of it that flows from the region (§7.2).
+    const std::vector<float>& h = opt.region.empty() ? orig.values[p] : tau.values[p];
     std::vector<float>& jac = sweep.cot[p];
     if (jac.empty()) jac.assign(n * classes * units, 0.0f);  // no route to the logits at all
     std::vector<float>& mask = mask_store[p];
@@ -166,11 +197,23 @@ struct Chunk {
         for (std::size_t i = p + 1; i < count; ++i) {
           if (layers[i].kind != LayerKind::MaxPool) continue;
           if (i >= swept_down_to) {  // H2: compare with the routing the sweep state was built on
-            const std::size_t out = layers[i].out_size();
-            for (std::size_t e = 0; e < n; ++e)
-              if (!std::equal(upper.winners[i].begin() + e * out, upper.winners[i].begin() + (e + 1) * out,
-                              frozen.winners[i] + e * out))
-                changed[e] = 1;
+            // A window whose old and new winners are both masked out by the MaskLayer feeding the
+            // pool carries no cotangent either way: its change cannot alter J. (Windows of masked
+            // zeros route to their first element, so without this rule every step below a pooled
+            // path layer would recompute: 16 of 32 steps on the fixture CNN, none needed.)
+            const int q = layers[i].inputs[0];
+            const float* feed_mask = q >= 0 && layers[std::size_t(q)].kind == LayerKind::Relu ? masks[std::size_t(q)] : nullptr;
+            const std::size_t out = layers[i].out_size(), in = layers[i].in_size();
+            for (std::size_t e = 0; e < n; ++e) {
+              const std::int32_t* now = upper.winners[i].data() + e * out;
+              const std::int32_t* before = frozen.winners[i] + e * out;
+              const float* m = feed_mask ? feed_mask + e * in : nullptr;
+              for (std::size_t w = 0; w < out && !changed[e]; ++w) {
+                if (now[w] == before[w]) continue;
+                const bool relevant = !m || (now[w] >= 0 && m[now[w]] != 0.0f) || (before[w] >= 0 && m[before[w]] != 0.0f);
+                if (relevant) changed[e] = 1;
+              }
+            }
           }
           winner_store[i] = std::move(upper.winners[i]);
           frozen.winners[i] = winner_store[i].data();
@@ -212,6 +255,208 @@ struct Chunk {
     }
   }
 
+  // The frozen network restricted to example e (a sweep of rows that all belong to e).
+  Frozen frozen_for(std::size_t e) const {
+    Frozen view = frozen;
+    const auto& layers = net.layers();
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+      if (view.gates[i]) view.gates[i] += e * layers[i].out_size();
+      if (view.winners[i]) view.winners[i] += e * layers[i].out_size();
+    }
+    return view;
+  }
+
+  // SPEC §6: components of path layer k (ordinal o, layer pk) for example e, all groups as one
+  // batched VJP seeded with δ_k ⊙ 1_G at the gate output (the gate applies γ̃_k on the way down).
+  void decompose(std::size_t e, std::size_t o, std::size_t pk, const float* delta_all, const float* z_all,
+                 double bias_above) {
+    const Layer& layer = net.layers()[pk];
+    const std::size_t units = layer.out_size(), plane = layer.out_shape.h * layer.out_shape.w;
+    const float* delta = delta_all + e * units;
+    const float* gate = frozen.gates[pk] + e * units;
+    const float* z = z_all + e * units;
+    std::vector<double> r(units);
+    std::vector<std::int32_t> live;  // units with effective gate 1 (for 'official', pool losers have δ = 0)
+    for (std::size_t u = 0; u < units; ++u) {
+      r[u] = double(delta[u]) * double(gate[u]) * double(z[u]);
+      if (gate[u] != 0.0f) live.push_back(std::int32_t(u));
+    }
+    std::vector<Component> groups;
+    const auto by = opt.decompose.by;
+    if (by == DecomposeOptions::By::Unit) {
+      for (std::int32_t u : live) groups.push_back(Component{{u}});
+    } else if (by == DecomposeOptions::By::Channel) {
+      for (std::int32_t u : live) {
+        const std::size_t c = std::size_t(u) / plane;
+        if (groups.empty() || std::size_t(groups.back().units.front()) / plane != c) groups.push_back(Component{});
+        groups.back().units.push_back(u);
+      }
+    } else {
+      std::vector<std::int32_t> ranked = live;
+      std::stable_sort(ranked.begin(), ranked.end(), [&](std::int32_t a, std::int32_t b) {
+        return std::fabs(r[std::size_t(a)]) > std::fabs(r[std::size_t(b)]);
+      });
+      const std::size_t m = std::min(opt.decompose.top, ranked.size());
+      for (std::size_t i = 0; i < m; ++i) groups.push_back(Component{{ranked[i]}});
+      if (ranked.size() > m) {
+        Component rest;
+        rest.units.assign(ranked.begin() + std::ptrdiff_t(m), ranked.end());
+        std::sort(rest.units.begin(), rest.units.end());
+        rest.rest = true;
+        groups.push_back(std::move(rest));
+      }
+    }
+    Decomposition& out = results[e].decomposition;
+    results[e].has_decomposition = true;
+    out.ordinal = o;
+    out.bias_above = bias_above;
+    out.components.clear();
+    if (groups.empty()) return;
+    const std::size_t rows = groups.size(), d = net.input_size();
+    Frozen view = frozen_for(e);
+    Sweep s;
+    s.reset(net, rows, rows);
+    std::vector<float>& seed = s.cot[pk];
+    seed.assign(rows * units, 0.0f);
+    for (std::size_t g = 0; g < rows; ++g)
+      for (std::int32_t u : groups[g].units) seed[g * units + std::size_t(u)] = delta[u];
+    std::vector<double> bias(rows, 0.0);
+    sweep_back(net, view, s, 0, pk + 1, bias.data());
+    if (s.input_cot.empty()) s.input_cot.assign(rows * d, 0.0f);
+    const float* xe = x + e * d;
+    for (std::size_t g = 0; g < rows; ++g) {
+      Component& c = groups[g];
+      c.weights.assign(s.input_cot.begin() + g * d, s.input_cot.begin() + (g + 1) * d);
+      c.attribution.resize(d);
+      for (std::size_t i = 0; i < d; ++i) c.attribution[i] = c.weights[i] * xe[i];
+      c.bias = bias[g];
+      for (std::int32_t u : c.units) c.contribution += r[std::size_t(u)];
+    }
+    out.components = std::move(groups);
+  }
+
+  // Pushes `rows` tangents given at the output of layer `from` through the frozen linear block up
+  // to the input of layer `to` (a chain; no biases), for example e. Returns rows × in_size(to).
+  std::vector<float> block_jvp(std::size_t e, std::size_t from, std::size_t to, std::vector<float> t,
+                               std::size_t rows) const {
+    const auto& layers = net.layers();
+    std::vector<float> out;
+    for (std::size_t i = from + 1; i < to; ++i) {
+      const Layer& layer = layers[i];
+      out.assign(rows * layer.out_size(), 0.0f);
+      switch (layer.kind) {
+        case LayerKind::Dense: ops::dense_forward(layer, t.data(), rows, out.data(), false); break;
+        case LayerKind::Conv: ops::conv_forward(layer, t.data(), rows, out.data(), false); break;
+        case LayerKind::AvgPool: ops::avg_pool_forward(layer, t.data(), rows, out.data()); break;
+        case LayerKind::Affine: ops::affine_forward(layer, t.data(), rows, out.data(), false); break;
+        case LayerKind::MaxPool: {
+          const std::int32_t* win = frozen.winners[i] + e * layer.out_size();
+          for (std::size_t r = 0; r < rows; ++r)
+            for (std::size_t o = 0; o < layer.out_size(); ++o)
+              if (win[o] >= 0) out[r * layer.out_size() + o] = t[r * layer.in_size() + std::size_t(win[o])];
+          break;
+        }
+        case LayerKind::Relu:
+        case LayerKind::Add:
+          throw Error(Error::Kind::Runtime, "internal: a ReLU or join inside a path block");
+      }
+      t.swap(out);
+    }
+    return t;
+  }
+
+  // SPEC §8: the k best complete one-way paths of example e through the frozen network.
+  void one_way_paths(std::size_t e, const std::vector<std::vector<float>>& deltas, double bias_above,
+                     const Activations& fin) {
+    const auto& layers = net.layers();
+    const auto& relus = net.relu_positions();
+    const std::size_t d = depth;
+    std::vector<std::size_t> pos(d);
+    for (std::size_t j = 0; j < d; ++j) pos[j] = relus[first_path + j];
+    // ζ: z_{l_1}, the original pre-activation (nothing below l_1 is masked).
+    const int q = layers[pos[0]].inputs[0];
+    const std::size_t n0 = layers[pos[0]].out_size();
+    const float* zeta = (q < 0 ? x : orig.values[std::size_t(q)].data()) + e * n0;
+    // Nodes: units with effective gate 1; their contributions r_u = δ_u γ_u z̃_u rank the beam.
+    std::vector<std::vector<std::int32_t>> nodes(d);
+    std::size_t estimate = 0;
+    for (std::size_t j = 0; j < d; ++j) {
+      const std::size_t units = layers[pos[j]].out_size();
+      const float* gate = frozen.gates[pos[j]] + e * units;
+      for (std::size_t u = 0; u < units; ++u)
+        if (gate[u] != 0.0f) nodes[j].push_back(std::int32_t(u));
+      if (j > 0) estimate += nodes[j - 1].size() * nodes[j].size();
+    }
+    OneWayPaths& out = results[e].paths;
+    results[e].has_paths = true;
+    out.bias_above = bias_above;
+    out.exact = estimate <= opt.paths.max_edges;
+    if (!out.exact) {
+      for (std::size_t j = 0; j < d; ++j) {
+        if (nodes[j].size() <= opt.paths.beam) continue;
+        const std::size_t units = layers[pos[j]].out_size();
+        const float* delta = deltas[pos[j]].data() + e * units;
+        const int pj = layers[pos[j]].inputs[0];
+        const float* z = (pj < 0 ? x : (std::size_t(pj) >= pos[0] ? fin.values[std::size_t(pj)] : orig.values[std::size_t(pj)]).data()) + e * units;
+        auto& v = nodes[j];
+        std::stable_sort(v.begin(), v.end(), [&](std::int32_t a, std::int32_t b) {
+          return std::fabs(double(delta[a]) * z[a]) > std::fabs(double(delta[b]) * z[b]);
+        });
+        v.resize(opt.paths.beam);
+        std::sort(v.begin(), v.end());
+      }
+    }
+    LayeredGraph g;
+    g.sizes.resize(d);
+    g.incoming.resize(d);
+    for (std::size_t j = 0; j < d; ++j) g.sizes[j] = nodes[j].size();
+    for (std::int32_t u : nodes[0]) g.bottom.push_back(zeta[u]);
+    const float* top_delta = deltas[pos[d - 1]].data() + e * layers[pos[d - 1]].out_size();
+    for (std::int32_t v : nodes[d - 1]) g.top.push_back(top_delta[v]);
+    for (std::size_t j = 1; j < d; ++j) {
+      // ω_{j−1}(u → v): one-hot tangents at the gate output of l_{j−1}, through the block.
+      const std::size_t from_units = layers[pos[j - 1]].out_size(), rows = nodes[j - 1].size();
+      std::vector<float> t(rows * from_units, 0.0f);
+      for (std::size_t r = 0; r < rows; ++r) t[r * from_units + std::size_t(nodes[j - 1][r])] = 1.0f;
+      const std::vector<float> w = block_jvp(e, pos[j - 1], pos[j], std::move(t), rows);
+      const std::size_t to_units = layers[pos[j]].in_size();
+      g.incoming[j].resize(nodes[j].size());
+      for (std::size_t vi = 0; vi < nodes[j].size(); ++vi)
+        for (std::size_t r = 0; r < rows; ++r) {
+          const float wv = w[r * to_units + std::size_t(nodes[j][vi])];
+          if (wv != 0.0f) g.incoming[j][vi].push_back({std::uint32_t(r), double(wv)});
+        }
+    }
+    std::vector<RankedPath> best;
+    if (!nodes[0].empty() && !nodes[d - 1].empty()) best = k_best_paths(g, opt.paths.k, opt.paths.abs_rank);
+    // W_p: one VJP per path, all as one batch, seeded with the path's weight product at z_{l_1}[u_1].
+    const std::size_t rows = best.size(), dim = net.input_size();
+    out.paths.clear();
+    if (rows == 0) return;
+    Frozen view = frozen_for(e);
+    Sweep s;
+    s.reset(net, rows, rows);
+    std::vector<double> bias(rows, 0.0);
+    std::vector<float>& seed = q < 0 ? s.input_cot : s.cot[std::size_t(q)];
+    seed.assign(rows * n0, 0.0f);
+    for (std::size_t r = 0; r < rows; ++r) seed[r * n0 + std::size_t(nodes[0][best[r].nodes[0]])] = float(best[r].product);
+    if (q >= 0) sweep_back(net, view, s, 0, std::size_t(q) + 1, bias.data());
+    if (s.input_cot.empty()) s.input_cot.assign(rows * dim, 0.0f);
+    double total = 0;
+    for (std::size_t r = 0; r < rows; ++r) {
+      OneWayPath p;
+      for (std::size_t j = 0; j < d; ++j) p.units.push_back(nodes[j][best[r].nodes[j]]);
+      p.contribution = best[r].value;
+      p.weights.assign(s.input_cot.begin() + r * dim, s.input_cot.begin() + (r + 1) * dim);
+      p.bias = bias[r];
+      total += p.contribution;
+      out.paths.push_back(std::move(p));
+    }
+    const double denominator = double(results[e].path_logits.empty() ? fin.values.back()[e * classes + target[e]]
+                                                                     : results[e].path_logits[target[e]]) - bias_above;
+    out.coverage = denominator != 0 ? total / denominator : 0;
+  }
+
   // H4/L4 and H5/L5: the path network's forward from l_min (everything below it is the original
   // network), one VJP of row t per example down to x accumulating b_P[t], the attribution and the
   // completeness residual. 'official' pools route on the masked values; 'linear' pools keep π.
@@ -230,7 +475,37 @@ struct Chunk {
     std::vector<float>& seed = sweep.cot[count - 1];
     seed.assign(n * classes, 0.0f);
     for (std::size_t e = 0; e < n; ++e) seed[e * classes + target[e]] = 1.0f;
-    sweep_back(net, frozen, sweep, 0, count, bias.data());
+    // Stop the sweep at the ReLU layers whose row-t cotangent δ (at the gate output) and bias so
+    // far (the bias entering above) a decomposition or the path search needs.
+    const auto& relus = net.relu_positions();
+    std::vector<std::size_t> stops;
+    const bool decomposing = opt.decompose.by != DecomposeOptions::By::None;
+    const std::size_t dec_ordinal = opt.decompose.ordinal < 0 ? top : std::size_t(opt.decompose.ordinal);
+    if (decomposing) stops.push_back(relus[dec_ordinal]);
+    if (opt.paths.k > 0)
+      for (std::size_t o = first_path; o <= top; ++o) stops.push_back(relus[o]);
+    std::sort(stops.begin(), stops.end(), std::greater<>());
+    stops.erase(std::unique(stops.begin(), stops.end()), stops.end());
+    std::vector<std::vector<float>> deltas(count);
+    std::vector<std::vector<double>> above(count);
+    std::size_t hi = count;
+    for (std::size_t p : stops) {
+      sweep_back(net, frozen, sweep, p + 1, hi, bias.data());
+      deltas[p] = sweep.cot[p];
+      if (deltas[p].empty()) deltas[p].assign(n * layers[p].out_size(), 0.0f);
+      above[p] = bias;
+      hi = p + 1;
+    }
+    sweep_back(net, frozen, sweep, 0, hi, bias.data());
+    if (decomposing) {
+      const std::size_t pk = relus[dec_ordinal];
+      const int producer = layers[pk].inputs[0];
+      const float* z = producer < 0 ? x : (std::size_t(producer) >= pmin ? fin.values[std::size_t(producer)].data()
+                                                                         : orig.values[std::size_t(producer)].data());
+      for (std::size_t e = 0; e < n; ++e) decompose(e, dec_ordinal, pk, deltas[pk].data(), z, above[pk][e]);
+    }
+    if (opt.paths.k > 0)
+      for (std::size_t e = 0; e < n; ++e) one_way_paths(e, deltas, above[pmin][e], fin);
     const std::size_t d = net.input_size();
     if (sweep.input_cot.empty()) sweep.input_cot.assign(n * d, 0.0f);
     const std::vector<float>& path_logits = fin.values.back();
@@ -246,6 +521,15 @@ struct Chunk {
       }
       r.bias = bias[e];
       r.residual = linear_sum + r.bias - double(r.path_logits[target[e]]);
+      if (!opt.region.empty()) {
+        r.has_region = true;
+        r.region_attribution.resize(d);
+        r.region_share = 0;
+        for (std::size_t i = 0; i < d; ++i) {
+          r.region_attribution[i] = r.attribution[i] * opt.region[e * d + i];
+          r.region_share += double(r.region_attribution[i]);
+        }
+      }
     }
   }
 };

@@ -15,8 +15,32 @@ enum class Semantics {
   Linear,    // the frozen path model: gates m ⊙ φ(z(x)), original routing (SPEC §4.3)
 };
 
+// Decomposition of the explanation into the contributions of one path layer's units (SPEC §6).
+struct DecomposeOptions {
+  enum class By { None, Unit, Channel, Top };
+  By by = By::None;
+  std::size_t top = 0;      // By::Top: the m units of largest |r_u|, plus a "rest" group
+  std::ptrdiff_t ordinal = -1;  // the path layer (ReLU ordinal); -1 = the top path layer
+};
+
+// The top-k complete one-way paths by contribution to the target logit (SPEC §8).
+struct PathsOptions {
+  std::size_t k = 0;  // 0 = off
+  bool abs_rank = false;
+  // Above this many edges (estimated as Σ |V_j| · |V_j+1|) the search keeps only `beam` nodes per
+  // layer (those of largest |unit contribution|) and marks the result inexact.
+  std::size_t max_edges = std::size_t(20) << 20;
+  std::size_t beam = 256;
+};
+
 struct ExplainOptions {
   Semantics semantics = Semantics::Official;
+  PathsOptions paths;
+  DecomposeOptions decompose;
+  // Regional explanation (SPEC §7.2): one 0/1 mask over the input per example (n × d), or empty.
+  // Units are scored by the part of their evidence that comes from the region, a = J · τ with
+  // τ = ∂h/∂x · (x ⊙ mask), instead of a = J · h.
+  std::vector<float> region;
   WidthRule width;
   // Score threshold of the selection test s > threshold; negative = the reference's 1/C. 0 keeps
   // every unit whose class contributions are not all identical.
@@ -37,6 +61,35 @@ struct LayerResult {
   Selection selection;
 };
 
+struct Component {
+  std::vector<std::int32_t> units;  // the group's units (ascending flat indices)
+  std::vector<float> weights;       // W^(G): Σ_u δ_k[u] γ̃_k[u] ∂z_k[u]/∂x
+  std::vector<float> attribution;   // W^(G) ⊙ x
+  double bias = 0;                  // b^(G): the same through the biases below layer k
+  double contribution = 0;          // r_G = Σ_u δ_k[u] γ̃_k[u] z̃_k[u] = W^(G)·x + b^(G)
+  bool rest = false;                // the remainder group of a top-m grouping
+};
+
+struct Decomposition {
+  std::size_t ordinal = 0;
+  double bias_above = 0;  // b_{>k}: the row-t bias entering above layer k
+  std::vector<Component> components;
+};
+
+struct OneWayPath {
+  std::vector<std::int32_t> units;  // one unit per path layer, bottom → top
+  double contribution = 0;          // c_p = ω_d · Π ω_j · ζ(u_1)
+  std::vector<float> weights;       // W_p (input size); W_p·x + b_p = c_p
+  double bias = 0;                  // b_p
+};
+
+struct OneWayPaths {
+  std::vector<OneWayPath> paths;
+  double coverage = 0;   // Σ c_p / (ŷ_t − b_{>l_1})
+  double bias_above = 0; // b_{>l_1}
+  bool exact = true;
+};
+
 struct ExplainResult {
   std::int32_t target = 0, predicted = 0;
   std::vector<float> logits;       // original network, C
@@ -47,6 +100,13 @@ struct ExplainResult {
   double residual = 0;             // W_P[t]·x + b_P[t] − ŷ_t(x)
   std::vector<LayerResult> layers;  // bottom → top
   std::size_t recomputes = 0;
+  bool has_region = false;
+  std::vector<float> region_attribution;  // attribution ⊙ mask
+  double region_share = 0;                // W_P[t] · (x ⊙ mask)
+  bool has_paths = false;
+  OneWayPaths paths;
+  bool has_decomposition = false;
+  Decomposition decomposition;
 };
 
 // Validates the options against the network (Error(Range) on a bad depth, width or target) and
