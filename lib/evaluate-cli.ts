@@ -92,9 +92,23 @@ function depthOf(s: string): Depth {
   return n;
 }
 
+// A native dynamic import in both builds: the CommonJS build would otherwise compile import() to
+// require(), which cannot load an ES module or a file: URL. Where the host gives functions made by
+// `new Function` no import hook (vitest's module runner), the compiled import() is used.
+const nativeImport = new Function('specifier', 'return import(specifier)') as (specifier: string) => Promise<Record<string, unknown>>;
+
+async function importModule(specifier: string): Promise<Record<string, unknown>> {
+  try {
+    return await nativeImport(specifier);
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING') throw e;
+    return (await import(specifier)) as Record<string, unknown>;
+  }
+}
+
 async function modelFrom(path: string): Promise<Model> {
   if (/\.(m?js|cjs)$/.test(path)) {
-    const mod = await import(pathToFileURL(resolve(path)).href);
+    const mod = await importModule(pathToFileURL(resolve(path)).href);
     let value: unknown = mod.default ?? mod.model ?? mod.spec;
     if (typeof value === 'function') value = await (value as () => unknown)();
     if (value && typeof value === 'object' && 'inputSize' in value && 'handle' in value) return value as Model;

@@ -231,7 +231,7 @@ describe('runEvaluateCli', () => {
       { type: 'dense', in: 8, out: 3, weights: new Float32Array(24).map((_, i) => Math.cos(i)) },
     ] });\n`);
     const r = await run(['--model', spec, '--data', fixture('inputs.npy'), '--count', '4', '--methods', 'inputXGradient,random']);
-    expect(r.code).toBe(0);
+    expect(r.code, r.err).toBe(0);
     expect(r.out).toContain('| tiny.mjs | input × gradient |');
   });
 
