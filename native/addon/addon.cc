@@ -13,6 +13,7 @@
 #include "../core/kernels/kernels.h"
 #include "../core/path/explain.h"
 #include "../core/util/error.h"
+#include "common.h"
 
 namespace {
 
@@ -527,6 +528,9 @@ class NativeNetwork : public Napi::ObjectWrap<NativeNetwork> {
     return promise;
   }
 
+  // For the other addon files (common.h): the network behind a handle, or PATHWISE_DISPOSED.
+  friend std::shared_ptr<const pathwise::Network> pathwise_addon::network_of(Napi::Env, Napi::Value);
+
   // In-flight workers hold their own reference to the network, so they finish safely.
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
     net_.reset();
@@ -578,9 +582,22 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeNetwork", NativeNetwork::Init(env));
   exports.Set("kernelInfo", Napi::Function::New(env, KernelInfo));
   exports.Set("gemmWithKernel", Napi::Function::New(env, GemmWithKernel));
+  pathwise_addon::register_baselines(env, exports);
   return exports;
 }
 
 }  // namespace
+
+namespace pathwise_addon {
+
+Napi::Error to_js_error(Napi::Env env, const pathwise::Error& e) { return ::to_js_error(env, e); }
+
+// Only NativeNetwork objects are wrapped in this addon, and lib/ passes Model.handle().
+std::shared_ptr<const pathwise::Network> network_of(Napi::Env env, Napi::Value handle) {
+  if (!handle.IsObject()) throw Napi::TypeError::New(env, "expected a NativeNetwork handle");
+  return NativeNetwork::Unwrap(handle.As<Napi::Object>())->network(env);
+}
+
+}  // namespace pathwise_addon
 
 NODE_API_MODULE(pathwise, Init)
