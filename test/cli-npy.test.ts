@@ -1,8 +1,8 @@
-// The .npy reader and writer behind the CLI's inputs (lib/cli/npy.ts).
+// The .npy reader and writer (lib/data/npy.ts) behind the CLI's inputs and the datasets.
 import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseNpy, encodeNpy, readNpySync } from '../lib/cli/npy.js';
+import { parseNpy, encodeNpy, readNpyFile as readNpySync } from '../lib/data/npy.js';
 import { readNpy as helperReadNpy } from './helpers/npy.js';
 import { fixtureDir } from './helpers/fixtures.js';
 
@@ -29,26 +29,26 @@ describe('parseNpy', () => {
     const theirs = helperReadNpy(path);
     expect(ours.shape).toEqual(theirs.shape);
     expect(ours.dtype).toBe('<f4');
-    expect(Array.from(ours.data)).toEqual(Array.from(theirs.data as Float32Array));
+    expect(Array.from(ours.data as ArrayLike<number>)).toEqual(Array.from(theirs.data as Float32Array));
     const targets = readNpySync(join(fixtureDir('fashion_mlp'), 'targets.npy'));
     expect(targets.dtype).toBe('<i8');
-    expect(Array.from(targets.data)).toEqual(Array.from(helperReadNpy(join(fixtureDir('fashion_mlp'), 'targets.npy')).data as BigInt64Array, Number));
+    expect(Array.from(targets.data as BigInt64Array, Number)).toEqual(Array.from(helperReadNpy(join(fixtureDir('fashion_mlp'), 'targets.npy')).data as BigInt64Array, Number));
   });
 
   it('reads every numeric dtype, both byte orders, float16, bool, format 2.0', () => {
     const f8be = new Uint8Array(16);
     new DataView(f8be.buffer).setFloat64(0, 1.5, false);
     new DataView(f8be.buffer).setFloat64(8, -2.25, false);
-    expect(Array.from(parseNpy(npy('>f8', [2], f8be)).data)).toEqual([1.5, -2.25]);
-    expect(Array.from(parseNpy(npy('<f2', [3], new Uint8Array([0x00, 0x3c, 0x00, 0xc0, 0x00, 0x35]))).data)).toEqual([1, -2, 0.3125]);
-    expect(Array.from(parseNpy(npy('|u1', [2], new Uint8Array([0, 255]))).data)).toEqual([0, 255]);
-    expect(Array.from(parseNpy(npy('|i1', [2], new Uint8Array([0xff, 0x7f]))).data)).toEqual([-1, 127]);
-    expect(Array.from(parseNpy(npy('<i2', [1], new Uint8Array([0x00, 0x80]))).data)).toEqual([-32768]);
-    expect(Array.from(parseNpy(npy('>u4', [1], new Uint8Array([0, 0, 1, 0]))).data)).toEqual([256]);
-    expect(Array.from(parseNpy(npy('|b1', [3], new Uint8Array([1, 0, 1]))).data)).toEqual([1, 0, 1]);
+    expect(Array.from(parseNpy(npy('>f8', [2], f8be)).data as ArrayLike<number>)).toEqual([1.5, -2.25]);
+    expect(Array.from(parseNpy(npy('<f2', [3], new Uint8Array([0x00, 0x3c, 0x00, 0xc0, 0x00, 0x35]))).data as ArrayLike<number>)).toEqual([1, -2, 0.3125]);
+    expect(Array.from(parseNpy(npy('|u1', [2], new Uint8Array([0, 255]))).data as ArrayLike<number>)).toEqual([0, 255]);
+    expect(Array.from(parseNpy(npy('|i1', [2], new Uint8Array([0xff, 0x7f]))).data as ArrayLike<number>)).toEqual([-1, 127]);
+    expect(Array.from(parseNpy(npy('<i2', [1], new Uint8Array([0x00, 0x80]))).data as ArrayLike<number>)).toEqual([-32768]);
+    expect(Array.from(parseNpy(npy('>u4', [1], new Uint8Array([0, 0, 1, 0]))).data as ArrayLike<number>)).toEqual([256]);
+    expect(Array.from(parseNpy(npy('|b1', [3], new Uint8Array([1, 0, 1]))).data as ArrayLike<number>)).toEqual([1, 0, 1]);
     const v2 = parseNpy(npy('<f4', [1, 1], new Uint8Array(new Float32Array([7]).buffer), { major: 2 }));
     expect(v2.shape).toEqual([1, 1]);
-    expect(Array.from(v2.data)).toEqual([7]);
+    expect(Array.from(v2.data as ArrayLike<number>)).toEqual([7]);
     expect(parseNpy(npy('<f4', [], new Uint8Array(new Float32Array([3]).buffer))).shape).toEqual([]);
   });
 
@@ -56,11 +56,11 @@ describe('parseNpy', () => {
     // [[1, 2, 3], [4, 5, 6]] in Fortran order is 1 4 2 5 3 6.
     const data = new Uint8Array(new Float32Array([1, 4, 2, 5, 3, 6]).buffer);
     const a = parseNpy(npy('<f4', [2, 3], data, { fortran: true }));
-    expect(Array.from(a.data)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(Array.from(a.data as ArrayLike<number>)).toEqual([1, 2, 3, 4, 5, 6]);
     // Rank 3: element [i, j, k] sits at i + 2j + 4k.
     const f = new Float32Array(8);
     for (let i = 0; i < 2; i++) for (let j = 0; j < 2; j++) for (let k = 0; k < 2; k++) f[i + 2 * j + 4 * k] = 100 * i + 10 * j + k;
-    expect(Array.from(parseNpy(npy('<f4', [2, 2, 2], new Uint8Array(f.buffer), { fortran: true })).data)).toEqual([0, 1, 10, 11, 100, 101, 110, 111]);
+    expect(Array.from(parseNpy(npy('<f4', [2, 2, 2], new Uint8Array(f.buffer), { fortran: true })).data as ArrayLike<number>)).toEqual([0, 1, 10, 11, 100, 101, 110, 111]);
   });
 
   it('rejects what it cannot read, saying why', () => {
@@ -81,13 +81,13 @@ describe('encodeNpy', () => {
     const back = parseNpy(bytes);
     expect(back.shape).toEqual([2, 3]);
     expect(back.dtype).toBe('<f4');
-    expect(Array.from(back.data)).toEqual(values.map(Math.fround));
+    expect(Array.from(back.data as ArrayLike<number>)).toEqual(values.map(Math.fround));
     expect((bytes.length - 6 * 4) % 64).toBe(0);
     expect(parseNpy(encodeNpy([5], [1])).shape).toEqual([1]);
     expect(() => encodeNpy([1, 2], [3])).toThrow(RangeError);
     // Same bytes as NumPy writes for the fixtures' header layout.
     const fixture = readFileSync(join(fixtureDir('fashion_mlp'), 'logits.npy'));
     const parsed = parseNpy(fixture);
-    expect(Buffer.from(encodeNpy(parsed.data, parsed.shape)).equals(fixture)).toBe(true);
+    expect(Buffer.from(encodeNpy(parsed.data as Float32Array, parsed.shape)).equals(fixture)).toBe(true);
   });
 });

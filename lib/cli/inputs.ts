@@ -8,7 +8,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { extname, basename } from 'node:path';
-import { parseNpy } from './npy.js';
+import { parseNpy } from '../data/npy.js';
 import { decodePng, resamplePlane, type ImageShape } from '../render/image.js';
 
 export interface InputBatch {
@@ -119,7 +119,7 @@ export async function readInputs(
       count = 1;
     } else if (ext === '.npy') {
       const arr = parseNpy(bytes, file);
-      values = Float32Array.from(arr.data);
+      values = Float32Array.from(arr.data as ArrayLike<number | bigint>, Number);
       count = batchOf(values, model.inputSize, file, ` (shape [${arr.shape.join(', ')}])`, model.inputShape);
       // A channels-last image given to an NCHW model is a common slip: say so.
       const ms = model.inputShape;
