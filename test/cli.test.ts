@@ -301,3 +301,14 @@ describe('the installed executable (bin/pathwise.js → dist/cli)', () => {
     expect(bad.stdout).toBe('');
   });
 });
+
+describe('pathwise eval', () => {
+  it('runs the evaluation runner and reports usage errors with exit code 2', async () => {
+    const bad = await run(['eval']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--model is required/);
+    const ok = await run(['eval', '--model', join(fixtureDir('models'), 'fashion_mlp.onnx'), '--count', '4', '--methods', 'saliency,random']);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/\| saliency \|/);
+  });
+});

@@ -1,10 +1,11 @@
 /**
- * The `pathwise` command line: explain, report, info, bench. `main(argv, io)` runs one command and
+ * The `pathwise` command line: explain, report, info, eval, bench. `main(argv, io)` runs one command and
  * resolves to the process exit code; bin/pathwise.js calls it with process.argv.
  *
  * Errors are one line on stderr ("pathwise: …") and a non-zero exit code: 2 for a usage error, 1
  * for anything else. Progress (items/s, ETA) goes to stderr, only when stderr is a terminal.
  */
+import { runEvaluateCli } from '../evaluate-cli.js';
 import { Command, CommanderError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { spawn } from 'node:child_process';
@@ -452,6 +453,15 @@ function buildProgram(io: CliIO, exit: { code: number }): Command {
     .option('--strip-softmax', "tfjs models: accept a final softmax")
     .option('--json', 'machine-readable output on stdout')
     .action(async (model: string, flags: { json?: boolean; stripSoftmax?: boolean }) => runInfo(model, flags, io));
+
+  program.command('eval')
+    .description('evaluate explanation methods on a dataset: insertion/deletion AUCs, |S_l|, time (run it without arguments for its options)')
+    .argument('[args...]', 'options of the evaluation runner (lib/evaluate-cli.ts)')
+    .allowUnknownOption(true)
+    .helpOption(false)
+    .action(async (args: string[]) => {
+      exit.code = await runEvaluateCli(args, { out: (t) => io.stdout.write(t), err: (t) => io.stderr.write(t) });
+    });
 
   program.command('bench')
     .description('run the benchmark suite (from a source checkout)')
