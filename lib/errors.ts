@@ -27,3 +27,19 @@ export function unsupported(message: string): PathwiseError {
 export function badModel(message: string): PathwiseError {
   return new PathwiseError('PATHWISE_BAD_MODEL', message);
 }
+
+const CODES: ReadonlySet<string> = new Set<PathwiseErrorCode>([
+  'PATHWISE_UNSUPPORTED_OP', 'PATHWISE_BAD_MODEL', 'PATHWISE_DISPOSED', 'PATHWISE_NO_BINARY', 'PATHWISE_MEMORY_LIMIT', 'PATHWISE_NATIVE',
+]);
+
+/**
+ * The addon reports model, memory and runtime failures as plain Errors with a `code`; the public
+ * API throws them as PathwiseError (same code and message), as the README documents.
+ */
+export function fromNative(e: unknown): unknown {
+  if (e instanceof Error && !(e instanceof PathwiseError)) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && CODES.has(code)) return new PathwiseError(code as PathwiseErrorCode, e.message);
+  }
+  return e;
+}

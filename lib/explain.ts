@@ -3,6 +3,7 @@ import type { Model } from './model.js';
 import type { Depth, ExplainBatchOptions, ExplainOptions, Explanation, Region, Width } from './types.js';
 import type { NativeExplainOptions, NativeExplainResult } from './native.js';
 import { describe, toFloat32 } from './shapes.js';
+import { fromNative } from './errors.js';
 
 const OPTION_NAMES = new Set(['width', 'depth', 'target', 'targets', 'semantics', 'threshold', 'maxMemoryBytes', 'decompose', 'region', 'regions', 'paths']);
 
@@ -179,7 +180,7 @@ function toExplanation(r: NativeExplainResult): Explanation {
     ...(r.regionAttribution ? { regionAttribution: r.regionAttribution, regionShare: r.regionShare } : {}),
     ...(r.decomposition ? { decomposition: r.decomposition } : {}),
     ...(r.paths ? { paths: r.paths } : {}),
-    stats: { recomputes: r.recomputes },
+    stats: { recomputes: r.recomputes, classChunk: r.classChunk },
   };
 }
 
@@ -206,14 +207,22 @@ function prepareBatch(model: Model, inputs: unknown, options: ExplainBatchOption
  */
 export async function explain(model: Model, input: Float32Array | ArrayLike<number>, options: ExplainOptions = {}): Promise<Explanation> {
   const { x, native } = prepareSingle(model, input, options);
-  const [r] = await model.handle().explain(x, 1, native);
-  return toExplanation(r);
+  try {
+    const [r] = await model.handle().explain(x, 1, native);
+    return toExplanation(r);
+  } catch (e) {
+    throw fromNative(e);
+  }
 }
 
 /** Synchronous twin of explain: reads the input in place and blocks the calling thread. */
 export function explainSync(model: Model, input: Float32Array | ArrayLike<number>, options: ExplainOptions = {}): Explanation {
   const { x, native } = prepareSingle(model, input, options);
-  return toExplanation(model.handle().explainSync(x, 1, native)[0]);
+  try {
+    return toExplanation(model.handle().explainSync(x, 1, native)[0]);
+  } catch (e) {
+    throw fromNative(e);
+  }
 }
 
 /**
@@ -222,11 +231,19 @@ export function explainSync(model: Model, input: Float32Array | ArrayLike<number
  */
 export async function explainBatch(model: Model, inputs: Float32Array | ArrayLike<number>, options: ExplainBatchOptions = {}): Promise<Explanation[]> {
   const { x, n, native } = prepareBatch(model, inputs, options);
-  return (await model.handle().explain(x, n, native)).map(toExplanation);
+  try {
+    return (await model.handle().explain(x, n, native)).map(toExplanation);
+  } catch (e) {
+    throw fromNative(e);
+  }
 }
 
 /** Synchronous twin of explainBatch. */
 export function explainBatchSync(model: Model, inputs: Float32Array | ArrayLike<number>, options: ExplainBatchOptions = {}): Explanation[] {
   const { x, n, native } = prepareBatch(model, inputs, options);
-  return model.handle().explainSync(x, n, native).map(toExplanation);
+  try {
+    return model.handle().explainSync(x, n, native).map(toExplanation);
+  } catch (e) {
+    throw fromNative(e);
+  }
 }

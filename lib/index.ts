@@ -3,7 +3,7 @@
  * AISTATS 2024), with exact path linear models W_P x + b_P.
  */
 export { loadModel, loadModelSync, Model } from './model.js';
-export type { ModelSource, LoadOptions } from './model.js';
+export type { ModelSource, LoadOptions, TfjsLayersModelLike } from './model.js';
 export { explain, explainSync, explainBatch, explainBatchSync } from './explain.js';
 export { PathwiseError } from './errors.js';
 export type { PathwiseErrorCode } from './errors.js';
@@ -11,6 +11,17 @@ export type * from './types.js';
 export type * from './layers.js';
 export { kernelInfo } from './runtime.js';
 export type { KernelInfo } from './native.js';
+export { loadTfjsModel, loadTfjsModelSync, tfjsArtifactsToSpec, tfjsLayersModelToSpec } from './tfjs/index.js';
+export { explainDataset, pathStatistics, pathStatisticsAsync, PathStatisticsBuilder, comparePaths } from './dataset/index.js';
+export type * from './dataset/index.js';
+export { renderReport } from './report/index.js';
+export type { ReportOptions, ReportExample, ReportModelInfo } from './report/index.js';
+export { renderHeatmap, heatmapPng } from './render/heatmap.js';
+export type { HeatmapOptions, Heatmap } from './render/heatmap.js';
+export type { RgbaImage, ImageShape } from './render/image.js';
+export { pathDiagramSvg } from './render/diagram.js';
+export type { DiagramOptions, DiagramExplanation } from './render/diagram.js';
+export type { TfjsConvertOptions, TfjsArtifacts, TfjsWeightSpec } from './tfjs/index.js';
 export { attribute, attributeSync, attributeBatch, attributeBatchSync, unwrap, unwrapSync, unwrapBatch, unwrapBatchSync, modelLayers, quadrature } from './attribute.js';
 export type { AttributionMethod, AttributeOptions, AttributeBatchOptions, Attribution, Unwrapped, UnwrapOptions, EngineLayer } from './attribute.js';
 export { insertionDeletion, insertionDeletionSync, insertionDeletionBatch, insertionDeletionBatchSync, curveAuc, blurSubstrate } from './metrics.js';

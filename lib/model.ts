@@ -3,21 +3,33 @@ import { readFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import type { LayerSpec, NetworkSpec } from './layers.js';
 import type { ReluLayerInfo } from './types.js';
-import { PathwiseError } from './errors.js';
+import { fromNative, PathwiseError } from './errors.js';
 import { describe, product, toFloat32 } from './shapes.js';
 import { nativeAddon, type NativeNetwork } from './native.js';
 import { lowerNetwork } from './graph.js';
+import { isTfjsSource, tfjsSourceToSpec, tfjsSourceToSpecSync } from './sources.js';
 import { parseOnnx } from './onnx/load.js';
 
 /**
  * Where a model comes from: a path to an .onnx file, ONNX bytes, a plain layer-spec array, or a
  * `{ inputShape, layers }` object.
  */
-export type ModelSource = string | Uint8Array | ArrayBuffer | LayerSpec[] | NetworkSpec;
+export type ModelSource = string | Uint8Array | ArrayBuffer | LayerSpec[] | NetworkSpec | TfjsLayersModelLike;
+
+/** An in-memory tf.LayersModel (duck-typed: `layers` and `getWeights()`; tfjs is never imported). */
+export interface TfjsLayersModelLike {
+  layers: unknown[];
+  getWeights(): unknown[];
+}
 
 export interface LoadOptions {
   /** Input shape without the batch dimension, for a plain layer array (default: [first dense in]). */
   inputShape?: number[];
+  /**
+   * tfjs models: drop a final softmax activation and explain the logits (default false: a
+   * softmax output is refused, since pathwise explains the affine logits of a ReLU network).
+   */
+  stripSoftmax?: boolean;
 }
 
 export class Model {
@@ -37,7 +49,11 @@ export class Model {
     this.inputSize = product(spec.inputShape);
     this.numClasses = numClasses;
     this.reluLayers = Object.freeze(reluLayers.map((l) => Object.freeze(l)));
-    this.#native = new (nativeAddon().NativeNetwork)(inputShape3, nativeLayers);
+    try {
+      this.#native = new (nativeAddon().NativeNetwork)(inputShape3, nativeLayers);
+    } catch (e) {
+      throw fromNative(e);
+    }
   }
 
   /** True after dispose(). */
@@ -51,7 +67,12 @@ export class Model {
    */
   forward(input: Float32Array | ArrayLike<number>): Float32Array {
     const x = toFloat32(input, 'input');
-    return this.handle().forward(x, this.batchCount(x, 'input'));
+    const n = this.batchCount(x, 'input');
+    try {
+      return this.handle().forward(x, n);
+    } catch (e) {
+      throw fromNative(e);
+    }
   }
 
   /**
@@ -82,6 +103,8 @@ export class Model {
 
 /** Loads a model; ONNX files are read asynchronously. */
 export async function loadModel(source: ModelSource, options: LoadOptions = {}): Promise<Model> {
+  // tfjs first: a tf.LayersModel also has a `layers` array.
+  if (isTfjsSource(source)) return new Model(await tfjsSourceToSpec(source, { stripSoftmax: options.stripSoftmax }));
   if (typeof source === 'string') return new Model(specFromBytes(await readModelFile(source), source));
   return loadModelSync(source, options);
 }
@@ -89,6 +112,7 @@ export async function loadModel(source: ModelSource, options: LoadOptions = {}):
 /** Synchronous twin of loadModel. */
 export function loadModelSync(source: ModelSource, options: LoadOptions = {}): Model {
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+  if (isTfjsSource(source)) return new Model(tfjsSourceToSpecSync(source, { stripSoftmax: options.stripSoftmax }));
   if (typeof source === 'string') return new Model(specFromBytes(readModelFileSync(source), source));
   if (source instanceof Uint8Array) return new Model(specFromBytes(source, 'bytes'));
   if (source instanceof ArrayBuffer) return new Model(specFromBytes(new Uint8Array(source), 'bytes'));
@@ -96,7 +120,7 @@ export function loadModelSync(source: ModelSource, options: LoadOptions = {}): M
   if (source !== null && typeof source === 'object' && Array.isArray((source as NetworkSpec).layers))
     return new Model(specFromLayers((source as NetworkSpec).layers, (source as NetworkSpec).inputShape ?? options.inputShape));
   throw new TypeError(
-    `model source must be a file path, ONNX bytes, a layer array or { inputShape, layers }; got ${describe(source)}`,
+    `model source must be an .onnx or tfjs model.json path, ONNX bytes, a tf.LayersModel, a layer array or { inputShape, layers }; got ${describe(source)}`,
   );
 }
 

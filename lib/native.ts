@@ -63,6 +63,7 @@ export interface NativeExplainResult {
   bias: number;
   residual: number;
   recomputes: number;
+  classChunk: number;
   layers: NativeLayerResult[];
   decomposition?: Decomposition;
   regionAttribution?: Float32Array;

@@ -69,7 +69,7 @@ export interface ExplainOptions {
 export interface OneWayPath {
   /** One unit per path layer, bottom → top (flat indices). */
   units: Int32Array;
-  /** c_p = ω_d · Π ω_j · z_{l_1}[u_1]: the path's term of the exact sum that makes the logit. */
+  /** c_p = ω_d · Π ω_j · z_{l_1}(u_1): the path's term of the exact sum that makes the logit. */
   contribution: number;
   /** W_p: the path's linear model; W_p·x + bias = contribution. */
   weights: Float32Array;
@@ -170,5 +170,10 @@ export interface Explanation {
   stats: {
     /** Path-layer steps whose C Jacobian rows were recomputed from the logits (SPEC §4.2 H2). */
     recomputes: number;
+    /**
+     * Classes whose Jacobian rows one step held at once: C, unless maxMemoryBytes forced the
+     * memory-bounded mode (two sweeps from the logits per chunk of classes; same result).
+     */
+    classChunk: number;
   };
 }

@@ -93,6 +93,8 @@ const FOLDABLE_OPS: ReadonlySet<string> = new Set(['Identity', 'Squeeze', 'Unsqu
 const MAX_ELEMENTS = 2 ** 31;
 /** Folded constants are small shape computations; larger results are not folded. */
 const MAX_FOLDED_ELEMENTS = 2 ** 24;
+/** Largest kernel, stride, dilation or pad the engine accepts (native/core/ir/network.cc). */
+const MAX_WINDOW = 2 ** 16;
 
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -811,6 +813,12 @@ class GraphReader {
     const ceilMode = intAttr(node, 'ceil_mode', 0, label);
     if (ceilMode !== 0 && ceilMode !== 1) throw badModel(`${op} at node ${label} has ceil_mode=${ceilMode} (must be 0 or 1)`);
     const pads = padsOf(node, label, [inH, inW], kernel, stride, dilation);
+    // The engine's window limit (native/core/ir/network.cc), checked here because a pool has no
+    // weights to bound its kernel: the sweep below is linear in the output size.
+    if ([...kernel, ...stride, ...dilation, ...pads].some((v) => v > MAX_WINDOW)) {
+      throw badModel(`${op} at node ${label}: window geometry out of range (kernel [${kernel}], strides [${stride}], ` +
+        `dilations [${dilation}], pads [${pads}]; each must be at most ${MAX_WINDOW})`);
+    }
     const outH = poolOut(inH, kernel[0], stride[0], dilation[0], pads[0], pads[2], ceilMode === 1);
     const outW = poolOut(inW, kernel[1], stride[1], dilation[1], pads[1], pads[3], ceilMode === 1);
     if (outH < 1 || outW < 1) {
@@ -823,11 +831,10 @@ class GraphReader {
       const outN = axis === 0 ? outH : outW;
       for (let o = 0; o < outN; o++) {
         const start = o * stride[axis] - pads[axis];
-        let sees = false;
-        for (let j = 0; j < kernel[axis] && !sees; j++) {
-          const p = start + j * dilation[axis];
-          sees = p >= 0 && p < n;
-        }
+        // The first tap at or after the input's start: the window sees the input iff it exists and
+        // lies before the input's end (O(1), not a loop over the kernel).
+        const first = start >= 0 ? 0 : Math.ceil(-start / dilation[axis]);
+        const sees = first < kernel[axis] && start + first * dilation[axis] < n;
         if (!sees) {
           throw badModel(
             `${op} at node ${label}: output ${axis === 0 ? 'row' : 'column'} ${o} pools a window that lies entirely ` +

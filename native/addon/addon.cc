@@ -167,6 +167,7 @@ Napi::Array results_to_js(Napi::Env env, const std::vector<pathwise::ExplainResu
     o.Set("bias", r.bias);
     o.Set("residual", r.residual);
     o.Set("recomputes", double(r.recomputes));
+    o.Set("classChunk", double(r.class_chunk));
     Napi::Array layers = Napi::Array::New(env, r.layers.size());
     for (std::size_t l = 0; l < r.layers.size(); ++l) {
       const auto& s = r.layers[l].selection;
@@ -249,7 +250,13 @@ pathwise::Shape expect_shape(Napi::Env env, Napi::Value v, const std::string& wh
 
 // { kind, inputs?, inShape, out?, weights?, bias?, groups?, kernel?, stride?, pads?, dilation?,
 //   ceilMode?, countIncludePad?, name? }
-pathwise::LayerDesc parse_layer(Napi::Env env, Napi::Object o, const std::string& at) {
+// The weight and bias arrays of one layer, re-read after every layer has been parsed (see the
+// NativeNetwork constructor).
+struct LayerArrays {
+  Napi::Value weights, bias;
+};
+
+pathwise::LayerDesc parse_layer(Napi::Env env, Napi::Object o, const std::string& at, LayerArrays& arrays) {
   using pathwise::LayerKind;
   pathwise::LayerDesc d;
   Napi::Value name = o.Get("name");
@@ -283,12 +290,14 @@ pathwise::LayerDesc parse_layer(Napi::Env env, Napi::Object o, const std::string
   Napi::Value w = o.Get("weights");
   if (!w.IsUndefined()) {
     Napi::Float32Array wf = expect_f32(env, w, (at + ".weights").c_str());
+    arrays.weights = w;
     d.weights = wf.Data();
     d.weights_len = wf.ElementLength();
   }
   Napi::Value b = o.Get("bias");
   if (!b.IsUndefined() && !b.IsNull()) {
     Napi::Float32Array bf = expect_f32(env, b, (at + ".bias").c_str());
+    arrays.bias = b;
     d.bias = bf.Data();
     d.bias_len = bf.ElementLength();
   }
@@ -365,6 +374,8 @@ class ExplainWorker : public Napi::AsyncWorker {
       deferred_.Resolve(results_to_js(env, results_));
     } catch (const Napi::Error& e) {
       deferred_.Reject(e.Value());
+    } catch (const std::exception& e) {
+      deferred_.Reject(native_error(env, e.what()).Value());
     }
   }
 
@@ -399,12 +410,29 @@ class NativeNetwork : public Napi::ObjectWrap<NativeNetwork> {
     if (!info[1].IsArray()) throw_type(env, "layers must be an array");
     Napi::Array arr = info[1].As<Napi::Array>();
     std::vector<pathwise::LayerDesc> descs;
+    std::vector<LayerArrays> arrays;
     // The typed arrays stay alive (as JS values reachable from `arr`) while build() copies them.
     for (std::uint32_t i = 0; i < arr.Length(); ++i) {
       Napi::Value v = arr.Get(i);
       const std::string at = "layers[" + std::to_string(i) + "]";
       if (!v.IsObject()) throw_type(env, at + " must be an object");
-      descs.push_back(parse_layer(env, v.As<Napi::Object>(), at));
+      arrays.emplace_back();
+      descs.push_back(parse_layer(env, v.As<Napi::Object>(), at, arrays.back()));
+    }
+    // Reading a later layer's fields can run JavaScript (getters, proxies) that detaches or
+    // transfers an earlier layer's buffer: take the data pointers again now that no JavaScript
+    // runs before build() has copied them. A detached array reads as empty and fails the checks.
+    for (std::size_t i = 0; i < descs.size(); ++i) {
+      if (!arrays[i].weights.IsEmpty()) {
+        Napi::Float32Array fresh = arrays[i].weights.As<Napi::Float32Array>();
+        descs[i].weights = fresh.ElementLength() ? fresh.Data() : nullptr;
+        descs[i].weights_len = fresh.ElementLength();
+      }
+      if (!arrays[i].bias.IsEmpty()) {
+        Napi::Float32Array fresh = arrays[i].bias.As<Napi::Float32Array>();
+        descs[i].bias = fresh.ElementLength() ? fresh.Data() : nullptr;
+        descs[i].bias_len = fresh.ElementLength();
+      }
     }
     try {
       net_ = std::make_shared<const pathwise::Network>(pathwise::Network::build(input_shape, descs));
@@ -412,6 +440,10 @@ class NativeNetwork : public Napi::ObjectWrap<NativeNetwork> {
       throw to_js_error(env, e);
     } catch (const std::bad_alloc&) {
       throw native_error(env, "out of memory while loading the network");
+    } catch (const Napi::Error&) {
+      throw;
+    } catch (const std::exception& e) {  // e.g. std::length_error: never let it unwind into node
+      throw native_error(env, e.what());
     }
   }
 
@@ -430,7 +462,9 @@ class NativeNetwork : public Napi::ObjectWrap<NativeNetwork> {
                                 Napi::Value n_value) {
     const std::size_t n = expect_size(env, n_value, "n");
     if (n == 0) throw_range(env, "the batch is empty");
-    if (x.ElementLength() != n * net.input_size())
+    // Compared by division: n × inputSize can wrap around for an absurd n.
+    const std::size_t d = net.input_size();
+    if (x.ElementLength() % d != 0 || x.ElementLength() / d != n)
       throw_range(env, "input has " + std::to_string(x.ElementLength()) + " values, expected " +
                            std::to_string(n) + " x " + std::to_string(net.input_size()));
     return n;
@@ -447,30 +481,42 @@ class NativeNetwork : public Napi::ObjectWrap<NativeNetwork> {
       throw to_js_error(env, e);
     } catch (const std::bad_alloc&) {
       throw native_error(env, "out of memory in forward");
+    } catch (const Napi::Error&) {
+      throw;
+    } catch (const std::exception& e) {  // e.g. std::length_error: never let it unwind into node
+      throw native_error(env, e.what());
     }
   }
 
   Napi::Value ExplainSync(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto net = network(env);
+    // Options first: reading them can run JavaScript (getters) that detaches the input's buffer,
+    // so the input's data pointer is taken afterwards.
+    pathwise::ExplainOptions opt = parse_options(env, info[2]);
     Napi::Float32Array x = expect_f32(env, info[0], "input");
     const std::size_t n = batch_size(env, *net, x, info[1]);
-    pathwise::ExplainOptions opt = parse_options(env, info[2]);
     try {
       return results_to_js(env, pathwise::explain(*net, x.Data(), n, opt));
     } catch (const Error& e) {
       throw to_js_error(env, e);
     } catch (const std::bad_alloc&) {
       throw native_error(env, "out of memory while explaining");
+    } catch (const Napi::Error&) {
+      throw;
+    } catch (const std::exception& e) {  // e.g. std::length_error: never let it unwind into node
+      throw native_error(env, e.what());
     }
   }
 
   Napi::Value ExplainAsync(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto net = network(env);
+    // Options first: reading them can run JavaScript (getters) that detaches the input's buffer,
+    // so the input's data pointer is taken afterwards.
+    pathwise::ExplainOptions opt = parse_options(env, info[2]);
     Napi::Float32Array x = expect_f32(env, info[0], "input");
     const std::size_t n = batch_size(env, *net, x, info[1]);
-    pathwise::ExplainOptions opt = parse_options(env, info[2]);
     try {
       pathwise::validate_options(*net, n, opt);  // option errors reject before any work is queued
     } catch (const Error& e) {
@@ -520,7 +566,11 @@ Napi::Value GemmWithKernel(const Napi::CallbackInfo& info) {
   const std::size_t m = expect_size(env, info[2], "m"), n = expect_size(env, info[3], "n"),
                     k = expect_size(env, info[4], "k");
   Napi::Float32Array a = expect_f32(env, info[5], "a"), b = expect_f32(env, info[6], "b");
-  if (a.ElementLength() != m * k || b.ElementLength() != k * n)
+  // Sizes are checked by division: m × k or k × n can wrap around for absurd m, n, k.
+  auto holds = [](std::size_t len, std::size_t rows, std::size_t cols) {
+    return rows == 0 || cols == 0 ? len == 0 : len % rows == 0 && len / rows == cols;
+  };
+  if (!holds(a.ElementLength(), m, k) || !holds(b.ElementLength(), k, n) || (m != 0 && n > (std::size_t(1) << 40) / m))
     throw_range(env, "a must have m*k and b k*n values");
   Napi::Float32Array c = Napi::Float32Array::New(env, m * n);
   (trans_b ? table->gemm_nt : table->gemm_nn)(m, n, k, a.Data(), k, b.Data(), trans_b ? k : n,

@@ -12,6 +12,14 @@ namespace {
 // within 100× of it (VGG16's largest activation is 3.2 M floats, its largest weight matrix 103 M).
 constexpr std::size_t kMaxElements = std::size_t(1) << 31;
 
+// Work per example of one window layer: a pool visits out × kh × kw window taps, a conv does
+// out × (Cin/groups) × kh × kw multiply-adds. Padding lets a tiny model ask for centuries of it (a
+// MaxPool with no weights, kernel 2^16 × 2^14 on a 1 × 1 input: 2^30 windows of 2^30 taps), so
+// both are bounded, far above real networks: VGG16's largest conv at 224 × 224 is 1.85e9 (2^30.8)
+// multiply-adds and its pools 3.2e6 × 4 taps.
+constexpr std::size_t kMaxPoolTaps = std::size_t(1) << 36;
+constexpr std::size_t kMaxConvMacs = std::size_t(1) << 38;
+
 std::string where(std::size_t i, const LayerDesc& d) {
   return "layer " + std::to_string(i) + (d.name.empty() ? "" : " (\"" + d.name + "\")");
 }
@@ -160,6 +168,18 @@ Network Network::build(Shape input_shape, const std::vector<LayerDesc>& descs) {
       default:
         throw_model(where(i, d) + ": unknown layer kind");
     }
+    // Padding can make a window layer's output far larger than its input; the last layer's output
+    // (the classes) has no consumer to check it as an input.
+    if (!valid_shape(layer.out_shape))
+      throw_model(where(i, d) + ": output shape " + str(layer.out_shape) + " is out of range (2^31 values at most)");
+    // out < 2^31 and kh · kw ≤ 2^32 (or Cin/g · kh · kw < 2^31): the products fit in 64 bits.
+    if ((d.kind == LayerKind::MaxPool || d.kind == LayerKind::AvgPool) &&
+        layer.out_size() * d.window.kh * d.window.kw > kMaxPoolTaps)
+      throw_model(where(i, d) + ": a " + std::to_string(d.window.kh) + "x" + std::to_string(d.window.kw) +
+                  " window over " + str(layer.out_shape) + " outputs is too much work per example (2^36 window taps at most)");
+    if (d.kind == LayerKind::Conv && layer.out_size() * (in.c / d.groups) * d.window.kh * d.window.kw > kMaxConvMacs)
+      throw_model(where(i, d) + ": a " + std::to_string(d.window.kh) + "x" + std::to_string(d.window.kw) +
+                  " kernel over " + str(layer.out_shape) + " outputs is too much work per example (2^38 multiply-adds at most)");
     if (d.weights) {
       layer.weights.assign(d.weights, d.weights + d.weights_len);
       for (float v : layer.weights)

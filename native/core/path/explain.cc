@@ -11,6 +11,14 @@
 
 namespace pathwise {
 
+namespace {
+// Saturating size arithmetic for the estimate: a network of legal sizes (each tensor < 2^31 values)
+// can still need more than 2^64 bytes (C × widest × 12), and a wrapped estimate would let it in.
+constexpr std::size_t kSizeMax = ~std::size_t(0);
+std::size_t sat_add(std::size_t a, std::size_t b) { return a > kSizeMax - b ? kSizeMax : a + b; }
+std::size_t sat_mul(std::size_t a, std::size_t b) { return a != 0 && b > kSizeMax / a ? kSizeMax : a * b; }
+}  // namespace
+
 void validate_options(const Network& net, std::size_t n, const ExplainOptions& options) {
   const std::size_t relus = net.relu_positions().size();
   if (options.depth > relus)
@@ -42,12 +50,7 @@ void validate_options(const Network& net, std::size_t n, const ExplainOptions& o
   }
   if (std::isnan(options.threshold) || options.threshold >= 1.0f)
     throw_range("threshold must be in [0, 1) (a softmax score), or omitted for 1/C");
-  const std::size_t per_example = explain_bytes_per_example(net, options);
-  if (per_example > options.max_memory_bytes)
-    throw Error(Error::Kind::Memory,
-                "explaining one input needs about " + std::to_string((per_example + (1 << 20) - 1) >> 20) +
-                    " MiB of working memory, above maxMemoryBytes = " + std::to_string(options.max_memory_bytes) +
-                    " bytes; raise maxMemoryBytes or use a smaller depth");
+  class_chunk_for(net, options);  // throws Error(Memory) when not even one class fits
   if (!options.region.empty() && options.region.size() != n * net.input_size())
     throw_range("region has " + std::to_string(options.region.size()) + " values, expected " +
                 std::to_string(n * net.input_size()));
@@ -62,24 +65,43 @@ void validate_options(const Network& net, std::size_t n, const ExplainOptions& o
   }
 }
 
-std::size_t explain_bytes_per_example(const Network& net, const ExplainOptions& options) {
+std::size_t explain_bytes_per_example(const Network& net, const ExplainOptions& options, std::size_t class_chunk) {
   const auto& layers = net.layers();
   const auto& relus = net.relu_positions();
-  const std::size_t depth = options.depth == 0 ? relus.size() : options.depth;
+  const std::size_t depth = options.depth == 0 || options.depth > relus.size() ? relus.size() : options.depth;
   const std::size_t pmin = relus[relus.size() - depth];
   // Per layer: its values, a ReLU's gate or a pool's routing — once for the original forward and
   // once for a gated forward (H1/H4) — and a mask per path layer.
   std::size_t cached = net.input_size();
   for (const Layer& layer : layers) {
     const bool extra = layer.kind == LayerKind::Relu || layer.kind == LayerKind::MaxPool;
-    cached += layer.out_size() * (extra ? 2 : 1);
+    cached = sat_add(cached, sat_mul(layer.out_size(), extra ? 2 : 1));
   }
   // The C-row sweep runs above l_min; at most three cotangent blocks are alive at once (a layer,
-  // its producer, and a residual source waiting for its second consumer).
+  // its producer, and a residual source waiting for its second consumer). Chunked scoring keeps
+  // five per-unit accumulators besides.
   std::size_t widest = 0;
   for (std::size_t i = pmin; i < layers.size(); ++i) widest = std::max(widest, layers[i].out_size());
-  const std::size_t sweep = 3 * net.num_classes() * widest;
-  return sizeof(float) * (2 * cached + sweep + 2 * net.num_classes());
+  const std::size_t sweep = sat_add(sat_mul(sat_mul(3, class_chunk), widest), class_chunk < net.num_classes() ? sat_mul(5, widest) : 0);
+  return sat_mul(sizeof(float), sat_add(sat_add(sat_mul(2, cached), sweep), sat_mul(2, net.num_classes())));
+}
+
+std::size_t class_chunk_for(const Network& net, const ExplainOptions& options) {
+  const std::size_t classes = net.num_classes();
+  if (explain_bytes_per_example(net, options, classes) <= options.max_memory_bytes) return classes;
+  std::size_t lo = 1, hi = classes - 1;
+  if (explain_bytes_per_example(net, options, 1) > options.max_memory_bytes)
+    throw Error(Error::Kind::Memory,
+                "explaining one input needs about " +
+                    std::to_string(sat_add(explain_bytes_per_example(net, options, 1), (1 << 20) - 1) >> 20) +
+                    " MiB of working memory even one class at a time, above maxMemoryBytes = " +
+                    std::to_string(options.max_memory_bytes) + " bytes; raise maxMemoryBytes or use a smaller depth");
+  while (lo < hi) {  // the largest chunk that fits
+    const std::size_t mid = (lo + hi + 1) / 2;
+    if (explain_bytes_per_example(net, options, mid) <= options.max_memory_bytes) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
 }
 
 namespace {
@@ -91,6 +113,7 @@ struct Chunk {
   std::size_t n;
   const ExplainOptions& opt;
   ExplainResult* results;
+  std::size_t class_chunk;  // < classes: score in class chunks (memory-bounded mode)
   std::size_t classes, depth, first_path, top;
   std::vector<std::size_t> target;
   Activations orig;  // H0 / L0: the original forward
@@ -105,8 +128,8 @@ struct Chunk {
   std::vector<std::int32_t> order;
 
   Chunk(const Network& net_, const float* x_, std::size_t n_, const ExplainOptions& opt_,
-        const std::int32_t* targets, ExplainResult* results_)
-      : net(net_), x(x_), n(n_), opt(opt_), results(results_) {
+        std::size_t opt_class_chunk, const std::int32_t* targets, ExplainResult* results_)
+      : net(net_), x(x_), n(n_), opt(opt_), results(results_), class_chunk(opt_class_chunk) {
     const auto& layers = net.layers();
     const auto& relus = net.relu_positions();
     classes = net.num_classes();
@@ -125,6 +148,7 @@ struct Chunk {
       target[e] = std::size_t(r.target);
       r.layers.resize(depth);
       r.recomputes = 0;
+      r.class_chunk = opt_class_chunk;
     }
     const std::size_t count = layers.size();
     frozen.gates.assign(count, nullptr);
@@ -143,14 +167,16 @@ struct Chunk {
     }
   }
 
-  // J_l from the logits: an identity seed of C rows per example through every layer above l.
-  void sweep_from_logits(std::size_t p) {
-    const std::size_t count = net.layers().size();
-    sweep.reset(net, n * classes, classes);
+  // J_l from the logits: an identity seed of the class rows [c0, c1) (default all C) per example
+  // through every layer above l.
+  void sweep_from_logits(std::size_t p, std::size_t c0 = 0, std::size_t c1 = 0) {
+    if (c1 == 0) c1 = classes;
+    const std::size_t count = net.layers().size(), cc = c1 - c0;
+    sweep.reset(net, n * cc, cc);
     std::vector<float>& seed = sweep.cot[count - 1];
-    seed.assign(n * classes * classes, 0.0f);
+    seed.assign(n * cc * classes, 0.0f);
     for (std::size_t e = 0; e < n; ++e)
-      for (std::size_t c = 0; c < classes; ++c) seed[(e * classes + c) * classes + c] = 1.0f;
+      for (std::size_t c = 0; c < cc; ++c) seed[(e * cc + c) * classes + c0 + c] = 1.0f;
     sweep_back(net, frozen, sweep, p + 1, count);
   }
 
@@ -160,15 +186,39 @@ struct Chunk {
     const std::size_t units = net.layers()[p].out_size();
     // The unit's activation, or with a region the part of it that flows from the region (§7.2).
     const std::vector<float>& h = opt.region.empty() ? orig.values[p] : tau.values[p];
-    std::vector<float>& jac = sweep.cot[p];
-    if (jac.empty()) jac.assign(n * classes * units, 0.0f);  // no route to the logits at all
     std::vector<float>& mask = mask_store[p];
     mask.assign(n * units, 0.0f);
+    std::vector<ChunkedScores> chunked;
+    if (class_chunk < classes) {
+      // Memory-bounded: two sweeps from the logits per class chunk (max, then exp-sum).
+      chunked.resize(n);
+      for (std::size_t e = 0; e < n; ++e) chunked[e].reset(units, classes, target[e]);
+      for (int pass = 0; pass < 2; ++pass)
+        for (std::size_t c0 = 0; c0 < classes; c0 += class_chunk) {
+          const std::size_t c1 = std::min(classes, c0 + class_chunk), cc = c1 - c0;
+          sweep_from_logits(p, c0, c1);
+          std::vector<float>& jac = sweep.cot[p];
+          if (jac.empty()) jac.assign(n * cc * units, 0.0f);
+          for (std::size_t e = 0; e < n; ++e) {
+            const float* he = h.data() + e * units;
+            const float* je = jac.data() + e * cc * units;
+            if (pass == 0) chunked[e].observe_max(he, je, units, c0, c1);
+            else chunked[e].observe_exp(he, je, units, c0, c1);
+          }
+        }
+    }
+    std::vector<float>& jac = sweep.cot[p];
+    if (chunked.empty() && jac.empty()) jac.assign(n * classes * units, 0.0f);  // no route to the logits at all
     for (std::size_t e = 0; e < n; ++e) {
       LayerResult& lr = results[e].layers[o - first_path];
       lr.ordinal = o;
-      select_units(h.data() + e * units, jac.data() + e * classes * units, units, units, classes,
-                   target[e], opt.width, threshold, lr.selection, scores, identical, order);
+      if (chunked.empty()) {
+        select_units(h.data() + e * units, jac.data() + e * classes * units, units, units, classes,
+                     target[e], opt.width, threshold, lr.selection, scores, identical, order);
+      } else {
+        chunked[e].finish(scores, identical);
+        select_from_scores(scores, identical, units, opt.width, threshold, lr.selection, order);
+      }
       float* m = mask.data() + e * units;
       for (std::int32_t u : lr.selection.units) m[u] = 1.0f;
     }
@@ -224,10 +274,13 @@ struct Chunk {
             recompute = true;
           }
       }
-      if (recompute)
-        sweep_from_logits(p);
-      else  // reuse: continue the sweep from the layer above through the block down to h_l
-        sweep_back(net, frozen, sweep, p + 1, swept_down_to);
+      // (With class chunks, select() sweeps from the logits itself.)
+      if (class_chunk == classes) {
+        if (recompute)
+          sweep_from_logits(p);
+        else  // reuse: continue the sweep from the layer above through the block down to h_l
+          sweep_back(net, frozen, sweep, p + 1, swept_down_to);
+      }
       swept_down_to = p + 1;
       std::vector<float>& mask = select(o, p);
       masks[p] = mask.data();
@@ -242,10 +295,12 @@ struct Chunk {
     std::size_t swept_down_to = net.layers().size();
     for (std::size_t o = relus.size(); o-- > first_path;) {
       const std::size_t p = relus[o];
-      if (o == top)
-        sweep_from_logits(p);
-      else
-        sweep_back(net, frozen, sweep, p + 1, swept_down_to);
+      if (class_chunk == classes) {  // (with class chunks, select() sweeps from the logits itself)
+        if (o == top)
+          sweep_from_logits(p);
+        else
+          sweep_back(net, frozen, sweep, p + 1, swept_down_to);
+      }
       swept_down_to = p + 1;
       std::vector<float>& gate = select(o, p);
       const std::vector<float>& phi = orig.gates[p];
@@ -536,8 +591,8 @@ struct Chunk {
 
 // Explains examples [0, n) of one chunk; each step's Jacobian block is n · C rows.
 void explain_chunk(const Network& net, const float* x, std::size_t n, const ExplainOptions& opt,
-                   const std::int32_t* targets, ExplainResult* results) {
-  Chunk chunk(net, x, n, opt, targets, results);
+                   std::size_t class_chunk, const std::int32_t* targets, ExplainResult* results) {
+  Chunk chunk(net, x, n, opt, class_chunk, targets, results);
   if (opt.semantics == Semantics::Linear)
     chunk.select_linear();
   else
@@ -557,11 +612,12 @@ std::vector<ExplainResult> explain(const Network& net, const float* x, std::size
       throw_range("input " + std::to_string(i / d) + " has a non-finite value at index " +
                   std::to_string(i % d));
   // Chunk so that the examples explained together stay under the memory bound.
-  const std::size_t per_example = explain_bytes_per_example(net, options);
+  const std::size_t class_chunk = class_chunk_for(net, options);
+  const std::size_t per_example = explain_bytes_per_example(net, options, class_chunk);
   const std::size_t chunk = std::max<std::size_t>(1, options.max_memory_bytes / per_example);
   for (std::size_t e0 = 0; e0 < n; e0 += chunk) {
     const std::size_t count = std::min(chunk, n - e0);
-    explain_chunk(net, x + e0 * d, count, options,
+    explain_chunk(net, x + e0 * d, count, options, class_chunk,
                   options.targets.empty() ? nullptr : options.targets.data() + e0, results.data() + e0);
   }
   return results;

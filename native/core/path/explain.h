@@ -100,6 +100,7 @@ struct ExplainResult {
   double residual = 0;             // W_P[t]·x + b_P[t] − ŷ_t(x)
   std::vector<LayerResult> layers;  // bottom → top
   std::size_t recomputes = 0;
+  std::size_t class_chunk = 0;  // classes whose Jacobian rows were held at once (C unless memory-bound)
   bool has_region = false;
   std::vector<float> region_attribution;  // attribution ⊙ mask
   double region_share = 0;                // W_P[t] · (x ⊙ mask)
@@ -114,9 +115,14 @@ struct ExplainResult {
 std::vector<ExplainResult> explain(const Network& net, const float* x, std::size_t n,
                                    const ExplainOptions& options);
 
-// Working memory of explaining one example with these options, in bytes (the estimate that the
-// chunking and the memory bound use).
-std::size_t explain_bytes_per_example(const Network& net, const ExplainOptions& options);
+// Working memory of explaining one example with these options, in bytes, when the Jacobian rows
+// of `class_chunk` classes are held at once (the estimate the chunking and the memory bound use).
+std::size_t explain_bytes_per_example(const Network& net, const ExplainOptions& options, std::size_t class_chunk);
+
+// How many classes' Jacobian rows one step holds: all C when one example fits the memory bound,
+// else the most that fit (each step then sweeps from the logits twice per class chunk — the
+// exact two-pass softmax); Error(Memory) when even one class does not fit.
+std::size_t class_chunk_for(const Network& net, const ExplainOptions& options);
 
 // Throws Error(Range) if the options cannot apply to this network (depth beyond the ReLU count,
 // target out of range, width ≤ 0, non-finite). Called by explain; exposed so the addon can reject
