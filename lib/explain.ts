@@ -5,7 +5,7 @@ import type { NativeExplainOptions, NativeExplainResult } from './native.js';
 import { describe, toFloat32 } from './shapes.js';
 import { fromNative } from './errors.js';
 
-const OPTION_NAMES = new Set(['width', 'depth', 'target', 'targets', 'semantics', 'threshold', 'maxMemoryBytes', 'decompose', 'region', 'regions']);
+const OPTION_NAMES = new Set(['width', 'depth', 'target', 'targets', 'semantics', 'threshold', 'maxMemoryBytes', 'decompose', 'region', 'regions', 'paths']);
 
 // A decimal number followed by '%': '10%', '12.5%', '.5%'.
 const PERCENT = /^(\d+(?:\.\d*)?|\.\d+)%$/;
@@ -119,6 +119,18 @@ function normaliseOptions(model: Model, options: ExplainBatchOptions & { target?
     native.region = new Float32Array(n * model.inputSize);
     regions.forEach((r, e) => native.region!.set(regionMask(model, r, `regions[${e}]`), e * model.inputSize));
   }
+  if (options.paths !== undefined) {
+    const p = options.paths as unknown;
+    if (p === null || typeof p !== 'object') throw new TypeError(`paths must be an object, got ${describe(p)}`);
+    const { k, rank, maxEdges, beam } = p as { k?: unknown; rank?: unknown; maxEdges?: unknown; beam?: unknown };
+    if (!Number.isSafeInteger(k) || (k as number) < 1 || (k as number) > 100000)
+      throw new RangeError(`paths.k must be an integer in [1, 100000], got ${describe(k)}`);
+    if (rank !== undefined && rank !== 'signed' && rank !== 'abs') throw new RangeError(`paths.rank must be 'signed' or 'abs', got ${describe(rank)}`);
+    for (const [name, v] of [['maxEdges', maxEdges], ['beam', beam]] as const)
+      if (v !== undefined && (!Number.isSafeInteger(v) || (v as number) < 1)) throw new RangeError(`paths.${name} must be a positive integer, got ${describe(v)}`);
+    native.paths = { k: k as number, ...(rank ? { rank: rank as 'signed' | 'abs' } : {}),
+      ...(maxEdges !== undefined ? { maxEdges: maxEdges as number } : {}), ...(beam !== undefined ? { beam: beam as number } : {}) };
+  }
   if (options.decompose !== undefined) native.decompose = normaliseDecompose(options.decompose, model.reluLayers.length);
   if (options.threshold !== undefined) {
     const t = options.threshold;
@@ -167,7 +179,8 @@ function toExplanation(r: NativeExplainResult): Explanation {
     })),
     ...(r.regionAttribution ? { regionAttribution: r.regionAttribution, regionShare: r.regionShare } : {}),
     ...(r.decomposition ? { decomposition: r.decomposition } : {}),
-    stats: { recomputes: r.recomputes },
+    ...(r.paths ? { paths: r.paths } : {}),
+    stats: { recomputes: r.recomputes, classChunk: r.classChunk },
   };
 }
 

@@ -7,17 +7,29 @@ import { fromNative, PathwiseError } from './errors.js';
 import { describe, product, toFloat32 } from './shapes.js';
 import { nativeAddon, type NativeNetwork } from './native.js';
 import { lowerNetwork } from './graph.js';
+import { isTfjsSource, tfjsSourceToSpec, tfjsSourceToSpecSync } from './sources.js';
 import { parseOnnx } from './onnx/load.js';
 
 /**
  * Where a model comes from: a path to an .onnx file, ONNX bytes, a plain layer-spec array, or a
  * `{ inputShape, layers }` object.
  */
-export type ModelSource = string | Uint8Array | ArrayBuffer | LayerSpec[] | NetworkSpec;
+export type ModelSource = string | Uint8Array | ArrayBuffer | LayerSpec[] | NetworkSpec | TfjsLayersModelLike;
+
+/** An in-memory tf.LayersModel (duck-typed: `layers` and `getWeights()`; tfjs is never imported). */
+export interface TfjsLayersModelLike {
+  layers: unknown[];
+  getWeights(): unknown[];
+}
 
 export interface LoadOptions {
   /** Input shape without the batch dimension, for a plain layer array (default: [first dense in]). */
   inputShape?: number[];
+  /**
+   * tfjs models: drop a final softmax activation and explain the logits (default false: a
+   * softmax output is refused, since pathwise explains the affine logits of a ReLU network).
+   */
+  stripSoftmax?: boolean;
 }
 
 export class Model {
@@ -91,6 +103,8 @@ export class Model {
 
 /** Loads a model; ONNX files are read asynchronously. */
 export async function loadModel(source: ModelSource, options: LoadOptions = {}): Promise<Model> {
+  // tfjs first: a tf.LayersModel also has a `layers` array.
+  if (isTfjsSource(source)) return new Model(await tfjsSourceToSpec(source, { stripSoftmax: options.stripSoftmax }));
   if (typeof source === 'string') return new Model(specFromBytes(await readModelFile(source), source));
   return loadModelSync(source, options);
 }
@@ -98,6 +112,7 @@ export async function loadModel(source: ModelSource, options: LoadOptions = {}):
 /** Synchronous twin of loadModel. */
 export function loadModelSync(source: ModelSource, options: LoadOptions = {}): Model {
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+  if (isTfjsSource(source)) return new Model(tfjsSourceToSpecSync(source, { stripSoftmax: options.stripSoftmax }));
   if (typeof source === 'string') return new Model(specFromBytes(readModelFileSync(source), source));
   if (source instanceof Uint8Array) return new Model(specFromBytes(source, 'bytes'));
   if (source instanceof ArrayBuffer) return new Model(specFromBytes(new Uint8Array(source), 'bytes'));
@@ -105,7 +120,7 @@ export function loadModelSync(source: ModelSource, options: LoadOptions = {}): M
   if (source !== null && typeof source === 'object' && Array.isArray((source as NetworkSpec).layers))
     return new Model(specFromLayers((source as NetworkSpec).layers, (source as NetworkSpec).inputShape ?? options.inputShape));
   throw new TypeError(
-    `model source must be a file path, ONNX bytes, a layer array or { inputShape, layers }; got ${describe(source)}`,
+    `model source must be an .onnx or tfjs model.json path, ONNX bytes, a tf.LayersModel, a layer array or { inputShape, layers }; got ${describe(source)}`,
   );
 }
 

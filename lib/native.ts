@@ -3,7 +3,7 @@
  * describes its shape. This file and model.ts are the only places in lib/ that touch it.
  */
 import { PathwiseError } from './errors.js';
-import type { Decomposition } from './types.js';
+import type { Decomposition, OneWayPaths } from './types.js';
 import { loadBinding } from './binding.cjs';
 
 /** One engine layer (native/core/ir/network.h LayerDesc); lib/graph.ts produces them. */
@@ -36,6 +36,7 @@ export interface NativeExplainOptions {
   depth: number;
   semantics?: 'official' | 'linear';
   decompose?: { by: 'unit' | 'channel' | 'top'; top?: number; layer?: number };
+  paths?: { k: number; rank?: 'signed' | 'abs'; maxEdges?: number; beam?: number };
   /** n × inputSize 0/1 mask. */
   region?: Float32Array;
   threshold?: number;
@@ -62,10 +63,12 @@ export interface NativeExplainResult {
   bias: number;
   residual: number;
   recomputes: number;
+  classChunk: number;
   layers: NativeLayerResult[];
   decomposition?: Decomposition;
   regionAttribution?: Float32Array;
   regionShare?: number;
+  paths?: OneWayPaths;
 }
 
 export interface NativeNetwork {

@@ -56,6 +56,34 @@ export interface ExplainOptions {
    * With a region, 'official' no longer reproduces the reference (the scores exclude biases).
    */
   region?: Region;
+  /**
+   * The top-k complete one-way paths (one unit per path layer) by contribution to the target
+   * logit, each with its linear model (SPEC §8). `rank`: 'signed' (default: strongest evidence for
+   * the target) or 'abs'. Exact k-best search; above `maxEdges` edges (default 20 Mi) only the
+   * `beam` (default 256) units of largest |contribution| per layer are searched and the result is
+   * marked `exact: false`. Needs a chain above the first path layer.
+   */
+  paths?: { k: number; rank?: 'signed' | 'abs'; maxEdges?: number; beam?: number };
+}
+
+export interface OneWayPath {
+  /** One unit per path layer, bottom → top (flat indices). */
+  units: Int32Array;
+  /** c_p = ω_d · Π ω_j · z_{l_1}(u_1): the path's term of the exact sum that makes the logit. */
+  contribution: number;
+  /** W_p: the path's linear model; W_p·x + bias = contribution. */
+  weights: Float32Array;
+  bias: number;
+}
+
+export interface OneWayPaths {
+  items: OneWayPath[];
+  /** Σ contribution over the returned paths / (pathLogit − biasAbove). */
+  coverage: number;
+  /** b_{>l_1}: the bias entering above the first path layer; Σ over all paths + biasAbove = pathLogit. */
+  biasAbove: number;
+  /** False when the beam limited the search. */
+  exact: boolean;
 }
 
 export interface Component {
@@ -135,10 +163,17 @@ export interface Explanation {
   regionAttribution?: Float32Array;
   /** With a region: W_P[t] · (x ⊙ 1_Ω), the region's share of the path logit (bias excluded). */
   regionShare?: number;
+  /** Present when the `paths` option was given. */
+  paths?: OneWayPaths;
   /** Present when the `decompose` option was given. */
   decomposition?: Decomposition;
   stats: {
     /** Path-layer steps whose C Jacobian rows were recomputed from the logits (SPEC §4.2 H2). */
     recomputes: number;
+    /**
+     * Classes whose Jacobian rows one step held at once: C, unless maxMemoryBytes forced the
+     * memory-bounded mode (two sweeps from the logits per chunk of classes; same result).
+     */
+    classChunk: number;
   };
 }

@@ -144,6 +144,7 @@ describe('explain options', () => {
     const chunked = explainBatchSync(model, xs, { maxMemoryBytes: 4096 });
     expect(chunked.map((e) => e.layers)).toEqual(whole.map((e) => e.layers));
     expect(() => explainSync(model, x8, { maxMemoryBytes: 64 })).toThrow(expect.objectContaining({ code: 'PATHWISE_MEMORY_LIMIT' }));
+    expect(explainSync(model, x8).stats.classChunk).toBe(4);
     expect(() => explainSync(model, x8, { maxMemoryBytes: 0 })).toThrow(RangeError);
     expect(() => explainSync(model, x8, { maxMemoryBytes: '1GB' as never })).toThrow(TypeError);
   });
@@ -221,5 +222,28 @@ describe('dispose', () => {
     expect(() => explainSync(model, x8)).toThrow(PathwiseError);
     expect(() => model.forward(x8)).toThrow(expect.objectContaining({ code: 'PATHWISE_DISPOSED' }));
     model.dispose(); // twice is fine
+  });
+});
+
+describe('memory-bounded mode', () => {
+  it('holds fewer class rows at once and gives the same explanation, both semantics', async () => {
+    const { fixtureDir } = await import('./helpers/fixtures.js');
+    const { join } = await import('node:path');
+    const model = loadModelSync(join(fixtureDir('models'), 'fashion_cnn.onnx'));
+    const x = new Float32Array(784).map((_, i) => Math.sin(i * 0.3) * 1.5);
+    for (const semantics of ['official', 'linear'] as const) {
+      const whole = explainSync(model, x, { semantics, width: 'all' });
+      expect(whole.stats.classChunk).toBe(10);
+      let smallest = 10;
+      for (const maxMemoryBytes of [1_400_000, 1_100_000, 800_000]) {
+        const bounded = explainSync(model, x, { semantics, width: 'all', maxMemoryBytes });
+        expect(bounded.stats.classChunk).toBeLessThan(10);
+        smallest = Math.min(smallest, bounded.stats.classChunk);
+        expect(bounded.layers).toEqual(whole.layers);
+        expect(bounded.attribution).toEqual(whole.attribution);
+      }
+      expect(smallest).toBe(1);
+    }
+    expect(() => explainSync(model, x, { maxMemoryBytes: 500_000 })).toThrow(/even one class at a time/);
   });
 });

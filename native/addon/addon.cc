@@ -17,6 +17,7 @@
 #include "../core/kernels/kernels.h"
 #include "../core/path/explain.h"
 #include "../core/util/error.h"
+#include "common.h"
 
 namespace {
 
@@ -95,6 +96,21 @@ pathwise::ExplainOptions parse_options(Napi::Env env, Napi::Value v) {
     else if (sv == "linear") opt.semantics = pathwise::Semantics::Linear;
     else throw_range(env, "semantics must be 'official' or 'linear'");
   }
+  Napi::Value paths = o.Get("paths");
+  if (!paths.IsUndefined()) {
+    if (!paths.IsObject()) throw_type(env, "paths must be an object");
+    Napi::Object po = paths.As<Napi::Object>();
+    opt.paths.k = expect_size(env, po.Get("k"), "paths.k");
+    if (opt.paths.k == 0) throw_range(env, "paths.k must be >= 1");
+    Napi::Value rank = po.Get("rank");
+    if (!rank.IsUndefined()) {
+      const std::string rs = rank.IsString() ? std::string(rank.As<Napi::String>()) : "";
+      if (rs != "signed" && rs != "abs") throw_range(env, "paths.rank must be 'signed' or 'abs'");
+      opt.paths.abs_rank = rs == "abs";
+    }
+    if (!po.Get("maxEdges").IsUndefined()) opt.paths.max_edges = expect_size(env, po.Get("maxEdges"), "paths.maxEdges");
+    if (!po.Get("beam").IsUndefined()) opt.paths.beam = expect_size(env, po.Get("beam"), "paths.beam");
+  }
   Napi::Value region = o.Get("region");
   if (!region.IsUndefined()) {
     Napi::Float32Array rf = expect_f32(env, region, "region");
@@ -155,6 +171,7 @@ Napi::Array results_to_js(Napi::Env env, const std::vector<pathwise::ExplainResu
     o.Set("bias", r.bias);
     o.Set("residual", r.residual);
     o.Set("recomputes", double(r.recomputes));
+    o.Set("classChunk", double(r.class_chunk));
     Napi::Array layers = Napi::Array::New(env, r.layers.size());
     for (std::size_t l = 0; l < r.layers.size(); ++l) {
       const auto& s = r.layers[l].selection;
@@ -170,6 +187,26 @@ Napi::Array results_to_js(Napi::Env env, const std::vector<pathwise::ExplainResu
       layers.Set(l, lo);
     }
     o.Set("layers", layers);
+    if (r.has_paths) {
+      Napi::Object po = Napi::Object::New(env);
+      po.Set("coverage", r.paths.coverage);
+      po.Set("biasAbove", r.paths.bias_above);
+      po.Set("exact", r.paths.exact);
+      Napi::Array items = Napi::Array::New(env, r.paths.paths.size());
+      for (std::size_t q = 0; q < r.paths.paths.size(); ++q) {
+        const auto& p = r.paths.paths[q];
+        Napi::Object io = Napi::Object::New(env);
+        Napi::Int32Array units = Napi::Int32Array::New(env, p.units.size());
+        std::copy(p.units.begin(), p.units.end(), units.Data());
+        io.Set("units", units);
+        io.Set("contribution", p.contribution);
+        io.Set("weights", f32_from(env, p.weights));
+        io.Set("bias", p.bias);
+        items.Set(q, io);
+      }
+      po.Set("items", items);
+      o.Set("paths", po);
+    }
     if (r.has_region) {
       o.Set("regionAttribution", f32_from(env, r.region_attribution));
       o.Set("regionShare", r.region_share);
@@ -507,6 +544,9 @@ class NativeNetwork : public Napi::ObjectWrap<NativeNetwork> {
     return promise;
   }
 
+  // For the other addon files (common.h): the network behind a handle, or PATHWISE_DISPOSED.
+  friend std::shared_ptr<const pathwise::Network> pathwise_addon::network_of(Napi::Env, Napi::Value);
+
   // In-flight workers hold their own reference to the network, so they finish safely.
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
     net_.reset();
@@ -558,9 +598,22 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeNetwork", NativeNetwork::Init(env));
   exports.Set("kernelInfo", Napi::Function::New(env, KernelInfo));
   exports.Set("gemmWithKernel", Napi::Function::New(env, GemmWithKernel));
+  pathwise_addon::register_baselines(env, exports);
   return exports;
 }
 
 }  // namespace
+
+namespace pathwise_addon {
+
+Napi::Error to_js_error(Napi::Env env, const pathwise::Error& e) { return ::to_js_error(env, e); }
+
+// Only NativeNetwork objects are wrapped in this addon, and lib/ passes Model.handle().
+std::shared_ptr<const pathwise::Network> network_of(Napi::Env env, Napi::Value handle) {
+  if (!handle.IsObject()) throw Napi::TypeError::New(env, "expected a NativeNetwork handle");
+  return NativeNetwork::Unwrap(handle.As<Napi::Object>())->network(env);
+}
+
+}  // namespace pathwise_addon
 
 NODE_API_MODULE(pathwise, Init)

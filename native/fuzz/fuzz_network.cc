@@ -369,7 +369,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (explained) {
     check_results(*net, results, n, opt);
     // Only meaningful for options explain() accepted (it validates them first).
-    const std::size_t per_example = pathwise::explain_bytes_per_example(*net, opt);
+    const std::size_t per_example =
+        pathwise::explain_bytes_per_example(*net, opt, pathwise::class_chunk_for(*net, opt));
     // The working memory of one chunk must stay within the estimate for that chunk; what explain
     // returns (the results) is output, not working memory, so it is allowed on top.
     const std::size_t chunk = std::min<std::size_t>(n, std::max<std::size_t>(1, opt.max_memory_bytes / per_example));
@@ -380,6 +381,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       for (const auto& l : r.layers) output += sizeof(l) + 8 * l.selection.units.size();
       for (const auto& c : r.decomposition.components)
         output += sizeof(c) + 4 * (c.units.size() + c.weights.size() + c.attribution.size());
+      for (const auto& p : r.paths.paths) output += sizeof(p) + 4 * (p.units.size() + p.weights.size());
     }
     const std::size_t allowed = chunk * per_example + output + n * 4 * (opt.region.size() + 1) + 8192;
     static double worst = 0;

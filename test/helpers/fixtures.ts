@@ -12,6 +12,8 @@ export interface FixtureLayer {
   boundaryTie: boolean;
   minSelected: number;
   bestRejected: number;
+  /** The reference found the Jacobian from reuse would not be bit-exact here (DAG/CNN fixtures). */
+  recomputeNeeded?: boolean;
 }
 
 export interface FixtureCase {
@@ -76,6 +78,7 @@ export function loadFixtureSet(dir: string): FixtureSet {
         boundaryTie: l.boundary_tie,
         minSelected: l.min_selected_score,
         bestRejected: l.best_rejected_score,
+        recomputeNeeded: l.recompute_needed,
       })),
     }));
     const targetOverride = cfg.target !== undefined && cfg.target !== 'predicted' ? Number(cfg.target) : undefined;

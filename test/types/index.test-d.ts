@@ -79,7 +79,10 @@ expectNotAssignable<Depth>('10%');
 expectError(explain(model, x, { width: '10' }));
 expectError(explain(model, x, { width: 'half' }));
 expectError(explain(model, x, { depth: '2' }));
-expectError(explain(model, x, { semantics: 'linear' }));
+expectType<Promise<Explanation>>(explain(model, x, { semantics: 'linear', threshold: 0 }));
+expectError(explain(model, x, { semantics: 'clean' }));
+expectType<Promise<Explanation>>(explain(model, x, { decompose: { by: { top: 3 } }, region: { x: 0, y: 0, width: 4, height: 4 }, paths: { k: 5, rank: 'abs' } }));
+expectError(explain(model, x, { decompose: { by: 'neuron' } }));
 expectError(explain(model, x, { target: '1' }));
 // Unknown option names are rejected at run time; TypeScript's excess property check agrees.
 expectError(explain(model, x, { widht: 4 }));
@@ -123,7 +126,12 @@ if (err instanceof PathwiseError) {
   expectError((err.code = 'PATHWISE_NATIVE'));
 }
 expectType<
-  'PATHWISE_UNSUPPORTED_OP' | 'PATHWISE_BAD_MODEL' | 'PATHWISE_DISPOSED' | 'PATHWISE_NO_BINARY' | 'PATHWISE_NATIVE'
+  | 'PATHWISE_UNSUPPORTED_OP'
+  | 'PATHWISE_BAD_MODEL'
+  | 'PATHWISE_DISPOSED'
+  | 'PATHWISE_NO_BINARY'
+  | 'PATHWISE_MEMORY_LIMIT'
+  | 'PATHWISE_NATIVE'
 >({} as PathwiseErrorCode);
 expectNotAssignable<PathwiseErrorCode>('PATHWISE_OOPS');
 

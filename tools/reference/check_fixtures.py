@@ -5,7 +5,8 @@ For every pathwise configuration in index.json and every input it re-runs the re
 implementation and compares: targets, original logits, the selected unit set of every path
 layer, the unit scores, the per-layer flags, the masked logits and the attribution.
 Pass criteria: identical unit sets and per-layer flags (k, fallback, boundary_tie, negative
-pre-activation count) everywhere, attribution within --rtol (default 1e-6) of the fixture,
+pre-activation count, and recompute / winners_changed / recompute_needed where the fixture has
+them) everywhere, attribution within --rtol (default 1e-6) of the fixture,
 relative to max |A_ref| of that input, and path logit within --logit-rtol (default 1e-5).
 Exit status 1 on any failure.
 
@@ -48,7 +49,7 @@ def main():
     model_path = args.model or os.path.join(folder, index["onnx"]["static"])
     if not os.path.exists(model_path):
         sys.exit(f"model {model_path} not found; pass --model (e.g. /work/shared/fixtures/fashion_mlp.onnx)")
-    model = pw.load_onnx_sequential(model_path)
+    model = pw.load_onnx(model_path)
     inputs = np.load(os.path.join(folder, "inputs.npy"))
     ref_logits = np.load(os.path.join(folder, "logits.npy"))
     ref_targets = np.load(os.path.join(folder, "targets.npy"))
@@ -77,6 +78,7 @@ def main():
         scores = np.load(os.path.join(folder, f"pathwise_{cfg}_unit_scores.npy"))
         attr = np.load(os.path.join(folder, f"pathwise_{cfg}_attr.npy"))
         mlog = np.load(os.path.join(folder, f"pathwise_{cfg}_masked_logits.npy"))
+        n_cfg = len(spec["inputs"])
         n_sets = n_sets_ok = 0
         score_diff = 0.0
         n_flags_ok = 0
@@ -108,7 +110,9 @@ def main():
                               and got.fallback == want["fallback"]
                               and got.boundary_tie == want["boundary_tie"]
                               and got.n_selected_negative_preactivation
-                              == want.get("n_selected_negative_preactivation", got.n_selected_negative_preactivation))
+                              == want.get("n_selected_negative_preactivation", got.n_selected_negative_preactivation)
+                              and all(getattr(got, key) == want[key] for key in
+                                      ("recompute", "winners_changed", "recompute_needed") if key in want))
                 n_flags_ok += int(flags_same)
             a = ex.attribution.numpy()
             denom = float(np.abs(attr[j]).max())
@@ -126,7 +130,7 @@ def main():
         if n_flags_ok != n_sets:
             failures += 1
         print(f"{cfg:<12} {f'{n_sets_ok}/{n_sets}':>10} {f'{n_flags_ok}/{n_sets}':>11} {score_diff:>12.3g} "
-              f"{f'{n_bit}/{n}':>11} {max_rel:>12.3g} {max_mrel:>14.3g} {total_units:>6}")
+              f"{f'{n_bit}/{n_cfg}':>11} {max_rel:>12.3g} {max_mrel:>14.3g} {total_units:>6}")
     print("RESULT:", "PASS" if failures == 0 else f"FAIL ({failures} problems)")
     return 0 if failures == 0 else 1
 

@@ -47,7 +47,7 @@ def main():
     args = ap.parse_args()
 
     default_threads = torch.get_num_threads()   # read before any change
-    model = pw.load_onnx_sequential(args.model)
+    model = pw.load_onnx(args.model)
     xs, _ = pw.load_fashion_test(args.image, 1)
     x = torch.from_numpy(xs[0])
 

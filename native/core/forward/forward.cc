@@ -34,7 +34,11 @@ std::size_t conv_block(const Layer& layer) {
   return std::max<std::size_t>(1, std::min(positions, (std::size_t(1) << 18) / std::max<std::size_t>(k, 1)));
 }
 
-void im2col(const Layer& layer, const float* in_group, std::size_t p0, std::size_t count, float* cols) {
+// im2col and col2im walk the output positions row by row: a division per element cost 40% of a
+// Fashion-CNN explanation (its VJP runs col2im for every class row).
+template <bool Scatter>
+static void im2col_walk(const Layer& layer, const float* cols_in, float* cols_out, std::size_t p0,
+                        std::size_t count, const float* in_group, float* grad_group) {
   const Shape& is = layer.in_shape;
   const Window& w = layer.window;
   const std::size_t cin_g = is.c / layer.groups, ow = layer.out_shape.w;
@@ -43,35 +47,34 @@ void im2col(const Layer& layer, const float* in_group, std::size_t p0, std::size
   for (std::size_t ci = 0; ci < cin_g; ++ci)
     for (std::size_t ky = 0; ky < w.kh; ++ky)
       for (std::size_t kx = 0; kx < w.kw; ++kx, ++r) {
-        float* dst = cols + r * count;
-        const float* plane = in_group + ci * is.h * is.w;
-        for (std::size_t j = 0; j < count; ++j) {
-          const std::size_t p = p0 + j, oy = p / ow, ox = p % ow;
+        const std::size_t plane_offset = ci * is.h * is.w;
+        std::size_t j = 0, oy = p0 / ow, ox = p0 % ow;
+        while (j < count) {
+          const std::size_t run = std::min(count - j, ow - ox);  // positions left in this output row
           const std::ptrdiff_t y = std::ptrdiff_t(oy * w.sh + ky * w.dh) - std::ptrdiff_t(w.pt);
-          const std::ptrdiff_t x = std::ptrdiff_t(ox * w.sw + kx * w.dw) - std::ptrdiff_t(w.pl);
-          dst[j] = (y >= 0 && y < ih && x >= 0 && x < iw) ? plane[y * iw + x] : 0.0f;
+          const bool row_in = y >= 0 && y < ih;
+          for (std::size_t q = 0; q < run; ++q) {
+            const std::ptrdiff_t x = std::ptrdiff_t((ox + q) * w.sw + kx * w.dw) - std::ptrdiff_t(w.pl);
+            const bool in = row_in && x >= 0 && x < iw;
+            if constexpr (Scatter) {
+              if (in) grad_group[plane_offset + std::size_t(y * iw + x)] += cols_in[r * count + j + q];
+            } else {
+              cols_out[r * count + j + q] = in ? in_group[plane_offset + std::size_t(y * iw + x)] : 0.0f;
+            }
+          }
+          j += run;
+          ox = 0;
+          ++oy;
         }
       }
 }
 
+void im2col(const Layer& layer, const float* in_group, std::size_t p0, std::size_t count, float* cols) {
+  im2col_walk<false>(layer, nullptr, cols, p0, count, in_group, nullptr);
+}
+
 void col2im_add(const Layer& layer, const float* cols, std::size_t p0, std::size_t count, float* in_group) {
-  const Shape& is = layer.in_shape;
-  const Window& w = layer.window;
-  const std::size_t cin_g = is.c / layer.groups, ow = layer.out_shape.w;
-  const std::ptrdiff_t ih = std::ptrdiff_t(is.h), iw = std::ptrdiff_t(is.w);
-  std::size_t r = 0;
-  for (std::size_t ci = 0; ci < cin_g; ++ci)
-    for (std::size_t ky = 0; ky < w.kh; ++ky)
-      for (std::size_t kx = 0; kx < w.kw; ++kx, ++r) {
-        const float* src = cols + r * count;
-        float* plane = in_group + ci * is.h * is.w;
-        for (std::size_t j = 0; j < count; ++j) {
-          const std::size_t p = p0 + j, oy = p / ow, ox = p % ow;
-          const std::ptrdiff_t y = std::ptrdiff_t(oy * w.sh + ky * w.dh) - std::ptrdiff_t(w.pt);
-          const std::ptrdiff_t x = std::ptrdiff_t(ox * w.sw + kx * w.dw) - std::ptrdiff_t(w.pl);
-          if (y >= 0 && y < ih && x >= 0 && x < iw) plane[y * iw + x] += src[j];
-        }
-      }
+  im2col_walk<true>(layer, cols, nullptr, p0, count, nullptr, in_group);
 }
 
 void conv_forward(const Layer& layer, const float* in, std::size_t n, float* out, bool with_bias) {

@@ -7,6 +7,7 @@
 #include "../forward/forward.h"
 #include "../util/error.h"
 #include "../vjp/vjp.h"
+#include "oneway.h"
 
 namespace pathwise {
 
@@ -37,14 +38,19 @@ void validate_options(const Network& net, std::size_t n, const ExplainOptions& o
     if (options.decompose.by == DecomposeOptions::By::Top && options.decompose.top == 0)
       throw_range("decompose.by.top must be >= 1");
   }
+  if (options.paths.k > 0) {
+    if (options.paths.k > 100000) throw_range("paths.k must be at most 100000");
+    if (options.paths.beam == 0) throw_range("paths.beam must be >= 1");
+    const std::size_t depth = options.depth == 0 ? relus : options.depth;
+    const auto& layers = net.layers();
+    for (std::size_t i = net.relu_positions()[relus - depth] + 1; i < layers.size(); ++i)
+      if (layers[i].inputs.size() != 1 || layers[i].inputs[0] != int(i) - 1)
+        throw_range("one-way paths are defined for networks that are a chain above the first path layer "
+                    "(layer " + std::to_string(i) + " is a residual join or a branch); use a smaller depth");
+  }
   if (std::isnan(options.threshold) || options.threshold >= 1.0f)
     throw_range("threshold must be in [0, 1) (a softmax score), or omitted for 1/C");
-  const std::size_t per_example = explain_bytes_per_example(net, options);
-  if (per_example > options.max_memory_bytes)
-    throw Error(Error::Kind::Memory,
-                "explaining one input needs about " + std::to_string(sat_add(per_example, (1 << 20) - 1) >> 20) +
-                    " MiB of working memory, above maxMemoryBytes = " + std::to_string(options.max_memory_bytes) +
-                    " bytes; raise maxMemoryBytes or use a smaller depth");
+  class_chunk_for(net, options);  // throws Error(Memory) when not even one class fits
   if (!options.region.empty() && options.region.size() != n * net.input_size())
     throw_range("region has " + std::to_string(options.region.size()) + " values, expected " +
                 std::to_string(n * net.input_size()));
@@ -59,7 +65,7 @@ void validate_options(const Network& net, std::size_t n, const ExplainOptions& o
   }
 }
 
-std::size_t explain_bytes_per_example(const Network& net, const ExplainOptions& options) {
+std::size_t explain_bytes_per_example(const Network& net, const ExplainOptions& options, std::size_t class_chunk) {
   const auto& layers = net.layers();
   const auto& relus = net.relu_positions();
   const std::size_t depth = options.depth == 0 || options.depth > relus.size() ? relus.size() : options.depth;
@@ -72,11 +78,30 @@ std::size_t explain_bytes_per_example(const Network& net, const ExplainOptions& 
     cached = sat_add(cached, sat_mul(layer.out_size(), extra ? 2 : 1));
   }
   // The C-row sweep runs above l_min; at most three cotangent blocks are alive at once (a layer,
-  // its producer, and a residual source waiting for its second consumer).
+  // its producer, and a residual source waiting for its second consumer). Chunked scoring keeps
+  // five per-unit accumulators besides.
   std::size_t widest = 0;
   for (std::size_t i = pmin; i < layers.size(); ++i) widest = std::max(widest, layers[i].out_size());
-  const std::size_t sweep = sat_mul(sat_mul(3, net.num_classes()), widest);
+  const std::size_t sweep = sat_add(sat_mul(sat_mul(3, class_chunk), widest), class_chunk < net.num_classes() ? sat_mul(5, widest) : 0);
   return sat_mul(sizeof(float), sat_add(sat_add(sat_mul(2, cached), sweep), sat_mul(2, net.num_classes())));
+}
+
+std::size_t class_chunk_for(const Network& net, const ExplainOptions& options) {
+  const std::size_t classes = net.num_classes();
+  if (explain_bytes_per_example(net, options, classes) <= options.max_memory_bytes) return classes;
+  std::size_t lo = 1, hi = classes - 1;
+  if (explain_bytes_per_example(net, options, 1) > options.max_memory_bytes)
+    throw Error(Error::Kind::Memory,
+                "explaining one input needs about " +
+                    std::to_string(sat_add(explain_bytes_per_example(net, options, 1), (1 << 20) - 1) >> 20) +
+                    " MiB of working memory even one class at a time, above maxMemoryBytes = " +
+                    std::to_string(options.max_memory_bytes) + " bytes; raise maxMemoryBytes or use a smaller depth");
+  while (lo < hi) {  // the largest chunk that fits
+    const std::size_t mid = (lo + hi + 1) / 2;
+    if (explain_bytes_per_example(net, options, mid) <= options.max_memory_bytes) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
 }
 
 namespace {
@@ -88,6 +113,7 @@ struct Chunk {
   std::size_t n;
   const ExplainOptions& opt;
   ExplainResult* results;
+  std::size_t class_chunk;  // < classes: score in class chunks (memory-bounded mode)
   std::size_t classes, depth, first_path, top;
   std::vector<std::size_t> target;
   Activations orig;  // H0 / L0: the original forward
@@ -102,8 +128,8 @@ struct Chunk {
   std::vector<std::int32_t> order;
 
   Chunk(const Network& net_, const float* x_, std::size_t n_, const ExplainOptions& opt_,
-        const std::int32_t* targets, ExplainResult* results_)
-      : net(net_), x(x_), n(n_), opt(opt_), results(results_) {
+        std::size_t opt_class_chunk, const std::int32_t* targets, ExplainResult* results_)
+      : net(net_), x(x_), n(n_), opt(opt_), results(results_), class_chunk(opt_class_chunk) {
     const auto& layers = net.layers();
     const auto& relus = net.relu_positions();
     classes = net.num_classes();
@@ -122,6 +148,7 @@ struct Chunk {
       target[e] = std::size_t(r.target);
       r.layers.resize(depth);
       r.recomputes = 0;
+      r.class_chunk = opt_class_chunk;
     }
     const std::size_t count = layers.size();
     frozen.gates.assign(count, nullptr);
@@ -140,14 +167,16 @@ struct Chunk {
     }
   }
 
-  // J_l from the logits: an identity seed of C rows per example through every layer above l.
-  void sweep_from_logits(std::size_t p) {
-    const std::size_t count = net.layers().size();
-    sweep.reset(net, n * classes, classes);
+  // J_l from the logits: an identity seed of the class rows [c0, c1) (default all C) per example
+  // through every layer above l.
+  void sweep_from_logits(std::size_t p, std::size_t c0 = 0, std::size_t c1 = 0) {
+    if (c1 == 0) c1 = classes;
+    const std::size_t count = net.layers().size(), cc = c1 - c0;
+    sweep.reset(net, n * cc, cc);
     std::vector<float>& seed = sweep.cot[count - 1];
-    seed.assign(n * classes * classes, 0.0f);
+    seed.assign(n * cc * classes, 0.0f);
     for (std::size_t e = 0; e < n; ++e)
-      for (std::size_t c = 0; c < classes; ++c) seed[(e * classes + c) * classes + c] = 1.0f;
+      for (std::size_t c = 0; c < cc; ++c) seed[(e * cc + c) * classes + c0 + c] = 1.0f;
     sweep_back(net, frozen, sweep, p + 1, count);
   }
 
@@ -157,15 +186,39 @@ struct Chunk {
     const std::size_t units = net.layers()[p].out_size();
     // The unit's activation, or with a region the part of it that flows from the region (§7.2).
     const std::vector<float>& h = opt.region.empty() ? orig.values[p] : tau.values[p];
-    std::vector<float>& jac = sweep.cot[p];
-    if (jac.empty()) jac.assign(n * classes * units, 0.0f);  // no route to the logits at all
     std::vector<float>& mask = mask_store[p];
     mask.assign(n * units, 0.0f);
+    std::vector<ChunkedScores> chunked;
+    if (class_chunk < classes) {
+      // Memory-bounded: two sweeps from the logits per class chunk (max, then exp-sum).
+      chunked.resize(n);
+      for (std::size_t e = 0; e < n; ++e) chunked[e].reset(units, classes, target[e]);
+      for (int pass = 0; pass < 2; ++pass)
+        for (std::size_t c0 = 0; c0 < classes; c0 += class_chunk) {
+          const std::size_t c1 = std::min(classes, c0 + class_chunk), cc = c1 - c0;
+          sweep_from_logits(p, c0, c1);
+          std::vector<float>& jac = sweep.cot[p];
+          if (jac.empty()) jac.assign(n * cc * units, 0.0f);
+          for (std::size_t e = 0; e < n; ++e) {
+            const float* he = h.data() + e * units;
+            const float* je = jac.data() + e * cc * units;
+            if (pass == 0) chunked[e].observe_max(he, je, units, c0, c1);
+            else chunked[e].observe_exp(he, je, units, c0, c1);
+          }
+        }
+    }
+    std::vector<float>& jac = sweep.cot[p];
+    if (chunked.empty() && jac.empty()) jac.assign(n * classes * units, 0.0f);  // no route to the logits at all
     for (std::size_t e = 0; e < n; ++e) {
       LayerResult& lr = results[e].layers[o - first_path];
       lr.ordinal = o;
-      select_units(h.data() + e * units, jac.data() + e * classes * units, units, units, classes,
-                   target[e], opt.width, threshold, lr.selection, scores, identical, order);
+      if (chunked.empty()) {
+        select_units(h.data() + e * units, jac.data() + e * classes * units, units, units, classes,
+                     target[e], opt.width, threshold, lr.selection, scores, identical, order);
+      } else {
+        chunked[e].finish(scores, identical);
+        select_from_scores(scores, identical, units, opt.width, threshold, lr.selection, order);
+      }
       float* m = mask.data() + e * units;
       for (std::int32_t u : lr.selection.units) m[u] = 1.0f;
     }
@@ -194,11 +247,23 @@ struct Chunk {
         for (std::size_t i = p + 1; i < count; ++i) {
           if (layers[i].kind != LayerKind::MaxPool) continue;
           if (i >= swept_down_to) {  // H2: compare with the routing the sweep state was built on
-            const std::size_t out = layers[i].out_size();
-            for (std::size_t e = 0; e < n; ++e)
-              if (!std::equal(upper.winners[i].begin() + e * out, upper.winners[i].begin() + (e + 1) * out,
-                              frozen.winners[i] + e * out))
-                changed[e] = 1;
+            // A window whose old and new winners are both masked out by the MaskLayer feeding the
+            // pool carries no cotangent either way: its change cannot alter J. (Windows of masked
+            // zeros route to their first element, so without this rule every step below a pooled
+            // path layer would recompute: 16 of 32 steps on the fixture CNN, none needed.)
+            const int q = layers[i].inputs[0];
+            const float* feed_mask = q >= 0 && layers[std::size_t(q)].kind == LayerKind::Relu ? masks[std::size_t(q)] : nullptr;
+            const std::size_t out = layers[i].out_size(), in = layers[i].in_size();
+            for (std::size_t e = 0; e < n; ++e) {
+              const std::int32_t* now = upper.winners[i].data() + e * out;
+              const std::int32_t* before = frozen.winners[i] + e * out;
+              const float* m = feed_mask ? feed_mask + e * in : nullptr;
+              for (std::size_t w = 0; w < out && !changed[e]; ++w) {
+                if (now[w] == before[w]) continue;
+                const bool relevant = !m || (now[w] >= 0 && m[now[w]] != 0.0f) || (before[w] >= 0 && m[before[w]] != 0.0f);
+                if (relevant) changed[e] = 1;
+              }
+            }
           }
           winner_store[i] = std::move(upper.winners[i]);
           frozen.winners[i] = winner_store[i].data();
@@ -209,10 +274,13 @@ struct Chunk {
             recompute = true;
           }
       }
-      if (recompute)
-        sweep_from_logits(p);
-      else  // reuse: continue the sweep from the layer above through the block down to h_l
-        sweep_back(net, frozen, sweep, p + 1, swept_down_to);
+      // (With class chunks, select() sweeps from the logits itself.)
+      if (class_chunk == classes) {
+        if (recompute)
+          sweep_from_logits(p);
+        else  // reuse: continue the sweep from the layer above through the block down to h_l
+          sweep_back(net, frozen, sweep, p + 1, swept_down_to);
+      }
       swept_down_to = p + 1;
       std::vector<float>& mask = select(o, p);
       masks[p] = mask.data();
@@ -227,10 +295,12 @@ struct Chunk {
     std::size_t swept_down_to = net.layers().size();
     for (std::size_t o = relus.size(); o-- > first_path;) {
       const std::size_t p = relus[o];
-      if (o == top)
-        sweep_from_logits(p);
-      else
-        sweep_back(net, frozen, sweep, p + 1, swept_down_to);
+      if (class_chunk == classes) {  // (with class chunks, select() sweeps from the logits itself)
+        if (o == top)
+          sweep_from_logits(p);
+        else
+          sweep_back(net, frozen, sweep, p + 1, swept_down_to);
+      }
       swept_down_to = p + 1;
       std::vector<float>& gate = select(o, p);
       const std::vector<float>& phi = orig.gates[p];
@@ -320,6 +390,128 @@ struct Chunk {
     out.components = std::move(groups);
   }
 
+  // Pushes `rows` tangents given at the output of layer `from` through the frozen linear block up
+  // to the input of layer `to` (a chain; no biases), for example e. Returns rows × in_size(to).
+  std::vector<float> block_jvp(std::size_t e, std::size_t from, std::size_t to, std::vector<float> t,
+                               std::size_t rows) const {
+    const auto& layers = net.layers();
+    std::vector<float> out;
+    for (std::size_t i = from + 1; i < to; ++i) {
+      const Layer& layer = layers[i];
+      out.assign(rows * layer.out_size(), 0.0f);
+      switch (layer.kind) {
+        case LayerKind::Dense: ops::dense_forward(layer, t.data(), rows, out.data(), false); break;
+        case LayerKind::Conv: ops::conv_forward(layer, t.data(), rows, out.data(), false); break;
+        case LayerKind::AvgPool: ops::avg_pool_forward(layer, t.data(), rows, out.data()); break;
+        case LayerKind::Affine: ops::affine_forward(layer, t.data(), rows, out.data(), false); break;
+        case LayerKind::MaxPool: {
+          const std::int32_t* win = frozen.winners[i] + e * layer.out_size();
+          for (std::size_t r = 0; r < rows; ++r)
+            for (std::size_t o = 0; o < layer.out_size(); ++o)
+              if (win[o] >= 0) out[r * layer.out_size() + o] = t[r * layer.in_size() + std::size_t(win[o])];
+          break;
+        }
+        case LayerKind::Relu:
+        case LayerKind::Add:
+          throw Error(Error::Kind::Runtime, "internal: a ReLU or join inside a path block");
+      }
+      t.swap(out);
+    }
+    return t;
+  }
+
+  // SPEC §8: the k best complete one-way paths of example e through the frozen network.
+  void one_way_paths(std::size_t e, const std::vector<std::vector<float>>& deltas, double bias_above,
+                     const Activations& fin) {
+    const auto& layers = net.layers();
+    const auto& relus = net.relu_positions();
+    const std::size_t d = depth;
+    std::vector<std::size_t> pos(d);
+    for (std::size_t j = 0; j < d; ++j) pos[j] = relus[first_path + j];
+    // ζ: z_{l_1}, the original pre-activation (nothing below l_1 is masked).
+    const int q = layers[pos[0]].inputs[0];
+    const std::size_t n0 = layers[pos[0]].out_size();
+    const float* zeta = (q < 0 ? x : orig.values[std::size_t(q)].data()) + e * n0;
+    // Nodes: units with effective gate 1; their contributions r_u = δ_u γ_u z̃_u rank the beam.
+    std::vector<std::vector<std::int32_t>> nodes(d);
+    std::size_t estimate = 0;
+    for (std::size_t j = 0; j < d; ++j) {
+      const std::size_t units = layers[pos[j]].out_size();
+      const float* gate = frozen.gates[pos[j]] + e * units;
+      for (std::size_t u = 0; u < units; ++u)
+        if (gate[u] != 0.0f) nodes[j].push_back(std::int32_t(u));
+      if (j > 0) estimate += nodes[j - 1].size() * nodes[j].size();
+    }
+    OneWayPaths& out = results[e].paths;
+    results[e].has_paths = true;
+    out.bias_above = bias_above;
+    out.exact = estimate <= opt.paths.max_edges;
+    if (!out.exact) {
+      for (std::size_t j = 0; j < d; ++j) {
+        if (nodes[j].size() <= opt.paths.beam) continue;
+        const std::size_t units = layers[pos[j]].out_size();
+        const float* delta = deltas[pos[j]].data() + e * units;
+        const int pj = layers[pos[j]].inputs[0];
+        const float* z = (pj < 0 ? x : (std::size_t(pj) >= pos[0] ? fin.values[std::size_t(pj)] : orig.values[std::size_t(pj)]).data()) + e * units;
+        auto& v = nodes[j];
+        std::stable_sort(v.begin(), v.end(), [&](std::int32_t a, std::int32_t b) {
+          return std::fabs(double(delta[a]) * z[a]) > std::fabs(double(delta[b]) * z[b]);
+        });
+        v.resize(opt.paths.beam);
+        std::sort(v.begin(), v.end());
+      }
+    }
+    LayeredGraph g;
+    g.sizes.resize(d);
+    g.incoming.resize(d);
+    for (std::size_t j = 0; j < d; ++j) g.sizes[j] = nodes[j].size();
+    for (std::int32_t u : nodes[0]) g.bottom.push_back(zeta[u]);
+    const float* top_delta = deltas[pos[d - 1]].data() + e * layers[pos[d - 1]].out_size();
+    for (std::int32_t v : nodes[d - 1]) g.top.push_back(top_delta[v]);
+    for (std::size_t j = 1; j < d; ++j) {
+      // ω_{j−1}(u → v): one-hot tangents at the gate output of l_{j−1}, through the block.
+      const std::size_t from_units = layers[pos[j - 1]].out_size(), rows = nodes[j - 1].size();
+      std::vector<float> t(rows * from_units, 0.0f);
+      for (std::size_t r = 0; r < rows; ++r) t[r * from_units + std::size_t(nodes[j - 1][r])] = 1.0f;
+      const std::vector<float> w = block_jvp(e, pos[j - 1], pos[j], std::move(t), rows);
+      const std::size_t to_units = layers[pos[j]].in_size();
+      g.incoming[j].resize(nodes[j].size());
+      for (std::size_t vi = 0; vi < nodes[j].size(); ++vi)
+        for (std::size_t r = 0; r < rows; ++r) {
+          const float wv = w[r * to_units + std::size_t(nodes[j][vi])];
+          if (wv != 0.0f) g.incoming[j][vi].push_back({std::uint32_t(r), double(wv)});
+        }
+    }
+    std::vector<RankedPath> best;
+    if (!nodes[0].empty() && !nodes[d - 1].empty()) best = k_best_paths(g, opt.paths.k, opt.paths.abs_rank);
+    // W_p: one VJP per path, all as one batch, seeded with the path's weight product at z_{l_1}[u_1].
+    const std::size_t rows = best.size(), dim = net.input_size();
+    out.paths.clear();
+    if (rows == 0) return;
+    Frozen view = frozen_for(e);
+    Sweep s;
+    s.reset(net, rows, rows);
+    std::vector<double> bias(rows, 0.0);
+    std::vector<float>& seed = q < 0 ? s.input_cot : s.cot[std::size_t(q)];
+    seed.assign(rows * n0, 0.0f);
+    for (std::size_t r = 0; r < rows; ++r) seed[r * n0 + std::size_t(nodes[0][best[r].nodes[0]])] = float(best[r].product);
+    if (q >= 0) sweep_back(net, view, s, 0, std::size_t(q) + 1, bias.data());
+    if (s.input_cot.empty()) s.input_cot.assign(rows * dim, 0.0f);
+    double total = 0;
+    for (std::size_t r = 0; r < rows; ++r) {
+      OneWayPath p;
+      for (std::size_t j = 0; j < d; ++j) p.units.push_back(nodes[j][best[r].nodes[j]]);
+      p.contribution = best[r].value;
+      p.weights.assign(s.input_cot.begin() + r * dim, s.input_cot.begin() + (r + 1) * dim);
+      p.bias = bias[r];
+      total += p.contribution;
+      out.paths.push_back(std::move(p));
+    }
+    const double denominator = double(results[e].path_logits.empty() ? fin.values.back()[e * classes + target[e]]
+                                                                     : results[e].path_logits[target[e]]) - bias_above;
+    out.coverage = denominator != 0 ? total / denominator : 0;
+  }
+
   // H4/L4 and H5/L5: the path network's forward from l_min (everything below it is the original
   // network), one VJP of row t per example down to x accumulating b_P[t], the attribution and the
   // completeness residual. 'official' pools route on the masked values; 'linear' pools keep π.
@@ -338,24 +530,37 @@ struct Chunk {
     std::vector<float>& seed = sweep.cot[count - 1];
     seed.assign(n * classes, 0.0f);
     for (std::size_t e = 0; e < n; ++e) seed[e * classes + target[e]] = 1.0f;
-    if (opt.decompose.by == DecomposeOptions::By::None) {
-      sweep_back(net, frozen, sweep, 0, count, bias.data());
-    } else {
-      // Stop at the decomposed layer k to read δ_k, the row-t cotangent at its gate output, and
-      // the bias entering above it; then finish the sweep (which adds the bias below k).
-      const std::ptrdiff_t ord = opt.decompose.ordinal;
-      const std::size_t o = ord < 0 ? top : std::size_t(ord);
-      const std::size_t pk = net.relu_positions()[o];
-      sweep_back(net, frozen, sweep, pk + 1, count, bias.data());
-      std::vector<float> delta = sweep.cot[pk];
-      if (delta.empty()) delta.assign(n * layers[pk].out_size(), 0.0f);
-      std::vector<double> above = bias;
-      sweep_back(net, frozen, sweep, 0, pk + 1, bias.data());
+    // Stop the sweep at the ReLU layers whose row-t cotangent δ (at the gate output) and bias so
+    // far (the bias entering above) a decomposition or the path search needs.
+    const auto& relus = net.relu_positions();
+    std::vector<std::size_t> stops;
+    const bool decomposing = opt.decompose.by != DecomposeOptions::By::None;
+    const std::size_t dec_ordinal = opt.decompose.ordinal < 0 ? top : std::size_t(opt.decompose.ordinal);
+    if (decomposing) stops.push_back(relus[dec_ordinal]);
+    if (opt.paths.k > 0)
+      for (std::size_t o = first_path; o <= top; ++o) stops.push_back(relus[o]);
+    std::sort(stops.begin(), stops.end(), std::greater<>());
+    stops.erase(std::unique(stops.begin(), stops.end()), stops.end());
+    std::vector<std::vector<float>> deltas(count);
+    std::vector<std::vector<double>> above(count);
+    std::size_t hi = count;
+    for (std::size_t p : stops) {
+      sweep_back(net, frozen, sweep, p + 1, hi, bias.data());
+      deltas[p] = sweep.cot[p];
+      if (deltas[p].empty()) deltas[p].assign(n * layers[p].out_size(), 0.0f);
+      above[p] = bias;
+      hi = p + 1;
+    }
+    sweep_back(net, frozen, sweep, 0, hi, bias.data());
+    if (decomposing) {
+      const std::size_t pk = relus[dec_ordinal];
       const int producer = layers[pk].inputs[0];
       const float* z = producer < 0 ? x : (std::size_t(producer) >= pmin ? fin.values[std::size_t(producer)].data()
                                                                          : orig.values[std::size_t(producer)].data());
-      for (std::size_t e = 0; e < n; ++e) decompose(e, o, pk, delta.data(), z, above[e]);
+      for (std::size_t e = 0; e < n; ++e) decompose(e, dec_ordinal, pk, deltas[pk].data(), z, above[pk][e]);
     }
+    if (opt.paths.k > 0)
+      for (std::size_t e = 0; e < n; ++e) one_way_paths(e, deltas, above[pmin][e], fin);
     const std::size_t d = net.input_size();
     if (sweep.input_cot.empty()) sweep.input_cot.assign(n * d, 0.0f);
     const std::vector<float>& path_logits = fin.values.back();
@@ -386,8 +591,8 @@ struct Chunk {
 
 // Explains examples [0, n) of one chunk; each step's Jacobian block is n · C rows.
 void explain_chunk(const Network& net, const float* x, std::size_t n, const ExplainOptions& opt,
-                   const std::int32_t* targets, ExplainResult* results) {
-  Chunk chunk(net, x, n, opt, targets, results);
+                   std::size_t class_chunk, const std::int32_t* targets, ExplainResult* results) {
+  Chunk chunk(net, x, n, opt, class_chunk, targets, results);
   if (opt.semantics == Semantics::Linear)
     chunk.select_linear();
   else
@@ -407,11 +612,12 @@ std::vector<ExplainResult> explain(const Network& net, const float* x, std::size
       throw_range("input " + std::to_string(i / d) + " has a non-finite value at index " +
                   std::to_string(i % d));
   // Chunk so that the examples explained together stay under the memory bound.
-  const std::size_t per_example = explain_bytes_per_example(net, options);
+  const std::size_t class_chunk = class_chunk_for(net, options);
+  const std::size_t per_example = explain_bytes_per_example(net, options, class_chunk);
   const std::size_t chunk = std::max<std::size_t>(1, options.max_memory_bytes / per_example);
   for (std::size_t e0 = 0; e0 < n; e0 += chunk) {
     const std::size_t count = std::min(chunk, n - e0);
-    explain_chunk(net, x + e0 * d, count, options,
+    explain_chunk(net, x + e0 * d, count, options, class_chunk,
                   options.targets.empty() ? nullptr : options.targets.data() + e0, results.data() + e0);
   }
   return results;

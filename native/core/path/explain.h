@@ -23,8 +23,19 @@ struct DecomposeOptions {
   std::ptrdiff_t ordinal = -1;  // the path layer (ReLU ordinal); -1 = the top path layer
 };
 
+// The top-k complete one-way paths by contribution to the target logit (SPEC §8).
+struct PathsOptions {
+  std::size_t k = 0;  // 0 = off
+  bool abs_rank = false;
+  // Above this many edges (estimated as Σ |V_j| · |V_j+1|) the search keeps only `beam` nodes per
+  // layer (those of largest |unit contribution|) and marks the result inexact.
+  std::size_t max_edges = std::size_t(20) << 20;
+  std::size_t beam = 256;
+};
+
 struct ExplainOptions {
   Semantics semantics = Semantics::Official;
+  PathsOptions paths;
   DecomposeOptions decompose;
   // Regional explanation (SPEC §7.2): one 0/1 mask over the input per example (n × d), or empty.
   // Units are scored by the part of their evidence that comes from the region, a = J · τ with
@@ -65,6 +76,20 @@ struct Decomposition {
   std::vector<Component> components;
 };
 
+struct OneWayPath {
+  std::vector<std::int32_t> units;  // one unit per path layer, bottom → top
+  double contribution = 0;          // c_p = ω_d · Π ω_j · ζ(u_1)
+  std::vector<float> weights;       // W_p (input size); W_p·x + b_p = c_p
+  double bias = 0;                  // b_p
+};
+
+struct OneWayPaths {
+  std::vector<OneWayPath> paths;
+  double coverage = 0;   // Σ c_p / (ŷ_t − b_{>l_1})
+  double bias_above = 0; // b_{>l_1}
+  bool exact = true;
+};
+
 struct ExplainResult {
   std::int32_t target = 0, predicted = 0;
   std::vector<float> logits;       // original network, C
@@ -75,9 +100,12 @@ struct ExplainResult {
   double residual = 0;             // W_P[t]·x + b_P[t] − ŷ_t(x)
   std::vector<LayerResult> layers;  // bottom → top
   std::size_t recomputes = 0;
+  std::size_t class_chunk = 0;  // classes whose Jacobian rows were held at once (C unless memory-bound)
   bool has_region = false;
   std::vector<float> region_attribution;  // attribution ⊙ mask
   double region_share = 0;                // W_P[t] · (x ⊙ mask)
+  bool has_paths = false;
+  OneWayPaths paths;
   bool has_decomposition = false;
   Decomposition decomposition;
 };
@@ -87,9 +115,14 @@ struct ExplainResult {
 std::vector<ExplainResult> explain(const Network& net, const float* x, std::size_t n,
                                    const ExplainOptions& options);
 
-// Working memory of explaining one example with these options, in bytes (the estimate that the
-// chunking and the memory bound use).
-std::size_t explain_bytes_per_example(const Network& net, const ExplainOptions& options);
+// Working memory of explaining one example with these options, in bytes, when the Jacobian rows
+// of `class_chunk` classes are held at once (the estimate the chunking and the memory bound use).
+std::size_t explain_bytes_per_example(const Network& net, const ExplainOptions& options, std::size_t class_chunk);
+
+// How many classes' Jacobian rows one step holds: all C when one example fits the memory bound,
+// else the most that fit (each step then sweeps from the logits twice per class chunk — the
+// exact two-pass softmax); Error(Memory) when even one class does not fit.
+std::size_t class_chunk_for(const Network& net, const ExplainOptions& options);
 
 // Throws Error(Range) if the options cannot apply to this network (depth beyond the ReLU count,
 // target out of range, width ≤ 0, non-finite). Called by explain; exposed so the addon can reject

@@ -37,6 +37,9 @@ inline float unit_score(float h, const float* j, std::size_t j_stride, std::size
     if (a[c] != a[0]) all_identical = false;
     if (a[c] > max) max = a[c];
   }
+  // Equal contributions give exactly 1/C in float32 (C terms of exp(0) = 1 sum exactly): skip the
+  // exps. Pool losers and inactive units all land here — 3/4 of the Fashion CNN's first layer.
+  if (all_identical) return 1.0f / float(classes);
   float sum = 0.0f, numerator = 0.0f;
   for (std::size_t c = 0; c < classes; ++c) {
     const float e = std::exp(a[c] - max);
@@ -63,7 +66,54 @@ void select_units(const float* h, const float* j, std::size_t j_stride, std::siz
     scores[u] = unit_score(h[u], j + u, j_stride, classes, target, a.data(), same);
     identical[u] = same;
   }
+  select_from_scores(scores, identical, units, width, threshold, out, order);
+}
 
+void ChunkedScores::reset(std::size_t units, std::size_t classes, std::size_t target) {
+  units_ = units;
+  classes_ = classes;
+  target_ = target;
+  max_.assign(units, -std::numeric_limits<float>::infinity());
+  first_.assign(units, 0.0f);
+  sum_.assign(units, 0.0f);
+  numerator_.assign(units, 0.0f);
+  identical_.assign(units, 1);
+}
+
+void ChunkedScores::observe_max(const float* h, const float* j, std::size_t j_stride, std::size_t c0, std::size_t c1) {
+  for (std::size_t c = c0; c < c1; ++c) {
+    const float* row = j + (c - c0) * j_stride;
+    for (std::size_t u = 0; u < units_; ++u) {
+      const float a = h[u] * row[u];
+      if (c == 0) first_[u] = a;
+      else if (a != first_[u]) identical_[u] = 0;
+      if (a > max_[u]) max_[u] = a;
+    }
+  }
+}
+
+void ChunkedScores::observe_exp(const float* h, const float* j, std::size_t j_stride, std::size_t c0, std::size_t c1) {
+  for (std::size_t c = c0; c < c1; ++c) {
+    const float* row = j + (c - c0) * j_stride;
+    for (std::size_t u = 0; u < units_; ++u) {
+      if (identical_[u]) continue;
+      const float e = std::exp(h[u] * row[u] - max_[u]);
+      sum_[u] += e;
+      if (c == target_) numerator_[u] = e;
+    }
+  }
+}
+
+void ChunkedScores::finish(std::vector<float>& scores, std::vector<std::uint8_t>& identical) const {
+  scores.resize(units_);
+  identical = identical_;
+  for (std::size_t u = 0; u < units_; ++u)
+    scores[u] = identical_[u] ? 1.0f / float(classes_) : numerator_[u] / sum_[u];
+}
+
+void select_from_scores(const std::vector<float>& scores, const std::vector<std::uint8_t>& identical,
+                        std::size_t units, const WidthRule& width, float threshold, Selection& out,
+                        std::vector<std::int32_t>& order) {
   // Ties: score descending, then unit index ascending (SPEC §3.5).
   auto before = [&](std::int32_t x, std::int32_t y) {
     const float sx = rank_key(scores[x]), sy = rank_key(scores[y]);

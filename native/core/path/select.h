@@ -25,6 +25,29 @@ struct Selection {
   std::size_t borderline = 0;
 };
 
+// Scores of one example's units computed over class chunks (when C Jacobian rows of a layer do not
+// fit in memory at once), bit-identical to the single-pass score: pass 1 sees every chunk for the
+// per-unit maximum and the all-identical test, pass 2 sees them again, in class order, for the
+// float32 exp-sum. Chunks must arrive in ascending class order in each pass.
+class ChunkedScores {
+ public:
+  void reset(std::size_t units, std::size_t classes, std::size_t target);
+  // j: rows for classes [c0, c1), row c − c0 at j + (c − c0) · j_stride.
+  void observe_max(const float* h, const float* j, std::size_t j_stride, std::size_t c0, std::size_t c1);
+  void observe_exp(const float* h, const float* j, std::size_t j_stride, std::size_t c0, std::size_t c1);
+  void finish(std::vector<float>& scores, std::vector<std::uint8_t>& identical) const;
+
+ private:
+  std::size_t units_ = 0, classes_ = 0, target_ = 0;
+  std::vector<float> max_, first_, sum_, numerator_;
+  std::vector<std::uint8_t> identical_;
+};
+
+// Selection from computed scores (width cut, threshold, ties, fallback, borderline count).
+void select_from_scores(const std::vector<float>& scores, const std::vector<std::uint8_t>& identical,
+                        std::size_t units, const WidthRule& width, float threshold, Selection& out,
+                        std::vector<std::int32_t>& order);
+
 // Scores every unit of one example and selects per the reference rules.
 //   h: the unit activations (N), j: C rows of the Jacobian, row j at j + class_index · j_stride,
 //   target: the class whose softmax entry is the score.

@@ -114,7 +114,10 @@ void sweep_back(const Network& net, const Frozen& frozen, Sweep& s, std::size_t 
         float* t = target_of(net, s, layer.inputs[0]);
         for (std::size_t r = 0; r < rows; ++r) {
           const float* g = gate + (r / s.rows_per_example) * out;
-          for (std::size_t u = 0; u < out; ++u) t[r * out + u] += cot[r * out + u] * g[u];
+          if (frozen.guided)
+            for (std::size_t u = 0; u < out; ++u) t[r * out + u] += std::max(0.0f, cot[r * out + u] * g[u]);
+          else
+            for (std::size_t u = 0; u < out; ++u) t[r * out + u] += cot[r * out + u] * g[u];
         }
         break;
       }

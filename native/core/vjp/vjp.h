@@ -12,10 +12,12 @@
 namespace pathwise {
 
 // The frozen network a sweep runs through: per ReLU layer the gate (n × size, 0/1 floats: the
-// ReLU becomes z ↦ gate ⊙ z), per MaxPool the winner of every window (n × out_size).
+// ReLU becomes z ↦ gate ⊙ z), per MaxPool the winner of every window (n × out_size). `guided`
+// turns every ReLU's backward into guided backpropagation's δ_in = max(0, δ_out ⊙ gate) (SPEC §9).
 struct Frozen {
   std::vector<const float*> gates;
   std::vector<const std::int32_t*> winners;
+  bool guided = false;
 };
 
 // The state of a reverse sweep: cot[i] is the cotangent at layer i's output (rows × out_size;

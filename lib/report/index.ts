@@ -1,0 +1,3 @@
+/** The self-contained HTML report. */
+export { renderReport } from './html.js';
+export type { ReportOptions, ReportExample, ReportModelInfo } from './html.js';
