@@ -1,6 +1,10 @@
 // The N-API surface of pathwise: the only file that knows Node. It converts arguments (checking
 // types and lengths at the boundary), runs the core synchronously or in an AsyncWorker, and maps
 // core errors to TypeError / RangeError / Error-with-code.
+//
+// NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS: during a worker's teardown, node-addon-api must not turn
+// an error it cannot throw into JavaScript into a C++ exception (which would abort the process).
+#define NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS
 #include <napi.h>
 
 #include <cmath>
@@ -364,22 +368,34 @@ class ExplainWorker : public Napi::AsyncWorker {
     }
   }
 
+  // When a worker thread is terminated with calls in flight, these run during its environment's
+  // teardown, where no JavaScript can run: creating the results or settling the promise throws,
+  // and an exception escaping into node-addon-api's callback wrapper aborts the whole process.
+  // Nobody can observe the promise then, so the failure is dropped.
   void OnOK() override {
     Napi::Env env = Env();
-    if (error_) {
-      deferred_.Reject(to_js_error(env, *error_).Value());
-      return;
-    }
     try {
-      deferred_.Resolve(results_to_js(env, results_));
-    } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
-    } catch (const std::exception& e) {
-      deferred_.Reject(native_error(env, e.what()).Value());
+      if (error_) {
+        deferred_.Reject(to_js_error(env, *error_).Value());
+        return;
+      }
+      try {
+        deferred_.Resolve(results_to_js(env, results_));
+      } catch (const Napi::Error& e) {
+        deferred_.Reject(e.Value());
+      } catch (const std::exception& e) {
+        deferred_.Reject(native_error(env, e.what()).Value());
+      }
+    } catch (...) {
     }
   }
 
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+  void OnError(const Napi::Error& e) override {
+    try {
+      deferred_.Reject(e.Value());
+    } catch (...) {
+    }
+  }
 
  private:
   Napi::Promise::Deferred deferred_;

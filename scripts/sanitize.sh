@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# AddressSanitizer + UndefinedBehaviorSanitizer runs (issue 6): builds the core test binary and the
+# addon with -DPATHWISE_SANITIZE=ON (g++) into build-asan/, runs the core tests, then runs vitest
+# with the sanitized addon. Any sanitizer report aborts the process that hit it, so it fails the run.
+#
+#   scripts/sanitize.sh [vitest args...]   default: the whole suite but test/package
+#
+# The recipe for a sanitized .node in an unsanitized node: the ASan runtime must be the first
+# library loaded, so it is preloaded; node's own allocations at exit are not ours, so leak
+# detection is off (the fuzzer and the core test binary run LeakSanitizer on the core):
+#   LD_PRELOAD=$(g++ -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0 node ...
+# The sanitized addon is swapped into build/Release (where node-gyp-build looks first) for the run
+# and the previous one is put back on exit.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export npm_config_nodedir=${npm_config_nodedir:-/usr}
+
+npx cmake-js compile --out build-asan --CDPATHWISE_SANITIZE=ON --CDPATHWISE_NATIVE_TESTS=ON >build-asan.log 2>&1 || {
+  tail -30 build-asan.log; echo "sanitize: the sanitized build failed"; exit 2; }
+rm -f build-asan.log
+
+asan=$(g++ -print-file-name=libasan.so)
+export ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:exitcode=86
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+echo "sanitize: core test binary"
+ASAN_OPTIONS=detect_leaks=1:exitcode=86 ./build-asan/pathwise_core_test || { echo "sanitize: core tests failed under ASan/UBSan"; exit 1; }
+
+mkdir -p build/Release
+backup=""
+if [ -f build/Release/pathwise.node ]; then
+  backup=$(mktemp)
+  cp build/Release/pathwise.node "$backup"
+fi
+restore() { if [ -n "$backup" ]; then cp "$backup" build/Release/pathwise.node && rm -f "$backup"; else rm -f build/Release/pathwise.node; fi; }
+trap restore EXIT
+cp build-asan/Release/pathwise.node build/Release/pathwise.node
+
+if [ $# -eq 0 ]; then set -- --exclude 'test/package/**'; fi
+echo "sanitize: vitest with the sanitized addon (LD_PRELOAD=$asan)"
+LD_PRELOAD="$asan" npx vitest run "$@"

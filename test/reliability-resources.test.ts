@@ -1,0 +1,192 @@
+// Issue 6, part 4: resources. A VGG16-shaped explanation at depth 'all' stays within 2 GB of RSS
+// and within the engine's own working-memory estimate (which maxMemoryBytes relies on); a model
+// that needs more than the bound fails fast, before allocating; batches are chunked to the bound;
+// explain calls (sync and async) do not leak: RSS outside the JavaScript heap stays flat.
+//
+// Peak RSS is the process's VmHWM after resetting it (/proc/self/clear_refs), so it measures the
+// call alone; each vitest file runs in its own process. The full-size runs are opt-in:
+//   PATHWISE_HEAVY=1       VGG16 at 224 × 224 (about 2 minutes; the default is 32 × 32)
+//   PATHWISE_LEAK_CALLS=N  calls per mode in the leak test (default 10,000 after a warm-up of 5,000; the README's figure: 100,000)
+import { describe, it, expect } from 'vitest';
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { loadModelSync, explain, explainSync, explainBatchSync, PathwiseError, type Model } from '../lib/index.js';
+import { seededNormal, vgg16Spec } from './helpers/shaped-models.js';
+import { inputs, smallCnn } from './helpers/small-models.js';
+
+// RSS means nothing under AddressSanitizer (shadow memory, quarantine): skipped in sanitizer runs.
+const linux = existsSync('/proc/self/clear_refs') && !/libasan/.test(process.env.LD_PRELOAD ?? '');
+const MiB = 2 ** 20;
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+function status(field: 'VmHWM' | 'VmRSS'): number {
+  return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync('/proc/self/status', 'utf8'))![1]) * 1024;
+}
+
+/** Runs fn with the peak-RSS counter reset: { peak: VmHWM after, base: VmRSS before }. */
+function peakOf<T>(fn: () => T): { value: T; base: number; peak: number } {
+  gc();
+  writeFileSync('/proc/self/clear_refs', '5');
+  const base = status('VmRSS');
+  const value = fn();
+  return { value, base, peak: status('VmHWM') };
+}
+
+/** The engine's estimate of one example's working memory, from the PATHWISE_MEMORY_LIMIT message. */
+function estimateMiB(model: Model, x: Float32Array, options: object = {}): number {
+  try {
+    explainSync(model, x, { ...options, maxMemoryBytes: 1 });
+  } catch (e) {
+    expect(e).toBeInstanceOf(PathwiseError);
+    return Number(/needs about (\d+) MiB/.exec((e as Error).message)![1]);
+  }
+  throw new Error('expected PATHWISE_MEMORY_LIMIT');
+}
+
+describe.skipIf(!linux)('memory', () => {
+  const size = process.env.PATHWISE_HEAVY ? 224 : 32;
+
+  it(`VGG16-shaped (${size} × ${size}) at depth 'all' stays within 2 GB and within the engine's estimate`, () => {
+    const model = loadModelSync(vgg16Spec(1, size));
+    const rand = seededNormal(5);
+    const x = new Float32Array(model.inputSize).map(() => rand());
+    const estimate = estimateMiB(model, x, { depth: 'all' });
+    const { value: ex, base, peak } = peakOf(() => explainSync(model, x, { depth: 'all', width: 64 }));
+    const used = (peak - base) / MiB;
+    console.log(`VGG16 ${size}×${size} depth 'all': peak RSS ${(peak / MiB).toFixed(0)} MiB (${used.toFixed(0)} MiB above the ` +
+      `${(base / MiB).toFixed(0)} MiB before the call; estimate ${estimate} MiB), ${ex.stats.recomputes} recomputes`);
+    expect(ex.layers).toHaveLength(15);
+    expect(peak).toBeLessThan(2e9);
+    // What the call allocated beyond its output (an attribution and weights of inputSize floats)
+    // stays under the estimate that maxMemoryBytes is checked against.
+    expect(used).toBeLessThanOrEqual(estimate + 8 * model.inputSize / MiB + 16);
+    model.dispose();
+  });
+
+  /** Few weights, large activations: [3, H, H] → conv 3×3 (C channels) → relu → pools → dense 10. */
+  const wide = (h: number, c: number): Model => {
+    const rand = seededNormal(9);
+    const f = (n: number, scale: number) => new Float32Array(n).map(() => rand() * scale);
+    const side = h / 8;
+    return loadModelSync({ inputShape: [3, h, h], layers: [
+      { type: 'conv', inChannels: 3, outChannels: c, kernel: [3, 3], pads: [1, 1, 1, 1], weights: f(27 * c, 0.3), bias: f(c, 0.1) },
+      { type: 'relu' }, { type: 'maxpool', kernel: [8, 8] }, { type: 'flatten' },
+      { type: 'dense', in: c * side * side, out: 16, weights: f(16 * c * side * side, 0.05), bias: f(16, 0.1) },
+      { type: 'relu' }, { type: 'dense', in: 16, out: 10, weights: f(160, 0.3) },
+    ] });
+  };
+
+  it('a model that needs more than maxMemoryBytes fails fast with PATHWISE_MEMORY_LIMIT, before allocating', () => {
+    // 64 channels of 512 × 512 at depth 'all': 10 Jacobian rows of 16.8 M floats, over 2 GiB.
+    const model = wide(512, 64);
+    const x = new Float32Array(model.inputSize).fill(0.5);
+    const t0 = performance.now();
+    const { value: error, base, peak } = peakOf(() => {
+      try {
+        explainSync(model, x);
+      } catch (e) {
+        return e as PathwiseError;
+      }
+    });
+    expect(performance.now() - t0).toBeLessThan(500);
+    expect(error).toBeInstanceOf(PathwiseError);
+    expect(error!.code).toBe('PATHWISE_MEMORY_LIMIT');
+    expect(error!.message).toMatch(/needs about \d+ MiB .* above maxMemoryBytes = 2147483648/);
+    expect(peak - base).toBeLessThan(32 * MiB);
+    // The top path layer alone fits: the sweep stops above the wide ReLU.
+    expect(estimateMiB(model, x, { depth: 1 })).toBeLessThan(2048);
+    expect(explainSync(model, x, { depth: 1 }).layers).toHaveLength(1);
+    model.dispose();
+  });
+
+  it('chunks a batch so that its working memory stays near maxMemoryBytes', () => {
+    const model = wide(96, 16);
+    const n = 12;
+    const xs = new Float32Array(n * model.inputSize).map(seededNormal(7));
+    const per = estimateMiB(model, xs.subarray(0, model.inputSize));
+    const bound = 3 * per * MiB; // three examples per chunk
+    const { value: whole, base: base1, peak: peak1 } = peakOf(() => explainBatchSync(model, xs, { width: 8 }));
+    const { value: chunked, base, peak } = peakOf(() => explainBatchSync(model, xs, { width: 8, maxMemoryBytes: bound }));
+    expect(chunked.map((e) => e.layers.map((l) => Array.from(l.units)))).toEqual(whole.map((e) => e.layers.map((l) => Array.from(l.units))));
+    const output = n * 8 * model.inputSize;
+    console.log(`batch of ${n}: ${((peak1 - base1) / MiB).toFixed(0)} MiB whole, ${((peak - base) / MiB).toFixed(0)} MiB in chunks of 3 ` +
+      `(estimate ${per} MiB per example)`);
+    expect(peak - base).toBeLessThan(bound + output + 8 * MiB);
+    expect(peak - base).toBeLessThan(peak1 - base1);
+    model.dispose();
+  });
+});
+
+describe.skipIf(!linux)('leaks', () => {
+  const calls = Number(process.env.PATHWISE_LEAK_CALLS ?? 10_000);
+  const model = loadModelSync(smallCnn(5));
+  const xs = inputs(64, model.inputSize, 3);
+  const options = [{ width: 3 }, { width: 'all', semantics: 'linear' }, { depth: 2, decompose: { by: 'channel' } }, { region: { x: 1, y: 1, width: 4, height: 4 } }] as const;
+
+  /**
+   * RSS outside V8's heap (after a full GC) sampled 11 times over `calls` calls, after a warm-up of calls / 2 (at
+   * least 2,000) that lets the JIT, the allocator's arenas and V8's heap reach their working size.
+   */
+  async function slope(run: (i: number) => unknown): Promise<{ perTenK: number; samples: number[] }> {
+    const warmup = Math.max(2000, calls / 2);
+    for (let i = 0; i < warmup; i++) await run(i);
+    const samples: number[] = [];
+    const step = calls / 10;
+    for (let i = 0; i <= calls; i++) {
+      if (i % step === 0) {
+        gc();
+        // RSS outside V8's heap: native allocations (where a leak in the addon or the core would
+        // show), without the steps of V8 growing or shrinking its heap pages.
+        const m = process.memoryUsage();
+        samples.push(m.rss - m.heapTotal);
+      }
+      if (i < calls) await run(i);
+    }
+    // Theil–Sen slope (the median of the pairwise slopes), in bytes per call: a leak grows RSS
+    // linearly, while the allocator and V8 move it in occasional steps that a median ignores.
+    const slopes: number[] = [];
+    for (let a = 0; a < samples.length; a++)
+      for (let c = a + 1; c < samples.length; c++) slopes.push((samples[c] - samples[a]) / ((c - a) * step));
+    slopes.sort((x, y) => x - y);
+    const b = slopes[slopes.length >> 1];
+    return { perTenK: (b * 10_000) / 1024, samples };
+  }
+
+  for (const mode of ['sync', 'async'] as const) {
+    it(`${mode} explain: RSS flat after warm-up over ${calls} calls`, async () => {
+      const explainOne = (i: number) =>
+        mode === 'sync' ? explainSync(model, xs[i % xs.length], options[i % options.length]) : explain(model, xs[i % xs.length], options[i % options.length]);
+      const { perTenK, samples } = await slope(explainOne);
+      console.log(`leak ${mode}: ${calls} calls, RSS outside the JS heap ${samples.map((s) => (s / MiB).toFixed(1)).join(' ')} MiB; ` +
+        `slope ${perTenK.toFixed(1)} KiB per 10k calls after warm-up (Theil–Sen)`);
+      // A leak of one copy of the input (512 bytes) per call would be 5,000 KiB per 10k calls; of
+      // one explanation (several KiB), far more.
+      expect(perTenK).toBeLessThan(2000);
+    });
+  }
+
+  it('the measure sees a leak of 512 bytes per call (control)', async () => {
+    const kept: Float32Array[] = [];
+    const { perTenK } = await slope(() => {
+      kept.push(new Float32Array(128).fill(1)); // outside V8's heap, like a native allocation
+      return explainSync(model, xs[0], options[0]);
+    });
+    expect(kept.length).toBeGreaterThan(calls);
+    expect(perTenK).toBeGreaterThan(2000);
+  });
+
+  it('failing calls (every rejection path) do not leak either', async () => {
+    const bad = [{ depth: 9 }, { maxMemoryBytes: 8 }, { target: 99 }, { width: 0 }] as const;
+    const { perTenK } = await slope(async (i) => {
+      try {
+        if (i % 2) explainSync(model, xs[0], bad[i % bad.length] as never);
+        else await explain(model, xs[0], bad[i % bad.length] as never);
+      } catch {
+        // expected
+      }
+    });
+    expect(perTenK).toBeLessThan(2000);
+  });
+});
