@@ -4,19 +4,29 @@
 #if PATHWISE_X86
 #include <cstddef>
 
+#include "../threads/pool.h"
+#include "workspace.h"
+
 #pragma GCC push_options
 #pragma GCC target("arch=x86-64-v3")
 namespace pathwise::kernels::x86_v3 {
-// 4 × 24 tile: 12 ymm accumulators + 3 B vectors + 1 broadcast of 16 registers. ECOSYSTEM §5:
-// a 4 × 64 tile spills on AVX2 (38 GFLOP/s at 512³) where 4 × 24 reached 57.
 #define PW_VEC_WIDTH 8
-#define PW_TILE_ROWS 4
-#define PW_TILE_VECS 3
+#define PW_TILE_ROWS 6
+#define PW_TILE_VECS 2
+#define PW_KC 256
+#define PW_MC 96
+#define PW_NC 512
+#define PW_PAR_MIN_FLOPS 2e6
 #include "gemm_f32_body.inc"
 #undef PW_VEC_WIDTH
 #undef PW_TILE_ROWS
 #undef PW_TILE_VECS
-const KernelTable table = {"avx2", "x86-64-v3 (AVX2+FMA), 4x24 tile", gemm_nn, gemm_nt};
+#undef PW_KC
+#undef PW_MC
+#undef PW_NC
+#undef PW_PAR_MIN_FLOPS
+const KernelTable table = {"avx2", "x86-64-v3 (AVX2+FMA), 6x16 tile", gemm_nn, gemm_nt,
+                           gemm_nn_threads, gemm_nt_threads};
 }  // namespace pathwise::kernels::x86_v3
 #pragma GCC pop_options
 #endif
