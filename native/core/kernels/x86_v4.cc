@@ -10,6 +10,25 @@
 #pragma GCC push_options
 #pragma GCC target("arch=x86-64-v4")
 namespace pathwise::kernels::x86_v4 {
+// Measured on the 2-core KVM guest we develop on (AMD EPYC family 25 model 17, Zen 4: AVX-512
+// runs as 2 × 256 bit, one zmm FMA per cycle, 115 GFLOP/s peak per core at 3.6 GHz, measured;
+// L1d 32 KiB, L2 1 MiB), g++ 12 -O3, single thread, GFLOP/s by thread CPU time (the machine is
+// shared, wall time was up to 2× worse), best of 3 rounds, ±3:
+//   * Tile 12 × 32 (24 zmm accumulators + 2 B vectors + 1 broadcast): the micro-kernel alone, from
+//     L1, runs at 113.8 (8 × 32: 115.1, 6 × 64: 112.5), i.e. at the FMA peak; in the whole 512³
+//     product 105–107, like 8 × 32 and 6 × 64, so the tile is not what limits 512³. 12 rows were
+//     chosen for the products the explainer runs: the Jacobian steps have m = 10·batch rows, and
+//     10 × 4096 × 4096 with a 12-row tile is one pass over B (89.8) where 8 rows take two (44.4).
+//   * KC 256: 512³ 105.3 (KC 128: 102.0, 384: 106.2). A 12 × 256 A panel is 12 KiB (L1), a 256 ×
+//     512 packed B block 512 KiB (L2).
+//   * NC 512 (1024: 105.8, same). MC 96 caps a row task (threads: ~3 tasks per thread).
+//   * Packing: separate pack_a/pack_b passes were 6 % + 4.5 % of 512³ (perf); packing A in the
+//     first tile of each row panel and keeping one A micro-panel instead of an MC block took 512³
+//     from 97–100 to 105–107. Packing B in the first row panel as well was slower (B read in
+//     place across rows 2 KiB apart: L1 set conflicts, 4K aliasing with the packed stores).
+//   * Small m (gemm_nn, m ≤ 24): B read in place with a 2-panel prefetch, 10 × 4096 × 4096: 89.8
+//     (3.7 ms, 18 GB/s of B; 1 panel ahead: 18, 4 panels: 88.9); packing it first: 26.
+//   * Threads: 2 MFLOP threshold (a region costs a few µs when the workers spin).
 #define PW_VEC_WIDTH 16
 #define PW_TILE_ROWS 12
 #define PW_TILE_VECS 2
