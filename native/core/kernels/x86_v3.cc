@@ -2,6 +2,8 @@
 #include "kernels_isa.h"
 
 #if PATHWISE_X86
+#include <immintrin.h>
+
 #include <cstddef>
 
 #include "../threads/pool.h"
@@ -15,6 +17,28 @@ namespace pathwise::kernels::x86_v3 {
 // AVX-512: 2 × 256 bit per cycle): 512³ 101.4 GFLOP/s (the previous 4 × 24: 101.3); 10 × 4096
 // × 4096 46.3 (4 × 24: 32.6; m = 10 takes two passes over B with 6-row tiles, where AVX-512's 12
 // rows take one). Blocks as for AVX-512.
+// dst[p·ldd + j] = src[j·lds + p] for j, p < 8: the 8 × 8 transpose pack_b uses for gemm_nt.
+static inline __attribute__((always_inline)) void transpose_tile(const float* src, std::size_t lds,
+                                                                 float* dst, std::size_t ldd) {
+  __m256 r[8], t[8];
+  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * lds);
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+    r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+    r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+    r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+  }
+  for (int i = 0; i < 4; ++i) {
+    t[i] = _mm256_permute2f128_ps(r[i], r[i + 4], 0x20);
+    t[i + 4] = _mm256_permute2f128_ps(r[i], r[i + 4], 0x31);
+  }
+  for (int i = 0; i < 8; ++i) _mm256_storeu_ps(dst + i * ldd, t[i]);
+}
+#define PW_HAVE_TRANSPOSE_TILE 1
 #define PW_VEC_WIDTH 8
 #define PW_TILE_ROWS 6
 #define PW_TILE_VECS 2
@@ -30,6 +54,7 @@ namespace pathwise::kernels::x86_v3 {
 #undef PW_MC
 #undef PW_NC
 #undef PW_PAR_MIN_FLOPS
+#undef PW_HAVE_TRANSPOSE_TILE
 const KernelTable table = {"avx2", "x86-64-v3 (AVX2+FMA), 6x16 tile", gemm_nn, gemm_nt,
                            gemm_nn_threads, gemm_nt_threads};
 }  // namespace pathwise::kernels::x86_v3

@@ -2,6 +2,8 @@
 #include "kernels_isa.h"
 
 #if PATHWISE_X86
+#include <immintrin.h>
+
 #include <cstddef>
 
 #include "../threads/pool.h"
@@ -29,6 +31,33 @@ namespace pathwise::kernels::x86_v4 {
 //   * Small m (gemm_nn, m ≤ 24): B read in place with a 2-panel prefetch, 10 × 4096 × 4096: 89.8
 //     (3.7 ms, 18 GB/s of B; 1 panel ahead: 18, 4 panels: 88.9); packing it first: 26.
 //   * Threads: 2 MFLOP threshold (a region costs a few µs when the workers spin).
+// dst[p·ldd + j] = src[j·lds + p] for j, p < 16: the 16 × 16 transpose pack_b uses for gemm_nt.
+static inline __attribute__((always_inline)) void transpose_tile(const float* src, std::size_t lds,
+                                                                 float* dst, std::size_t ldd) {
+  __m512 r[16], t[16];
+  for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(src + i * lds);
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+    r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+    r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+    r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+  }
+  for (int h = 0; h < 16; h += 8)
+    for (int i = 0; i < 4; ++i) {
+      t[h + i] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0x88);
+      t[h + i + 4] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0xDD);
+    }
+  for (int i = 0; i < 8; ++i) {
+    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
+  }
+  for (int i = 0; i < 16; ++i) _mm512_storeu_ps(dst + i * ldd, r[i]);
+}
+#define PW_HAVE_TRANSPOSE_TILE 1
 #define PW_VEC_WIDTH 16
 #define PW_TILE_ROWS 12
 #define PW_TILE_VECS 2
@@ -44,6 +73,7 @@ namespace pathwise::kernels::x86_v4 {
 #undef PW_MC
 #undef PW_NC
 #undef PW_PAR_MIN_FLOPS
+#undef PW_HAVE_TRANSPOSE_TILE
 const KernelTable table = {"avx512", "x86-64-v4 (AVX-512), 12x32 tile", gemm_nn, gemm_nt,
                            gemm_nn_threads, gemm_nt_threads};
 }  // namespace pathwise::kernels::x86_v4
