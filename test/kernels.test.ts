@@ -26,7 +26,7 @@ function seeded(seed: number) {
 // blocks, the NC = 512 column blocks and the small-m direct path (m ≤ 2·MR) of every kernel.
 const shapes = [
   [1, 1, 1], [1, 7, 33], [7, 33, 129], [33, 1, 7], [4, 64, 256], [5, 65, 257], [129, 33, 1], [10, 784, 256], [13, 130, 513],
-  [24, 1100, 300], [25, 97, 520], [97, 530, 300], [3, 2049, 65],
+  [24, 1100, 300], [25, 97, 520], [97, 530, 300], [3, 2049, 65], [1, 1100, 300], [2, 530, 257],
 ];
 
 type GemmBench = (kernel: string, transB: boolean, m: number, n: number, k: number, a: Float32Array, b: Float32Array,

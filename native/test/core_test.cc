@@ -37,7 +37,8 @@ void test_kernels() {
   std::uniform_real_distribution<float> u(-1.f, 1.f);
   const std::size_t shapes[][3] = {{1, 1, 1},     {7, 33, 129},  {33, 7, 1},    {5, 65, 257},
                                    {129, 1, 33},  {10, 784, 256}, {13, 31, 17}, {12, 32, 256},
-                                   {97, 530, 300}, {10, 1100, 520}, {200, 70, 700}, {3, 2049, 65}};
+                                   {97, 530, 300}, {10, 1100, 520}, {200, 70, 700}, {3, 2049, 65},
+                                   {1, 1100, 300}, {2, 530, 257}};
   for (const auto* table : pathwise::kernels::available()) {
     for (bool trans : {false, true}) {
       for (bool accumulate : {false, true}) {

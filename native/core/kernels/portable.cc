@@ -16,6 +16,7 @@ namespace pathwise::kernels::scalar {
 #define PW_MC 64
 #define PW_NC 256
 #define PW_PAR_MIN_FLOPS 1e6
+#define PW_GROUP 1
 #include "gemm_f32_body.inc"
 #undef PW_VEC_WIDTH
 #undef PW_TILE_ROWS
@@ -24,6 +25,7 @@ namespace pathwise::kernels::scalar {
 #undef PW_MC
 #undef PW_NC
 #undef PW_PAR_MIN_FLOPS
+#undef PW_GROUP
 const KernelTable table = {"scalar", "portable C++, 4x4 tile", gemm_nn, gemm_nt, gemm_nn_threads,
                            gemm_nt_threads};
 }  // namespace pathwise::kernels::scalar
@@ -39,6 +41,7 @@ namespace pathwise::kernels::arm64_neon {
 #define PW_MC 96
 #define PW_NC 384
 #define PW_PAR_MIN_FLOPS 2e6
+#define PW_GROUP 2
 #include "gemm_f32_body.inc"
 #undef PW_VEC_WIDTH
 #undef PW_TILE_ROWS
@@ -47,6 +50,7 @@ namespace pathwise::kernels::arm64_neon {
 #undef PW_MC
 #undef PW_NC
 #undef PW_PAR_MIN_FLOPS
+#undef PW_GROUP
 const KernelTable table = {"neon", "arm64 NEON, 8x12 tile", gemm_nn, gemm_nt, gemm_nn_threads,
                            gemm_nt_threads};
 }  // namespace pathwise::kernels::arm64_neon

@@ -46,6 +46,7 @@ static inline __attribute__((always_inline)) void transpose_tile(const float* sr
 #define PW_MC 96
 #define PW_NC 512
 #define PW_PAR_MIN_FLOPS 2e6
+#define PW_GROUP 2
 #include "gemm_f32_body.inc"
 #undef PW_VEC_WIDTH
 #undef PW_TILE_ROWS
@@ -54,6 +55,7 @@ static inline __attribute__((always_inline)) void transpose_tile(const float* sr
 #undef PW_MC
 #undef PW_NC
 #undef PW_PAR_MIN_FLOPS
+#undef PW_GROUP
 #undef PW_HAVE_TRANSPOSE_TILE
 const KernelTable table = {"avx2", "x86-64-v3 (AVX2+FMA), 6x16 tile", gemm_nn, gemm_nt,
                            gemm_nn_threads, gemm_nt_threads};
