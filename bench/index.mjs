@@ -1,9 +1,10 @@
 // `npm run bench`: runs every trial of bench/trials.mjs in a fresh `node` child process
 // (better-sqlite3's benchmark/index.js), prints a table and writes the results as JSON to
 // bench/results/<timestamp>.json.
-//   npm run bench [-- --filter REGEX] [--seconds S] [--list]
-// S (default 2) is each trial's time budget after warm-up. Numbers are best-of-N wall times on
-// whatever else the machine is doing; the median beside them shows the spread.
+//   npm run bench [-- --filter REGEX] [--seconds S] [--rounds R] [--list]
+// S (default 2) is each trial's time budget after warm-up; R (default 1) runs every trial R times,
+// interleaved, and keeps each trial's best round. Numbers are best-of-N wall times on whatever
+// else the machine is doing; the median beside them shows the spread.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -41,10 +42,11 @@ try {
   process.exit(1);
 }
 
-const results = [];
+const rounds = Math.max(1, Number(opt('--rounds') ?? 1));
+const perRound = [];
 const started = new Date();
-console.log(`pathwise bench: ${selected.length} trials, ${seconds} s each, one child process per trial`);
-for (const trial of selected) {
+console.log(`pathwise bench: ${selected.length} trials × ${rounds} round(s), ${seconds} s each, one child process per trial`);
+for (let round = 1; round <= rounds; round++) for (const trial of selected) {
   const env = { ...process.env, PATHWISE_BENCH_SECONDS: seconds, ...(trial.env ?? {}) };
   const r = spawnSync(process.execPath, ['--expose-gc', join(root, 'bench/run-trial.mjs'), trial.id], {
     env, encoding: 'utf8', timeout: 15 * 60_000, maxBuffer: 1 << 24,
@@ -55,11 +57,22 @@ for (const trial of selected) {
   } catch {
     result = { id: trial.id, error: `exit ${r.status} ${r.signal ?? ''}: ${(r.stderr || r.stdout).slice(-1000)}` };
   }
-  results.push({ trial, result });
+  perRound.push({ trial, result });
   const summary = result.skipped ? `skipped: ${result.skipped}` : result.error ? `ERROR ${result.error.split('\n')[0]}`
     : `${fmt(result.best)} ${result.unit} (median ${fmt(result.median)}, n=${result.samples})`;
-  console.log(`  ${trial.id.padEnd(46)} ${summary}`);
+  console.log(`  ${rounds > 1 ? `[${round}] ` : ''}${trial.id.padEnd(46)} ${summary}`);
 }
+
+// With several rounds (trials interleaved, so each competitor meets the machine's quiet and busy
+// moments alike), a trial's result is its best round; `rounds` keeps every round's best.
+const better = (a, b) => (a.unit === 'GFLOP/s' ? a.best > b.best : a.best < b.best);
+const results = selected.map((trial) => {
+  const runs = perRound.filter((r) => r.trial === trial).map((r) => r.result);
+  const good = runs.filter((r) => !r.skipped && !r.error);
+  if (!good.length) return { trial, result: runs[0] };
+  const best = good.reduce((a, b) => (better(b, a) ? b : a));
+  return { trial, result: { ...best, rounds: good.map((r) => r.best) } };
+});
 
 function fmt(v, digits = 3) {
   if (v === undefined || v === null || Number.isNaN(v)) return '–';
@@ -132,7 +145,7 @@ const out = {
   date: started.toISOString(), commit,
   host: { cpu: cpus()[0]?.model, cores: cpus().length, node: process.version, platform: `${process.platform}-${process.arch}` },
   versions: { 'onnxruntime-node': version('onnxruntime-node') },
-  kernelInfo, secondsPerTrial: Number(seconds), gemmPeak: peak, models: Object.keys(models),
+  kernelInfo, secondsPerTrial: Number(seconds), rounds, gemmPeak: peak, models: Object.keys(models),
   results: results.map(({ trial, result }) => ({ ...trial, result })),
 };
 const dir = join(root, 'bench', 'results');
