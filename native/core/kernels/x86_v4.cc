@@ -30,7 +30,10 @@ namespace pathwise::kernels::x86_v4 {
 //     place across rows 2 KiB apart: L1 set conflicts, 4K aliasing with the packed stores).
 //   * Small m (gemm_nn, m ≤ 24): B read in place with a 2-panel prefetch, 10 × 4096 × 4096: 89.8
 //     (3.7 ms, 18 GB/s of B; 1 panel ahead: 18, 4 panels: 88.9); packing it first: 26.
-//   * Threads: 2 MFLOP threshold (a region costs a few µs when the workers spin).
+//   * Threads: products under 2 MFLOP stay serial. An empty 2-thread region costs 1.9 µs when
+//     the worker is spinning (best of 20 × 1000; a sleeping or descheduled worker costs far
+//     more), 2 MFLOP is ~20 µs of work, so a split can save ~10 µs for ~2 µs. Not yet tuned on an
+//     idle machine: the box was loaded (load average 4–8 on 2 cores) for every 2-thread run.
 // dst[p·ldd + j] = src[j·lds + p] for j, p < 16: the 16 × 16 transpose pack_b uses for gemm_nt.
 static inline __attribute__((always_inline)) void transpose_tile(const float* src, std::size_t lds,
                                                                  float* dst, std::size_t ldd) {
