@@ -16,7 +16,7 @@ namespace pathwise::kernels::x86_v3 {
 // sgemm shape. Same machine and method as x86_v4.cc (Zen 4, where AVX2 has the same FMA rate as
 // AVX-512: 2 × 256 bit per cycle): 512³ 101.4 GFLOP/s (the previous 4 × 24: 101.3); 10 × 4096
 // × 4096 46.3 (4 × 24: 32.6; m = 10 takes two passes over B with 6-row tiles, where AVX-512's 12
-// rows take one). Blocks as for AVX-512.
+// rows take one). Blocks and the 32 MFLOP thread threshold as for AVX-512.
 // dst[p·ldd + j] = src[j·lds + p] for j, p < 8: the 8 × 8 transpose pack_b uses for gemm_nt.
 static inline __attribute__((always_inline)) void transpose_tile(const float* src, std::size_t lds,
                                                                  float* dst, std::size_t ldd) {
@@ -45,7 +45,7 @@ static inline __attribute__((always_inline)) void transpose_tile(const float* sr
 #define PW_KC 256
 #define PW_MC 96
 #define PW_NC 512
-#define PW_PAR_MIN_FLOPS 2e6
+#define PW_PAR_MIN_FLOPS 32e6
 #define PW_GROUP 2
 #include "gemm_f32_body.inc"
 #undef PW_VEC_WIDTH

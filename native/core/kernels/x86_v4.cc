@@ -11,6 +11,10 @@
 
 #pragma GCC push_options
 #pragma GCC target("arch=x86-64-v4")
+// g++ 12 warns inside its own avx512fintrin.h (the _mm512_undefined_ps() pass-through of the
+// unpack/shuffle intrinsics) wherever transpose_tile is inlined: GCC bug 105593, a false positive.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 namespace pathwise::kernels::x86_v4 {
 // Measured on the 2-core KVM guest we develop on (AMD EPYC family 25 model 17, Zen 4: AVX-512
 // runs as 2 × 256 bit, one zmm FMA per cycle, 115 GFLOP/s peak per core at 3.6 GHz, measured;
@@ -30,10 +34,14 @@ namespace pathwise::kernels::x86_v4 {
 //     place across rows 2 KiB apart: L1 set conflicts, 4K aliasing with the packed stores).
 //   * Small m (gemm_nn, m ≤ 24): B read in place with a 2-panel prefetch, 10 × 4096 × 4096: 89.8
 //     (3.7 ms, 18 GB/s of B; 1 panel ahead: 18, 4 panels: 88.9); packing it first: 26.
-//   * Threads: products under 2 MFLOP stay serial. An empty 2-thread region costs 1.9 µs when
-//     the worker is spinning (best of 20 × 1000; a sleeping or descheduled worker costs far
-//     more), 2 MFLOP is ~20 µs of work, so a split can save ~10 µs for ~2 µs. Not yet tuned on an
-//     idle machine: the box was loaded (load average 4–8 on 2 cores) for every 2-thread run.
+//   * Threads: products under 32 MFLOP (~0.3 ms on one core) stay serial. An empty 2-thread
+//     region costs 1.9 µs when the worker is spinning on an idle core, but on this shared box
+//     (load average 4–8 on 2 cores during all 2-thread runs) a region of 8 × 2 µs tasks took
+//     p50 260 µs, p99 4 ms: a descheduled worker holding a task stalls the caller. A batch-64
+//     Fashion MLP explainBatchSync (best of 300 calls, runs alternated): 2 MFLOP threshold (~25
+//     regions per call) 1 thread 3.28–3.31 ms, 2 threads 6.27–6.32 (one run 3.73; perf: 24 %
+//     worker spin, 11 % caller waiting); 32 MFLOP (only the 640 × 256 × 128 Jacobian step split)
+//     1 thread 3.28–3.44, 2 threads 3.31–3.71. Retune on an idle machine.
 // dst[p·ldd + j] = src[j·lds + p] for j, p < 16: the 16 × 16 transpose pack_b uses for gemm_nt.
 static inline __attribute__((always_inline)) void transpose_tile(const float* src, std::size_t lds,
                                                                  float* dst, std::size_t ldd) {
@@ -67,7 +75,7 @@ static inline __attribute__((always_inline)) void transpose_tile(const float* sr
 #define PW_KC 256
 #define PW_MC 96
 #define PW_NC 512
-#define PW_PAR_MIN_FLOPS 2e6
+#define PW_PAR_MIN_FLOPS 32e6
 #define PW_GROUP 4
 #include "gemm_f32_body.inc"
 #undef PW_VEC_WIDTH
@@ -82,5 +90,6 @@ static inline __attribute__((always_inline)) void transpose_tile(const float* sr
 const KernelTable table = {"avx512", "x86-64-v4 (AVX-512), 12x32 tile", gemm_nn, gemm_nt,
                            gemm_nn_threads, gemm_nt_threads};
 }  // namespace pathwise::kernels::x86_v4
+#pragma GCC diagnostic pop
 #pragma GCC pop_options
 #endif
