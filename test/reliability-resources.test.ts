@@ -70,7 +70,7 @@ describe.skipIf(!linux)('memory', () => {
     expect(tight.value.layers.map((l) => Array.from(l.units))).toEqual(ex.layers.map((l) => Array.from(l.units)));
     expect(used).toBeLessThanOrEqual(bound + 8 * model.inputSize + 16 * MiB);
     model.dispose();
-  });
+  }, process.env.PATHWISE_HEAVY ? 1_800_000 : 60_000);
 
   /** Few weights, large activations: [3, H, H] → conv 3×3 (C channels) → relu → maxpool P → dense 16 → relu → dense 10. */
   const wide = (h: number, c: number, pool: number): Model => {
