@@ -126,6 +126,7 @@ describe.skipIf(!linux)('memory', () => {
 
 describe.skipIf(!linux)('leaks', () => {
   const calls = Number(process.env.PATHWISE_LEAK_CALLS ?? 20_000);
+  const timeout = Math.max(60_000, calls * 5); // ms: 1.5 × calls at up to 3 ms each
   const model = loadModelSync(smallCnn(5));
   const xs = inputs(64, model.inputSize, 3);
   const options = [{ width: 3 }, { width: 'all', semantics: 'linear' }, { depth: 2, decompose: { by: 'channel' } }, { region: { x: 1, y: 1, width: 4, height: 4 } }] as const;
@@ -166,7 +167,7 @@ describe.skipIf(!linux)('leaks', () => {
       // A leak of one copy of the input (512 bytes) per call would be 5,000 KiB per 10k calls; of
       // one explanation (several KiB), far more.
       expect(perTenK).toBeLessThan(2000);
-    });
+    }, timeout);
   }
 
   it('the measure sees a leak of 512 bytes per call (control)', async () => {
@@ -178,7 +179,7 @@ describe.skipIf(!linux)('leaks', () => {
     console.log(`leak control: RSS ${samples.map((s) => (s / MiB).toFixed(1)).join(' ')} MiB; slope ${perTenK.toFixed(1)} KiB per 10k calls`);
     expect(kept.length).toBeGreaterThan(calls);
     expect(perTenK).toBeGreaterThan(2000);
-  });
+  }, timeout);
 
   it('failing calls (every rejection path) do not leak either', async () => {
     const bad = [{ depth: 9 }, { maxMemoryBytes: 8 }, { target: 99 }, { width: 0 }] as const;
@@ -191,5 +192,5 @@ describe.skipIf(!linux)('leaks', () => {
       }
     });
     expect(perTenK).toBeLessThan(2000);
-  });
+  }, timeout);
 });
