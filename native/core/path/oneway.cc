@@ -43,7 +43,10 @@ std::vector<RankedPath> k_best_paths(const LayeredGraph& g, std::size_t k, bool 
     lists[j].resize(g.sizes[j]);
     for (std::size_t v = 0; v < g.sizes[j]; ++v) {
       Lists& out = lists[j][v];
-      for (const auto& [u, w] : g.incoming[j][v]) {
+      for (const auto& edge : g.incoming[j][v]) {
+        // Plain copies, not a structured binding: C++17 lambdas cannot capture those (clang rejects it).
+        const std::uint32_t u = edge.first;
+        const double w = edge.second;
         const Lists& in = lists[j - 1][u];
         const auto feed = [&](const std::vector<Entry>& src, bool src_is_max, std::vector<Entry>& dst) {
           for (std::uint32_t q = 0; q < src.size(); ++q)
