@@ -27,7 +27,7 @@ namespace pathwise::kernels::x86_v4 {
 //     10 × 4096 × 4096 with a 12-row tile is one pass over B (89.8) where 8 rows take two (44.4).
 //   * KC 256: 512³ 105.3 (KC 128: 102.0, 384: 106.2). A 12 × 256 A panel is 12 KiB (L1), a 256 ×
 //     512 packed B block 512 KiB (L2).
-//   * NC 512 (1024: 105.8, same). MC 96 caps a row task (threads: ~3 tasks per thread).
+//   * NC 512 (1024: 105.8, same). MC 96 caps a row task (threads: ~8 row tasks per thread).
 //   * Packing: separate pack_a/pack_b passes were 6 % + 4.5 % of 512³ (perf); packing A in the
 //     first tile of each row panel and keeping one A micro-panel instead of an MC block took 512³
 //     from 97–100 to 105–107. Packing B in the first row panel as well was slower (B read in
