@@ -9,8 +9,14 @@
 #include "../threads/pool.h"
 #include "workspace.h"
 
+// clang ignores GCC's target pragma (the fuzz and sanitizer builds use clang): give it the
+// same features through an attribute on every function of this region.
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,bmi,bmi2,f16c,lzcnt,movbe"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("arch=x86-64-v3")
+#endif
 namespace pathwise::kernels::x86_v3 {
 // 6 × 16 tile (12 ymm accumulators + 2 B vectors + 1 broadcast of 16 registers), BLIS's haswell
 // sgemm shape. Same machine and method as x86_v4.cc (Zen 4, where AVX2 has the same FMA rate as
@@ -60,5 +66,9 @@ static inline __attribute__((always_inline)) void transpose_tile(const float* sr
 const KernelTable table = {"avx2", "x86-64-v3 (AVX2+FMA), 6x16 tile", gemm_nn, gemm_nt,
                            gemm_nn_threads, gemm_nt_threads};
 }  // namespace pathwise::kernels::x86_v3
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 #endif

@@ -9,8 +9,14 @@
 #include "../threads/pool.h"
 #include "workspace.h"
 
+// clang ignores GCC's target pragma (the fuzz and sanitizer builds use clang): give it the
+// same features through an attribute on every function of this region.
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512cd,avx512dq,avx512vl,avx2,fma,bmi,bmi2,f16c,lzcnt,movbe"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("arch=x86-64-v4")
+#endif
 // g++ 12 warns inside its own avx512fintrin.h (the _mm512_undefined_ps() pass-through of the
 // unpack/shuffle intrinsics) wherever transpose_tile is inlined: GCC bug 105593, a false positive.
 #pragma GCC diagnostic push
@@ -91,5 +97,9 @@ const KernelTable table = {"avx512", "x86-64-v4 (AVX-512), 12x32 tile", gemm_nn,
                            gemm_nn_threads, gemm_nt_threads};
 }  // namespace pathwise::kernels::x86_v4
 #pragma GCC diagnostic pop
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 #endif
