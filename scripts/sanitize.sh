@@ -25,15 +25,18 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 echo "sanitize: core test binary"
 ASAN_OPTIONS=detect_leaks=1:exitcode=86 ./build-asan/pathwise_core_test || { echo "sanitize: core tests failed under ASan/UBSan"; exit 1; }
 
+# Swapped by rename, never rewritten in place: a process that has the addon loaded keeps its
+# mapping of the old file (and build/Release/obj.target's hard link is left alone).
 mkdir -p build/Release
+addon=build/Release/pathwise.node
 backup=""
-if [ -f build/Release/pathwise.node ]; then
-  backup=$(mktemp)
-  cp build/Release/pathwise.node "$backup"
+if [ -f $addon ]; then
+  backup=build/Release/pathwise.node.unsanitized
+  mv -f $addon $backup
 fi
-restore() { if [ -n "$backup" ]; then cp "$backup" build/Release/pathwise.node && rm -f "$backup"; else rm -f build/Release/pathwise.node; fi; }
+restore() { if [ -n "$backup" ]; then mv -f $backup $addon; else rm -f $addon; fi; }
 trap restore EXIT
-cp build-asan/Release/pathwise.node build/Release/pathwise.node
+cp build-asan/Release/pathwise.node $addon.tmp && mv -f $addon.tmp $addon
 
 if [ $# -eq 0 ]; then set -- --exclude 'test/package/**'; fi
 echo "sanitize: vitest with the sanitized addon (LD_PRELOAD=$asan)"

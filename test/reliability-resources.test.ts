@@ -106,6 +106,50 @@ describe.skipIf(!linux)('memory', () => {
     model.dispose();
   });
 
+  it('bounds the decomposition and the one-way path search by maxMemoryBytes as well', () => {
+    // Regression (found by the native fuzzer): their batched VJPs have one row per live unit, group
+    // or surviving path node, which the per-example estimate did not count — a decomposition by
+    // unit of 2,000 units used ~60 MB under a 1 MiB bound, the exact path search over 20,000 units
+    // ~570 MB under a 64 MiB one.
+    const f = (n: number, v: (i: number) => number) => new Float32Array(n).map((_, i) => v(i));
+    const wideLayer = (units: number) => loadModelSync([
+      { type: 'dense', in: 4, out: units, weights: f(4 * units, () => 0.01), bias: f(units, () => 1) },
+      { type: 'relu' },
+      { type: 'dense', in: units, out: 2, weights: f(2 * units, (i) => (i % 3) - 1), bias: f(2, () => 5) },
+      { type: 'relu' },
+      { type: 'dense', in: 2, out: 2, weights: new Float32Array([1, -1, 0.5, 2]) },
+    ]);
+    const x = new Float32Array(4).fill(1);
+    const outcome = (model: Model, options: object) => peakOf(() => {
+      try {
+        return explainSync(model, x, options);
+      } catch (e) {
+        return e as PathwiseError;
+      }
+    });
+    const small = wideLayer(2000);
+    const dec = { decompose: { by: 'unit', layer: 0 }, maxMemoryBytes: 2 ** 20 } as const;
+    let r = outcome(small, dec);
+    expect(r.value).toBeInstanceOf(PathwiseError);
+    expect((r.value as PathwiseError).code).toBe('PATHWISE_MEMORY_LIMIT');
+    expect((r.value as PathwiseError).message).toMatch(/the decomposition needs about \d+ MiB/);
+    expect(r.peak - r.base).toBeLessThan(8 * MiB);
+    r = outcome(small, { ...dec, decompose: { by: { top: 8 }, layer: 0 } }); // 9 rows: fits
+    expect((r.value as { decomposition?: { components: unknown[] } }).decomposition?.components).toHaveLength(9);
+    expect(r.peak - r.base).toBeLessThan(8 * MiB);
+
+    const wide = wideLayer(20000);
+    r = outcome(wide, { paths: { k: 5 }, maxMemoryBytes: 64 * MiB });
+    expect((r.value as PathwiseError).code).toBe('PATHWISE_MEMORY_LIMIT');
+    expect((r.value as PathwiseError).message).toMatch(/the one-way path search needs about \d+ MiB/);
+    expect(r.peak - r.base).toBeLessThan(16 * MiB);
+    r = outcome(wide, { paths: { k: 5, maxEdges: 1000 }, maxMemoryBytes: 64 * MiB }); // beam search: fits
+    expect((r.value as { paths?: { items: unknown[]; exact: boolean } }).paths).toMatchObject({ exact: false });
+    expect(r.peak - r.base).toBeLessThan(64 * MiB);
+    small.dispose();
+    wide.dispose();
+  });
+
   it('chunks a batch so that its working memory stays near maxMemoryBytes', () => {
     const model = wide(96, 16, 8);
     const n = 12;

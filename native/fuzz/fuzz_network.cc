@@ -293,6 +293,16 @@ void check_results(const pathwise::Network& net, const std::vector<pathwise::Exp
       for (const auto& c : r.decomposition.components)
         if (c.weights.size() != net.input_size() || c.attribution.size() != net.input_size()) fail("component length");
     }
+    if (opt.paths.k > 0) {
+      if (!r.has_paths || r.paths.paths.size() > opt.paths.k) fail("at most k one-way paths");
+      for (const auto& path : r.paths.paths) {
+        if (path.units.size() != depth || path.weights.size() != net.input_size()) fail("path shape");
+        for (std::size_t j = 0; j < depth; ++j) {
+          const std::size_t units = net.layers()[net.relu_positions()[relus - depth + j]].out_size();
+          if (path.units[j] < 0 || std::size_t(path.units[j]) >= units) fail("path unit in range");
+        }
+      }
+    }
     if (!opt.region.empty() && (!r.has_region || r.region_attribution.size() != net.input_size())) fail("region length");
   }
 }
@@ -344,6 +354,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     opt.decompose.top = in.ConsumeIntegralInRange<std::size_t>(0, 5);
     opt.decompose.ordinal = in.ConsumeIntegralInRange<std::ptrdiff_t>(-2, std::ptrdiff_t(relus));
   }
+  if (in.ConsumeIntegralInRange<int>(0, 3) == 0) {  // one-way paths (SPEC §8), exact or beam
+    opt.paths.k = in.ConsumeIntegralInRange<std::size_t>(0, 6);
+    opt.paths.abs_rank = in.ConsumeBool();
+    if (in.ConsumeBool()) opt.paths.max_edges = in.ConsumeIntegralInRange<std::size_t>(0, 64);
+    if (in.ConsumeBool()) opt.paths.beam = in.ConsumeIntegralInRange<std::size_t>(0, 8);
+  }
   if (in.ConsumeIntegralInRange<int>(0, 3) == 0) {
     opt.region.resize(near(in, n * d));
     const bool binary = in.ConsumeIntegralInRange<int>(0, 7) != 0;
@@ -355,6 +371,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const bool wild_input = in.ConsumeIntegralInRange<int>(0, 7) == 0;
   for (float& v : x) v = wild_input ? fuzz_float(in) : float(in.ConsumeIntegralInRange<int>(-512, 512)) / 128.0f;
 
+  if (std::getenv("PATHWISE_FUZZ_DUMP")) {  // what a reproducer needs to know
+    static const char* kinds[] = {"dense", "conv", "relu", "maxpool", "avgpool", "affine", "add"};
+    std::fprintf(stderr, "input [%zu, %zu, %zu], n %zu\n", b.input.c, b.input.h, b.input.w, n);
+    for (std::size_t i = 0; i < net->layers().size(); ++i) {
+      const auto& l = net->layers()[i];
+      const auto& w = l.window;
+      std::fprintf(stderr, "  %zu %s in [%zu,%zu,%zu] out [%zu,%zu,%zu] inputs %d%s k %zux%zu s %zux%zu p %zu,%zu,%zu,%zu d %zux%zu g %zu\n", i,
+                   kinds[int(l.kind)], l.in_shape.c, l.in_shape.h, l.in_shape.w, l.out_shape.c, l.out_shape.h, l.out_shape.w,
+                   l.inputs[0], l.inputs.size() > 1 ? ("," + std::to_string(l.inputs[1])).c_str() : "", w.kh, w.kw, w.sh, w.sw,
+                   w.pt, w.pl, w.pb, w.pr, w.dh, w.dw, l.groups);
+    }
+    std::fprintf(stderr, "options: semantics %d width %d/%g depth %zu threshold %g targets %zu decompose %d/%zu/%td paths %zu/%d/%zu/%zu region %zu max_memory %zu\n",
+                 int(opt.semantics), int(opt.width.mode), opt.width.value, opt.depth, double(opt.threshold), opt.targets.size(),
+                 int(opt.decompose.by), opt.decompose.top, opt.decompose.ordinal, opt.paths.k, int(opt.paths.abs_rank),
+                 opt.paths.max_edges, opt.paths.beam, opt.region.size(), opt.max_memory_bytes);
+  }
   std::vector<pathwise::ExplainResult> results;
   bool explained = false;
   live_bytes = 0;
@@ -383,7 +415,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         output += sizeof(c) + 4 * (c.units.size() + c.weights.size() + c.attribution.size());
       for (const auto& p : r.paths.paths) output += sizeof(p) + 4 * (p.units.size() + p.weights.size());
     }
-    const std::size_t allowed = chunk * per_example + output + n * 4 * (opt.region.size() + 1) + 8192;
+    // Decompositions and the path search check their own working memory against what
+    // maxMemoryBytes leaves (their row counts are known only at run time).
+    const bool runtime_checked = opt.decompose.by != pathwise::DecomposeOptions::By::None || opt.paths.k > 0;
+    const std::size_t bound = std::max(chunk * per_example, runtime_checked ? opt.max_memory_bytes : 0);
+    const std::size_t allowed = bound + output + n * 4 * (opt.region.size() + 1) + 8192;
     static double worst = 0;
     const double ratio = double(peak_bytes.load()) / double(chunk * per_example);
     if (ratio > worst) {

@@ -17,6 +17,18 @@ namespace {
 constexpr std::size_t kSizeMax = ~std::size_t(0);
 std::size_t sat_add(std::size_t a, std::size_t b) { return a > kSizeMax - b ? kSizeMax : a + b; }
 std::size_t sat_mul(std::size_t a, std::size_t b) { return a != 0 && b > kSizeMax / a ? kSizeMax : a * b; }
+
+// Floats one example keeps for the whole explanation: the input and every layer's values, a ReLU's
+// gate or a pool's routing besides (the estimate holds two such sets: the original forward and a
+// gated one).
+std::size_t cached_floats(const Network& net) {
+  std::size_t cached = net.input_size();
+  for (const Layer& layer : net.layers()) {
+    const bool extra = layer.kind == LayerKind::Relu || layer.kind == LayerKind::MaxPool;
+    cached = sat_add(cached, sat_mul(layer.out_size(), extra ? 2 : 1));
+  }
+  return cached;
+}
 }  // namespace
 
 void validate_options(const Network& net, std::size_t n, const ExplainOptions& options) {
@@ -72,11 +84,7 @@ std::size_t explain_bytes_per_example(const Network& net, const ExplainOptions& 
   const std::size_t pmin = relus[relus.size() - depth];
   // Per layer: its values, a ReLU's gate or a pool's routing — once for the original forward and
   // once for a gated forward (H1/H4) — and a mask per path layer.
-  std::size_t cached = net.input_size();
-  for (const Layer& layer : layers) {
-    const bool extra = layer.kind == LayerKind::Relu || layer.kind == LayerKind::MaxPool;
-    cached = sat_add(cached, sat_mul(layer.out_size(), extra ? 2 : 1));
-  }
+  const std::size_t cached = cached_floats(net);
   // The C-row sweep runs above l_min; at most three cotangent blocks are alive at once (a layer,
   // its producer, and a residual source waiting for its second consumer). Chunked scoring keeps
   // five per-unit accumulators besides.
@@ -114,6 +122,7 @@ struct Chunk {
   const ExplainOptions& opt;
   ExplainResult* results;
   std::size_t class_chunk;  // < classes: score in class chunks (memory-bounded mode)
+  std::size_t held = 0;     // bytes of cached activations the chunk keeps (the estimate's 2 × cached)
   std::size_t classes, depth, first_path, top;
   std::vector<std::size_t> target;
   Activations orig;  // H0 / L0: the original forward
@@ -137,6 +146,7 @@ struct Chunk {
     first_path = relus.size() - depth;
     top = relus.size() - 1;
     threshold = opt.threshold < 0.0f ? 1.0f / float(classes) : opt.threshold;
+    held = sat_mul(n, sat_mul(2 * sizeof(float), cached_floats(net)));
     forward_original(net, x, n, orig);
     const std::vector<float>& logits = orig.values.back();
     target.resize(n);
@@ -321,6 +331,25 @@ struct Chunk {
     return view;
   }
 
+  // Decompositions and the one-way path search run batched VJPs whose row counts are known only
+  // now (live units, groups, surviving nodes), so their working memory is checked here, before it
+  // is allocated, against what maxMemoryBytes leaves besides the chunk's cached activations.
+  void check_budget(std::size_t need, const char* what, const char* advice) const {
+    if (sat_add(held, need) <= opt.max_memory_bytes) return;
+    throw Error(Error::Kind::Memory, std::string(what) + " needs about " + std::to_string(sat_add(need, (1 << 20) - 1) >> 20) +
+                                         " MiB of working memory besides the " + std::to_string(sat_add(held, (1 << 20) - 1) >> 20) +
+                                         " MiB the explanation holds, above maxMemoryBytes = " +
+                                         std::to_string(opt.max_memory_bytes) + " bytes; " + advice);
+  }
+
+  // Widest activation among layers [0, end) and the input: a VJP of `rows` rows down from layer
+  // end − 1 holds at most three blocks of rows × that at once, and the input cotangent.
+  std::size_t vjp_bytes(std::size_t rows, std::size_t end) const {
+    std::size_t widest = net.input_size();
+    for (std::size_t i = 0; i < end; ++i) widest = std::max(widest, net.layers()[i].out_size());
+    return sat_mul(sizeof(float), sat_mul(rows, sat_add(sat_mul(3, widest), net.input_size())));
+  }
+
   // SPEC §6: components of path layer k (ordinal o, layer pk) for example e, all groups as one
   // batched VJP seeded with δ_k ⊙ 1_G at the gate output (the gate applies γ̃_k on the way down).
   void decompose(std::size_t e, std::size_t o, std::size_t pk, const float* delta_all, const float* z_all,
@@ -368,6 +397,9 @@ struct Chunk {
     out.components.clear();
     if (groups.empty()) return;
     const std::size_t rows = groups.size(), d = net.input_size();
+    // The VJP of one row per group down to x, and each component's weights and attribution.
+    check_budget(sat_add(vjp_bytes(rows, pk + 1), sat_mul(rows, 2 * sizeof(float) * d)), "the decomposition",
+                 "decompose by channel or { top: m }, decompose a narrower layer, or raise maxMemoryBytes");
     Frozen view = frozen_for(e);
     Sweep s;
     s.reset(net, rows, rows);
@@ -460,6 +492,24 @@ struct Chunk {
         v.resize(opt.paths.beam);
         std::sort(v.begin(), v.end());
       }
+    }
+    {
+      // The edges and the k-best lists of the search, each step's block of one-hot tangents (rows ×
+      // the block's widest layer, twice: in and out), and the final VJP of up to k rows.
+      std::size_t edges = 0, nodes_total = nodes[0].size(), step = 0;
+      for (std::size_t j = 1; j < d; ++j) {
+        edges = sat_add(edges, sat_mul(nodes[j - 1].size(), nodes[j].size()));
+        nodes_total = sat_add(nodes_total, nodes[j].size());
+        std::size_t widest = layers[pos[j - 1]].out_size();
+        for (std::size_t i = pos[j - 1] + 1; i < pos[j]; ++i) widest = std::max(widest, layers[i].out_size());
+        step = std::max(step, sat_mul(2 * sizeof(float), sat_mul(nodes[j - 1].size(), widest)));
+      }
+      const std::size_t k = opt.paths.k, entry = 32;
+      const std::size_t lists = sat_mul(entry, sat_add(sat_mul(nodes_total, 2 * k), 2 * (9 * k + 64)));
+      const std::size_t candidates = sat_mul(nodes[d - 1].size(), sat_mul(2 * k, 48 + 4 * d));
+      const std::size_t final_vjp = sat_add(vjp_bytes(k, std::size_t(q < 0 ? 0 : q + 1)), sat_mul(k, sizeof(float) * net.input_size()));
+      check_budget(sat_add(sat_add(sat_mul(16, edges), lists), sat_add(candidates, std::max(step, final_vjp))),
+                   "the one-way path search", "lower paths.k or paths.maxEdges (a beam search), or raise maxMemoryBytes");
     }
     LayeredGraph g;
     g.sizes.resize(d);
