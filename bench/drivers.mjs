@@ -140,7 +140,7 @@ export const drivers = {
     if (trial.async) fn = () => pw.explain(m, x, opts);
     else if (trial.batch === 1) fn = () => pw.explainSync(m, x, opts);
     else fn = () => pw.explainBatchSync(m, x, opts);
-    const s = stats(await timeCalls(fn));
+    const s = stats(await timeCalls(fn, model.repetitions));
     const flops = model.flops ? model.flops(trial.batch, trial) : explainFlops(m, trial.batch, trial.depth);
     return {
       unit: 'ms', best: s.best * 1e3, median: s.median * 1e3, samples: s.samples,
@@ -153,14 +153,32 @@ export const drivers = {
   async 'ort-forward'(trial, model) {
     const ort = loadOrt();
     if (!ort) return { skipped: 'onnxruntime-node is not installed' };
-    if (model.build) return { skipped: 'built models have no ONNX bytes yet' };
-    const session = await ort.InferenceSession.create(join(root, model.ortOnnx ?? model.onnx), {
+    if (model.build && !model.ortBytes) return { skipped: 'this built model has no ONNX bytes' };
+    const source = model.ortBytes ? model.ortBytes() : join(root, model.ortOnnx ?? model.onnx);
+    const session = await ort.InferenceSession.create(source, {
       intraOpNumThreads: trial.threads, interOpNumThreads: 1, executionMode: 'sequential',
     });
     const x = inputsFor(model, trial.batch);
     const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', x, [trial.batch, ...model.inputShape]) };
     const s = stats(await timeCalls(() => session.run(feeds)));
-    return { unit: 'ms', best: s.best * 1e3, median: s.median * 1e3, samples: s.samples, perSecond: trial.batch / s.best };
+    const flops = trial.driver === 'ort-forward' && model.flops ? model.flops(trial.batch, { ...trial, driver: 'pathwise-forward' }) : 0;
+    return {
+      unit: 'ms', best: s.best * 1e3, median: s.median * 1e3, samples: s.samples, perSecond: trial.batch / s.best,
+      ...(flops && model.build ? { gflops: flops / s.best * 1e-9, flops } : {}),
+    };
+  },
+
+  // pathwise's own forward (model.forward, logits only): the anchor for models without a reference.
+  async 'pathwise-forward'(trial, model) {
+    const pw = await loadPathwise();
+    const m = loadModelFor(pw, model);
+    const x = inputsFor(model, trial.batch);
+    const s = stats(await timeCalls(() => m.forward(x)));
+    const flops = model.flops ? model.flops(trial.batch, trial) : 0;
+    return {
+      unit: 'ms', best: s.best * 1e3, median: s.median * 1e3, samples: s.samples, perSecond: trial.batch / s.best,
+      ...(flops ? { gflops: flops / s.best * 1e-9, flops } : {}), kernel: pw.kernelInfo().active,
+    };
   },
 
   // The PyTorch reference algorithm (bench/reference/time_explain.py) in its own Python process.

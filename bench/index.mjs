@@ -100,6 +100,7 @@ function label(t) {
     case 'ort-matmul': return `onnxruntime MatMul, B ${t.bInitializer ? 'initializer (pre-packed)' : 'input'}`;
     case 'pathwise-explain': return `pathwise ${t.async ? 'explain (async)' : t.batch === 1 ? 'explainSync' : 'explainBatchSync'}`;
     case 'ort-forward': return 'onnxruntime forward (no explanation)';
+    case 'pathwise-forward': return 'pathwise model.forward (no explanation)';
     case 'torch-reference': return `PyTorch reference (${t.threads ? `torch threads ${t.threads}` : 'default threads'})`;
     default: return t.driver;
   }
@@ -120,7 +121,8 @@ for (const group of groups) {
     // Explain: ms per call (batch), explanations/s, speed-up over the PyTorch reference (1 thread),
     // achieved GFLOP/s and its share of the measured GEMM peak at the same thread count.
     const base = rows.find((r) => r.trial.baseline && ok(r.result));
-    lines.push(`| ${'competitor'.padEnd(48)} | threads | ms/call best | median | per s | speed-up vs reference (1 thread) | GFLOP/s | % of GEMM peak |`, `|${'-'.repeat(50)}|---:|---:|---:|---:|---:|---:|---:|`);
+    const baseName = base?.trial.driver === 'pathwise-forward' ? 'our forward (1 thread)' : 'reference (1 thread)';
+    lines.push(`| ${'competitor'.padEnd(48)} | threads | ms/call best | median | per s | speed-up vs ${baseName} | GFLOP/s | % of GEMM peak |`, `|${'-'.repeat(50)}|---:|---:|---:|---:|---:|---:|---:|`);
     for (const { trial, result } of rows) {
       if (!ok(result)) { lines.push(`| ${label(trial).padEnd(48)} | ${trial.threads || 'default'} | ${result.skipped ? `skipped: ${result.skipped}` : 'error'} | | | | | |`); continue; }
       const speedup = base ? `${(base.result.best / result.best).toFixed(1)}×` : '–';

@@ -49,7 +49,8 @@ def main():
 
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    model = pw.load_onnx_sequential(args.model)
+    # load_onnx builds a GraphNet for dense, conv, pool and residual ONNX models alike.
+    model = pw.load_onnx(args.model)
     xs = np.load(args.inputs).astype(np.float32)
     xs = [torch.from_numpy(np.ascontiguousarray(xs[i % len(xs)])) for i in range(args.batch)]
     width = parse_width(args.width)
