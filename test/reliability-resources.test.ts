@@ -150,6 +150,24 @@ describe.skipIf(!linux)('memory', () => {
     wide.dispose();
   });
 
+  it('counts a region\'s extra pass in the estimate', () => {
+    // Regression (found by the native fuzzer): a region adds a JVP of x ⊙ mask through the frozen
+    // network — a third set of activations, gates and routing — that the estimate left out, so a
+    // bound just above it was exceeded by about a third.
+    const model = wide(256, 16, 8);
+    const x = new Float32Array(model.inputSize).map(seededNormal(4));
+    const region = { x: 64, y: 64, width: 128, height: 128 };
+    const plain = estimateMiB(model, x), regional = estimateMiB(model, x, { region });
+    // One more set: the input (3 × 256²), the conv's values (16 × 256²) and the ReLU's values and
+    // gates (2 × 16 × 256²), … — 3.4 M floats, 13 MiB.
+    expect(regional - plain).toBeGreaterThanOrEqual(12);
+    const bound = Math.ceil(regional * 1.1) * MiB;
+    const r = peakOf(() => explainSync(model, x, { region, maxMemoryBytes: bound }));
+    expect(r.value.regionAttribution).toHaveLength(model.inputSize);
+    expect(r.peak - r.base).toBeLessThan(bound + 16 * model.inputSize + 8 * MiB);
+    model.dispose();
+  });
+
   it('chunks a batch so that its working memory stays near maxMemoryBytes', () => {
     const model = wide(96, 16, 8);
     const n = 12;

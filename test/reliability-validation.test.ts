@@ -227,6 +227,24 @@ describe('ONNX pools', () => {
   });
 });
 
+describe('ONNX BatchNormalization', () => {
+  it('rejects a negative or NaN epsilon as a bad model (found by the ONNX fuzz: it surfaced as a RangeError from the layer specs)', () => {
+    const bn = (epsilon: number) => buildModel({
+      input: { name: 'x', shape: ['N', 2, 3, 3] }, output: { name: 'y', shape: ['N', 2] },
+      nodes: [node('BatchNormalization', 'bn', ['x', 's', 'b', 'm', 'v'], ['h'], { epsilon: { float: epsilon } }),
+        node('Relu', 'relu', ['h'], ['a']), node('Flatten', 'flat', ['a'], ['f']), gemm('fc', 'f', 'W', undefined, 'y', { transB: 1 })],
+      initializers: [floatTensor('s', [2], [1, 1]), floatTensor('b', [2], [0, 0]), floatTensor('m', [2], [0, 0]),
+        floatTensor('v', [2], [4, 4]), floatTensor('W', [2, 18], new Float32Array(36).fill(0.1))],
+    });
+    expect(parseOnnx(bn(1e-5)).layers[0]).toMatchObject({ type: 'batchnorm' });
+    for (const epsilon of [-1, -1e-5, NaN]) {
+      const e = thrown(() => parseOnnx(bn(epsilon)));
+      expect((e as PathwiseError).code).toBe('PATHWISE_BAD_MODEL');
+      expect(e.message).toMatch(/BatchNormalization at node "bn" has epsilon/);
+    }
+  });
+});
+
 describe('explain arguments (public API)', () => {
   const model = loadModelSync([dense(8, 16), { type: 'relu' }, dense(16, 12), { type: 'relu' }, dense(12, 4)]);
   const x = f32(8);

@@ -883,6 +883,7 @@ class GraphReader {
     };
     // The default too is the float32 value (what an explicit attribute would hold).
     const epsilon = floatAttr(node, 'epsilon', Math.fround(1e-5), label);
+    if (!(epsilon >= 0)) throw badModel(`BatchNormalization at node ${label} has epsilon ${epsilon} (must be ≥ 0)`);
     const spec: BatchNormLayerSpec = {
       type: 'batchnorm',
       scale: param(1, 'scale'),

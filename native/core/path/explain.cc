@@ -91,7 +91,9 @@ std::size_t explain_bytes_per_example(const Network& net, const ExplainOptions& 
   std::size_t widest = 0;
   for (std::size_t i = pmin; i < layers.size(); ++i) widest = std::max(widest, layers[i].out_size());
   const std::size_t sweep = sat_add(sat_mul(sat_mul(3, class_chunk), widest), class_chunk < net.num_classes() ? sat_mul(5, widest) : 0);
-  return sat_mul(sizeof(float), sat_add(sat_add(sat_mul(2, cached), sweep), sat_mul(2, net.num_classes())));
+  // A region adds a third set: the JVP of x ⊙ mask through the frozen network (values, gates, routing).
+  const std::size_t sets = options.region.empty() ? 2 : 3;
+  return sat_mul(sizeof(float), sat_add(sat_add(sat_mul(sets, cached), sweep), sat_mul(2, net.num_classes())));
 }
 
 std::size_t class_chunk_for(const Network& net, const ExplainOptions& options) {
@@ -122,7 +124,7 @@ struct Chunk {
   const ExplainOptions& opt;
   ExplainResult* results;
   std::size_t class_chunk;  // < classes: score in class chunks (memory-bounded mode)
-  std::size_t held = 0;     // bytes of cached activations the chunk keeps (the estimate's 2 × cached)
+  std::size_t held = 0;     // bytes of cached activations the chunk keeps (the estimate's 2 or 3 × cached)
   std::size_t classes, depth, first_path, top;
   std::vector<std::size_t> target;
   Activations orig;  // H0 / L0: the original forward
@@ -146,7 +148,7 @@ struct Chunk {
     first_path = relus.size() - depth;
     top = relus.size() - 1;
     threshold = opt.threshold < 0.0f ? 1.0f / float(classes) : opt.threshold;
-    held = sat_mul(n, sat_mul(2 * sizeof(float), cached_floats(net)));
+    held = sat_mul(n, sat_mul((opt.region.empty() ? 2 : 3) * sizeof(float), cached_floats(net)));
     forward_original(net, x, n, orig);
     const std::vector<float>& logits = orig.values.back();
     target.resize(n);
