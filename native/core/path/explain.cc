@@ -85,12 +85,17 @@ std::size_t explain_bytes_per_example(const Network& net, const ExplainOptions& 
   // Per layer: its values, a ReLU's gate or a pool's routing — once for the original forward and
   // once for a gated forward (H1/H4) — and a mask per path layer.
   const std::size_t cached = cached_floats(net);
-  // The C-row sweep runs above l_min; at most three cotangent blocks are alive at once (a layer,
-  // its producer, and a residual source waiting for its second consumer). Chunked scoring keeps
-  // five per-unit accumulators besides.
-  std::size_t widest = 0;
-  for (std::size_t i = pmin; i < layers.size(); ++i) widest = std::max(widest, layers[i].out_size());
-  const std::size_t sweep = sat_add(sat_mul(sat_mul(3, class_chunk), widest), class_chunk < net.num_classes() ? sat_mul(5, widest) : 0);
+  // The C-row sweep runs above l_min. In a chain two cotangent blocks are alive at once (a layer
+  // and its producer) plus a scratch block; every tensor read by several layers (a residual source)
+  // can hold one more while it waits for its last consumer (the fuzzer found a graph of five
+  // chained residual joins that kept five alive). Chunked scoring keeps five per-unit accumulators.
+  std::size_t widest = 0, shared = 0;
+  for (std::size_t i = pmin; i < layers.size(); ++i) {
+    widest = std::max(widest, layers[i].out_size());
+    if (net.consumers()[i].size() > 1) ++shared;
+  }
+  const std::size_t blocks = std::max<std::size_t>(3, 2 + shared);
+  const std::size_t sweep = sat_add(sat_mul(sat_mul(blocks, class_chunk), widest), class_chunk < net.num_classes() ? sat_mul(5, widest) : 0);
   // A region adds a third set: the JVP of x ⊙ mask through the frozen network (values, gates, routing).
   const std::size_t sets = options.region.empty() ? 2 : 3;
   return sat_mul(sizeof(float), sat_add(sat_add(sat_mul(sets, cached), sweep), sat_mul(2, net.num_classes())));
