@@ -16,7 +16,9 @@
         "native/core/kernels/dispatch.cc",
         "native/core/kernels/portable.cc",
         "native/core/kernels/x86_v3.cc",
-        "native/core/kernels/x86_v4.cc"
+        "native/core/kernels/x86_v4.cc",
+        "native/core/kernels/workspace.cc",
+        "native/core/threads/pool.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],

@@ -7,6 +7,7 @@
 #define NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS
 #include <napi.h>
 
+#include <chrono>
 #include <cmath>
 #include <memory>
 #include <string>
@@ -16,6 +17,7 @@
 #include "../core/ir/network.h"
 #include "../core/kernels/kernels.h"
 #include "../core/path/explain.h"
+#include "../core/threads/pool.h"
 #include "../core/util/error.h"
 #include "common.h"
 
@@ -594,10 +596,48 @@ Napi::Value GemmWithKernel(const Napi::CallbackInfo& info) {
   return c;
 }
 
+// gemmBench(kernel, transB, m, n, k, a, b, iterations, threads)
+//   -> { seconds: Float64Array(iterations), threads, c: Float32Array(m × n) }
+// Times `iterations` calls of one named kernel in C++ (wall time of each call, after one warm-up
+// call), on up to `threads` threads of the core pool (0 = the pool's size), for npm run bench.
+// `c` is the last call's product, so tests can compare thread counts.
+Napi::Value GemmBench(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString()) throw_type(env, "kernel must be a string");
+  const auto* table = pathwise::kernels::find(info[0].As<Napi::String>());
+  if (!table) throw_range(env, "kernel not available: " + std::string(info[0].As<Napi::String>()));
+  const bool trans_b = info[1].ToBoolean();
+  const std::size_t m = expect_size(env, info[2], "m"), n = expect_size(env, info[3], "n"),
+                    k = expect_size(env, info[4], "k");
+  Napi::Float32Array a = expect_f32(env, info[5], "a"), b = expect_f32(env, info[6], "b");
+  if (a.ElementLength() != m * k || b.ElementLength() != k * n)
+    throw_range(env, "a must have m*k and b k*n values");
+  const std::size_t iterations = expect_size(env, info[7], "iterations");
+  const std::size_t threads = expect_size(env, info[8], "threads");
+  if (iterations < 1) throw_range(env, "iterations must be >= 1");
+  Napi::Float32Array c = Napi::Float32Array::New(env, m * n);
+  Napi::Float64Array seconds = Napi::Float64Array::New(env, iterations);
+  const auto fn = trans_b ? table->gemm_nt_threads : table->gemm_nn_threads;
+  const std::size_t ldb = trans_b ? k : n;
+  fn(m, n, k, a.Data(), k, b.Data(), ldb, c.Data(), n, false, threads);
+  for (std::size_t i = 0; i < iterations; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    fn(m, n, k, a.Data(), k, b.Data(), ldb, c.Data(), n, false, threads);
+    seconds[i] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+  const std::size_t pool = pathwise::threads::pool_size();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("seconds", seconds);
+  out.Set("threads", double(threads == 0 || threads > pool ? pool : threads));
+  out.Set("c", c);
+  return out;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeNetwork", NativeNetwork::Init(env));
   exports.Set("kernelInfo", Napi::Function::New(env, KernelInfo));
   exports.Set("gemmWithKernel", Napi::Function::New(env, GemmWithKernel));
+  exports.Set("gemmBench", Napi::Function::New(env, GemmBench));
   pathwise_addon::register_baselines(env, exports);
   return exports;
 }

@@ -1,14 +1,19 @@
 // Standalone tests of native/core, without Node: every kernel against a float64 reference, the
 // width rule, and the completeness identity of explain() on random MLPs. Built by CMake with
 // -DPATHWISE_NATIVE_TESTS=ON (CI runs it, sanitizer builds run it too). Exit code 0 = all passed.
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <random>
+#include <stdexcept>
+#include <string>
+#include <thread>
 #include <vector>
 
 #include "../core/ir/network.h"
 #include "../core/kernels/kernels.h"
 #include "../core/path/explain.h"
+#include "../core/threads/pool.h"
 #include "../core/util/error.h"
 
 namespace {
@@ -24,29 +29,161 @@ void check(bool ok, const char* what, double a = 0, double b = 0) {
   }
 }
 
+// C = (accumulate ? C0 : 0) + A·op(B) with leading dimensions wider than the matrices, against
+// a float64 reference; shapes cross every register tile and cache block edge (MR up to 12, NR up
+// to 32, KC 256, MC 96, NC 512 and the skinny blocks).
 void test_kernels() {
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> u(-1.f, 1.f);
-  const std::size_t shapes[][3] = {{1, 1, 1}, {7, 33, 129}, {33, 7, 1}, {5, 65, 257}, {129, 1, 33}, {10, 784, 256}};
+  const std::size_t shapes[][3] = {{1, 1, 1},     {7, 33, 129},  {33, 7, 1},    {5, 65, 257},
+                                   {129, 1, 33},  {10, 784, 256}, {13, 31, 17}, {12, 32, 256},
+                                   {97, 530, 300}, {10, 1100, 520}, {200, 70, 700}, {3, 2049, 65},
+                                   {1, 1100, 300}, {2, 530, 257}};
+  for (const auto* table : pathwise::kernels::available()) {
+    for (bool trans : {false, true}) {
+      for (bool accumulate : {false, true}) {
+        for (const auto& s : shapes) {
+          const std::size_t m = s[0], n = s[1], k = s[2];
+          const std::size_t lda = k + 3, ldb = (trans ? k : n) + 5, ldc = n + 2;
+          std::vector<float> a(m * lda), b((trans ? n : k) * ldb), c(m * ldc);
+          for (auto& v : a) v = u(rng);
+          for (auto& v : b) v = u(rng);
+          for (auto& v : c) v = u(rng);
+          const std::vector<float> c0 = c;
+          (trans ? table->gemm_nt : table->gemm_nn)(m, n, k, a.data(), lda, b.data(), ldb, c.data(),
+                                                    ldc, accumulate);
+          double worst = 0;
+          bool pad_kept = true;
+          for (std::size_t i = 0; i < m; ++i) {
+            for (std::size_t j = 0; j < n; ++j) {
+              double ref = accumulate ? c0[i * ldc + j] : 0.0;
+              for (std::size_t p = 0; p < k; ++p)
+                ref += double(a[i * lda + p]) * (trans ? b[j * ldb + p] : b[p * ldb + j]);
+              worst = std::max(worst, std::fabs(ref - c[i * ldc + j]));
+            }
+            for (std::size_t j = n; j < ldc; ++j) pad_kept &= c[i * ldc + j] == c0[i * ldc + j];
+          }
+          check(worst <= 6e-8 * double(k * k) + 1e-5, table->name, worst, 0);
+          check(pad_kept, "columns past n are not written");
+        }
+      }
+    }
+  }
+}
+
+// Every thread count gives the same bits (each C element is computed by one thread in a fixed
+// order), including products big enough to be split and ones split by rows.
+void test_kernels_threads() {
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> u(-1.f, 1.f);
+  // All above the x86 kernels' 32 MFLOP threshold, so they really are split.
+  const std::size_t shapes[][3] = {{10, 4096, 512}, {300, 200, 500}, {257, 513, 129}, {640, 784, 256}};
+  const std::size_t saved = pathwise::threads::pool_size();
+  pathwise::threads::set_pool_size(4);
   for (const auto* table : pathwise::kernels::available()) {
     for (bool trans : {false, true}) {
       for (const auto& s : shapes) {
         const std::size_t m = s[0], n = s[1], k = s[2];
-        std::vector<float> a(m * k), b(k * n), c(m * n, 123.f);
+        std::vector<float> a(m * k), b(k * n);
         for (auto& v : a) v = u(rng);
         for (auto& v : b) v = u(rng);
-        (trans ? table->gemm_nt : table->gemm_nn)(m, n, k, a.data(), k, b.data(), trans ? k : n, c.data(), n, false);
-        double worst = 0;
-        for (std::size_t i = 0; i < m; ++i)
-          for (std::size_t j = 0; j < n; ++j) {
-            double ref = 0;
-            for (std::size_t p = 0; p < k; ++p) ref += double(a[i * k + p]) * (trans ? b[j * k + p] : b[p * n + j]);
-            worst = std::max(worst, std::fabs(ref - c[i * n + j]));
-          }
-        check(worst <= 6e-8 * double(k * k) + 1e-6, table->name, worst, 0);
+        std::vector<float> first;
+        for (std::size_t t : {1, 2, 3, 4}) {
+          std::vector<float> c(m * n, 9.f);
+          (trans ? table->gemm_nt_threads : table->gemm_nn_threads)(
+              m, n, k, a.data(), k, b.data(), trans ? k : n, c.data(), n, false, t);
+          if (first.empty()) first = c;
+          check(c == first, "same bits for every thread count", double(t), 1);
+        }
       }
     }
   }
+  pathwise::threads::set_pool_size(saved);
+}
+
+// A row of C has the same bits whatever m is (the direct small-m path and the packed path do the
+// same arithmetic per element), so an explanation in a batch equals the same one alone.
+void test_kernels_rows_independent_of_m() {
+  std::mt19937 rng(13);
+  std::uniform_real_distribution<float> u(-1.f, 1.f);
+  const std::size_t n = 300, k = 700;
+  for (const auto* table : pathwise::kernels::available()) {
+    for (bool trans : {false, true}) {
+      for (std::size_t m : {1, 5, 12, 13, 24, 25, 100}) {
+        std::vector<float> a(m * k), b(k * n), c(m * n), row(n);
+        for (auto& v : a) v = u(rng);
+        for (auto& v : b) v = u(rng);
+        (trans ? table->gemm_nt : table->gemm_nn)(m, n, k, a.data(), k, b.data(), trans ? k : n, c.data(), n, false);
+        bool same = true;
+        for (std::size_t i = 0; i < m; i += 4) {
+          (trans ? table->gemm_nt : table->gemm_nn)(1, n, k, a.data() + i * k, k, b.data(), trans ? k : n, row.data(), n, false);
+          for (std::size_t j = 0; j < n; ++j) same &= row[j] == c[i * n + j];
+        }
+        check(same, "a row of C does not depend on m", double(m), 0);
+      }
+    }
+  }
+}
+
+void test_pool() {
+  namespace th = pathwise::threads;
+  const std::size_t saved = th::pool_size();
+  th::set_pool_size(3);
+  check(th::pool_size() == 3, "set_pool_size", double(th::pool_size()), 3);
+
+  // Every task runs exactly once.
+  std::vector<std::atomic<int>> hits(1000);
+  th::parallel_for(hits.size(), 0, [](void* ctx, std::size_t t) {
+    (*static_cast<std::vector<std::atomic<int>>*>(ctx))[t]++;
+  }, &hits);
+  bool once = true;
+  for (auto& h : hits) once &= h.load() == 1;
+  check(once, "each task runs once");
+
+  // A region inside a task runs serially on that thread, in order, and does not deadlock.
+  struct Nest {
+    std::atomic<int> inner_ok{0};
+  } nest;
+  th::parallel_for(8, 0, [](void* ctx, std::size_t) {
+    auto& n = *static_cast<Nest*>(ctx);
+    struct Inner {
+      std::vector<std::size_t> order;
+    } inner;
+    th::parallel_for(5, 0, [](void* c2, std::size_t t) {
+      static_cast<Inner*>(c2)->order.push_back(t);
+    }, &inner);
+    if (inner.order == std::vector<std::size_t>{0, 1, 2, 3, 4} && th::in_parallel_region()) n.inner_ok++;
+  }, &nest);
+  check(nest.inner_ok.load() == 8, "nested regions run serially", nest.inner_ok.load(), 8);
+
+  // Two threads opening regions at once share the pool (one waits); both complete correctly.
+  std::atomic<long> total{0};
+  auto region = [&total] {
+    for (int r = 0; r < 200; ++r)
+      th::parallel_for(16, 0, [](void* ctx, std::size_t t) {
+        static_cast<std::atomic<long>*>(ctx)->fetch_add(long(t));
+      }, &total);
+  };
+  std::thread t1(region), t2(region);
+  t1.join();
+  t2.join();
+  check(total.load() == 2L * 200 * 120, "concurrent callers", double(total.load()), 2.0 * 200 * 120);
+
+  // An exception in a task reaches the caller; the pool stays usable.
+  bool caught = false;
+  try {
+    th::parallel_for(64, 0, [](void*, std::size_t t) {
+      if (t == 17) throw std::runtime_error("task 17");
+    }, nullptr);
+  } catch (const std::runtime_error& e) {
+    caught = std::string(e.what()) == "task 17";
+  }
+  check(caught, "task exception is rethrown on the caller");
+  std::atomic<int> after{0};
+  th::parallel_for(10, 0, [](void* ctx, std::size_t) { static_cast<std::atomic<int>*>(ctx)->fetch_add(1); }, &after);
+  check(after.load() == 10, "pool usable after an exception", after.load(), 10);
+
+  th::set_pool_size(saved);
 }
 
 void test_width_rule() {
@@ -125,6 +262,9 @@ void test_rejects_bad_models() {
 
 int main() {
   test_kernels();
+  test_kernels_threads();
+  test_kernels_rows_independent_of_m();
+  test_pool();
   test_width_rule();
   test_completeness();
   test_rejects_bad_models();

@@ -18,11 +18,21 @@ namespace pathwise::kernels {
 using GemmFn = void (*)(std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t lda,
                         const float* b, std::size_t ldb, float* c, std::size_t ldc, bool accumulate);
 
+// The same with a thread limit: max_threads 0 = the core pool's size (threads/pool.h), 1 = serial
+// on the caller's thread. gemm_nn/gemm_nt above are these with max_threads = 0. Products below
+// a measured size run serially whatever the limit; the result is bit-identical for every
+// thread count (each element of C is computed by one thread in a fixed order).
+using GemmThreadsFn = void (*)(std::size_t m, std::size_t n, std::size_t k, const float* a,
+                               std::size_t lda, const float* b, std::size_t ldb, float* c,
+                               std::size_t ldc, bool accumulate, std::size_t max_threads);
+
 struct KernelTable {
   const char* name;         // "avx512", "avx2", "neon", "scalar": what PATHWISE_FORCE_KERNEL accepts
-  const char* description;  // ISA level and register tile, e.g. "x86-64-v4, 4x64 tile"
+  const char* description;  // ISA level and register tile, e.g. "x86-64-v4 (AVX-512), 12x32 tile"
   GemmFn gemm_nn;
   GemmFn gemm_nt;
+  GemmThreadsFn gemm_nn_threads;
+  GemmThreadsFn gemm_nt_threads;
 };
 
 // Every table compiled into this binary that the running CPU can execute, best first.

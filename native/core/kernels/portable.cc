@@ -4,27 +4,55 @@
 
 #include <cstddef>
 
+#include "../threads/pool.h"
+#include "workspace.h"
+
 namespace pathwise::kernels::scalar {
+// The oracle path: kept simple (4 × 4 tile of scalars), not tuned; ~3 GFLOP/s, so 1 MFLOP is
+// already ~0.3 ms of work, the same bar as the x86 kernels' 32 MFLOP.
 #define PW_VEC_WIDTH 1
 #define PW_TILE_ROWS 4
 #define PW_TILE_VECS 4
+#define PW_KC 256
+#define PW_MC 64
+#define PW_NC 256
+#define PW_PAR_MIN_FLOPS 1e6
+#define PW_GROUP 1
 #include "gemm_f32_body.inc"
 #undef PW_VEC_WIDTH
 #undef PW_TILE_ROWS
 #undef PW_TILE_VECS
-const KernelTable table = {"scalar", "portable C++, 4x4 tile", gemm_nn, gemm_nt};
+#undef PW_KC
+#undef PW_MC
+#undef PW_NC
+#undef PW_PAR_MIN_FLOPS
+#undef PW_GROUP
+const KernelTable table = {"scalar", "portable C++, 4x4 tile", gemm_nn, gemm_nt, gemm_nn_threads,
+                           gemm_nt_threads};
 }  // namespace pathwise::kernels::scalar
 
 #if defined(__aarch64__)
 namespace pathwise::kernels::arm64_neon {
-// Not yet measured on arm64 hardware: 4 × 16 mirrors the x86 tiles (16 accumulators of 32 v-regs).
+// Not yet measured on arm64 hardware: 8 × 12 = 24 accumulators + 3 B vectors + A of the 32
+// v-registers, the register block of BLIS's armv8a sgemm micro-kernel.
 #define PW_VEC_WIDTH 4
-#define PW_TILE_ROWS 4
-#define PW_TILE_VECS 4
+#define PW_TILE_ROWS 8
+#define PW_TILE_VECS 3
+#define PW_KC 256
+#define PW_MC 96
+#define PW_NC 384
+#define PW_PAR_MIN_FLOPS 16e6
+#define PW_GROUP 2
 #include "gemm_f32_body.inc"
 #undef PW_VEC_WIDTH
 #undef PW_TILE_ROWS
 #undef PW_TILE_VECS
-const KernelTable table = {"neon", "arm64 NEON, 4x16 tile", gemm_nn, gemm_nt};
+#undef PW_KC
+#undef PW_MC
+#undef PW_NC
+#undef PW_PAR_MIN_FLOPS
+#undef PW_GROUP
+const KernelTable table = {"neon", "arm64 NEON, 8x12 tile", gemm_nn, gemm_nt, gemm_nn_threads,
+                           gemm_nt_threads};
 }  // namespace pathwise::kernels::arm64_neon
 #endif

@@ -352,6 +352,12 @@ struct Chunk {
     return sat_mul(sizeof(float), sat_mul(rows, sat_add(sat_mul(3, widest), net.input_size())));
   }
 
+  static Component single_unit(std::int32_t u) {
+    Component c;
+    c.units.push_back(u);
+    return c;
+  }
+
   // SPEC §6: components of path layer k (ordinal o, layer pk) for example e, all groups as one
   // batched VJP seeded with δ_k ⊙ 1_G at the gate output (the gate applies γ̃_k on the way down).
   void decompose(std::size_t e, std::size_t o, std::size_t pk, const float* delta_all, const float* z_all,
@@ -370,7 +376,7 @@ struct Chunk {
     std::vector<Component> groups;
     const auto by = opt.decompose.by;
     if (by == DecomposeOptions::By::Unit) {
-      for (std::int32_t u : live) groups.push_back(Component{{u}});
+      for (std::int32_t u : live) groups.push_back(single_unit(u));
     } else if (by == DecomposeOptions::By::Channel) {
       for (std::int32_t u : live) {
         const std::size_t c = std::size_t(u) / plane;
@@ -383,7 +389,7 @@ struct Chunk {
         return std::fabs(r[std::size_t(a)]) > std::fabs(r[std::size_t(b)]);
       });
       const std::size_t m = std::min(opt.decompose.top, ranked.size());
-      for (std::size_t i = 0; i < m; ++i) groups.push_back(Component{{ranked[i]}});
+      for (std::size_t i = 0; i < m; ++i) groups.push_back(single_unit(ranked[i]));
       if (ranked.size() > m) {
         Component rest;
         rest.units.assign(ranked.begin() + std::ptrdiff_t(m), ranked.end());

@@ -1,0 +1,157 @@
+// `npm run bench`: runs every trial of bench/trials.mjs in a fresh `node` child process
+// (better-sqlite3's benchmark/index.js), prints a table and writes the results as JSON to
+// bench/results/<timestamp>.json.
+//   npm run bench [-- --filter REGEX] [--seconds S] [--rounds R] [--list]
+// S (default 2) is each trial's time budget after warm-up; R (default 1) runs every trial R times,
+// interleaved, and keeps each trial's best round. Numbers are best-of-N wall times on whatever
+// else the machine is doing; the median beside them shows the spread.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { models, trials } from './trials.mjs';
+
+const require = createRequire(import.meta.url);
+const root = new URL('..', import.meta.url).pathname;
+
+const args = process.argv.slice(2);
+const opt = (name) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const filter = opt('--filter') ? new RegExp(opt('--filter')) : null;
+const seconds = opt('--seconds') ?? '2';
+const selected = trials.filter((t) => !filter || filter.test(t.id) || filter.test(t.group));
+if (args.includes('--list')) {
+  for (const t of selected) console.log(`${t.id.padEnd(48)} ${t.group}`);
+  process.exit(0);
+}
+
+// The bench imports the library from dist/ and the addon from build/ or prebuilds/: both are made
+// by a plain `npm install` (install: node-gyp-build; prepare: tsc).
+if (!existsSync(join(root, 'dist', 'index.js'))) {
+  console.error('dist/ is missing: run `npm run build:ts` (or `npm install`) first.');
+  process.exit(1);
+}
+let kernelInfo;
+try {
+  kernelInfo = require('node-gyp-build')(root).kernelInfo();
+} catch (e) {
+  console.error(`the native addon does not load (${e.message}); run \`npm run build:gyp\`.`);
+  process.exit(1);
+}
+
+const rounds = Math.max(1, Number(opt('--rounds') ?? 1));
+const perRound = [];
+const started = new Date();
+console.log(`pathwise bench: ${selected.length} trials × ${rounds} round(s), ${seconds} s each, one child process per trial`);
+for (let round = 1; round <= rounds; round++) for (const trial of selected) {
+  const env = { ...process.env, PATHWISE_BENCH_SECONDS: seconds, ...(trial.env ?? {}) };
+  const r = spawnSync(process.execPath, ['--expose-gc', join(root, 'bench/run-trial.mjs'), trial.id], {
+    env, encoding: 'utf8', timeout: 15 * 60_000, maxBuffer: 1 << 24,
+  });
+  let result;
+  try {
+    result = JSON.parse(r.stdout.trim().split('\n').pop());
+  } catch {
+    result = { id: trial.id, error: `exit ${r.status} ${r.signal ?? ''}: ${(r.stderr || r.stdout).slice(-1000)}` };
+  }
+  perRound.push({ trial, result });
+  const summary = result.skipped ? `skipped: ${result.skipped}` : result.error ? `ERROR ${result.error.split('\n')[0]}`
+    : `${fmt(result.best)} ${result.unit} (median ${fmt(result.median)}, n=${result.samples})`;
+  console.log(`  ${rounds > 1 ? `[${round}] ` : ''}${trial.id.padEnd(46)} ${summary}`);
+}
+
+// With several rounds (trials interleaved, so each competitor meets the machine's quiet and busy
+// moments alike), a trial's result is its best round; `rounds` keeps every round's best.
+const better = (a, b) => (a.unit === 'GFLOP/s' ? a.best > b.best : a.best < b.best);
+const results = selected.map((trial) => {
+  const runs = perRound.filter((r) => r.trial === trial).map((r) => r.result);
+  const good = runs.filter((r) => !r.skipped && !r.error);
+  if (!good.length) return { trial, result: runs[0] };
+  const best = good.reduce((a, b) => (better(b, a) ? b : a));
+  return { trial, result: { ...best, rounds: good.map((r) => r.best) } };
+});
+
+function fmt(v, digits = 3) {
+  if (v === undefined || v === null || Number.isNaN(v)) return '–';
+  if (Math.abs(v) >= 100) return v.toFixed(0);
+  if (Math.abs(v) >= 10) return v.toFixed(1);
+  return v.toPrecision(digits);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Table.
+const byId = new Map(results.map((r) => [r.trial.id, r.result]));
+const ok = (r) => r && !r.skipped && !r.error;
+const lines = [];
+const groups = [...new Set(results.map((r) => r.trial.group))];
+
+// Measured GEMM peak per thread count: the best of our 512³ kernels in this run.
+const peak = {};
+for (const { trial, result } of results)
+  if (trial.driver === 'pathwise-gemm' && trial.shape[0] === 512 && ok(result))
+    peak[trial.threads] = Math.max(peak[trial.threads] ?? 0, result.best);
+
+function label(t) {
+  switch (t.driver) {
+    case 'pathwise-gemm': return `pathwise ${t.kernel} gemm_${t.transB ? 'nt' : 'nn'}`;
+    case 'ort-matmul': return `onnxruntime MatMul, B ${t.bInitializer ? 'initializer (pre-packed)' : 'input'}`;
+    case 'pathwise-explain': return `pathwise ${t.async ? 'explain (async)' : t.batch === 1 ? 'explainSync' : 'explainBatchSync'}`;
+    case 'ort-forward': return 'onnxruntime forward (no explanation)';
+    case 'pathwise-forward': return 'pathwise model.forward (no explanation)';
+    case 'torch-reference': return `PyTorch reference (${t.threads ? `torch threads ${t.threads}` : 'default threads'})`;
+    default: return t.driver;
+  }
+}
+
+for (const group of groups) {
+  const rows = results.filter((r) => r.trial.group === group);
+  lines.push('', `## ${group}`);
+  if (rows[0].trial.driver === 'ort-matmul' || rows[0].trial.driver === 'pathwise-gemm') {
+    // GEMM: GFLOP/s, and the ratio to the better of the two onnxruntime variants.
+    const ort = Math.max(...rows.filter((r) => r.trial.driver === 'ort-matmul' && ok(r.result)).map((r) => r.result.best), 0);
+    lines.push(`| ${'competitor'.padEnd(48)} | GFLOP/s best | median | ms (best) | vs best onnxruntime |`, `|${'-'.repeat(50)}|---:|---:|---:|---:|`);
+    for (const { trial, result } of rows) {
+      if (!ok(result)) { lines.push(`| ${label(trial).padEnd(48)} | ${result.skipped ? `skipped: ${result.skipped}` : 'error'} | | | |`); continue; }
+      lines.push(`| ${label(trial).padEnd(48)} | ${fmt(result.best)} | ${fmt(result.median)} | ${fmt(result.ms)} | ${ort ? `${(result.best / ort).toFixed(2)}×` : '–'} |`);
+    }
+  } else {
+    // Explain: ms per call (batch), explanations/s, speed-up over the PyTorch reference (1 thread),
+    // achieved GFLOP/s and its share of the measured GEMM peak at the same thread count.
+    const base = rows.find((r) => r.trial.baseline && ok(r.result));
+    const baseName = base?.trial.driver === 'pathwise-forward' ? 'our forward (1 thread)' : 'reference (1 thread)';
+    lines.push(`| ${'competitor'.padEnd(48)} | threads | ms/call best | median | per s | speed-up vs ${baseName} | GFLOP/s | % of GEMM peak |`, `|${'-'.repeat(50)}|---:|---:|---:|---:|---:|---:|---:|`);
+    for (const { trial, result } of rows) {
+      if (!ok(result)) { lines.push(`| ${label(trial).padEnd(48)} | ${trial.threads || 'default'} | ${result.skipped ? `skipped: ${result.skipped}` : 'error'} | | | | | |`); continue; }
+      const speedup = base ? `${(base.result.best / result.best).toFixed(1)}×` : '–';
+      const pk = peak[trial.threads];
+      const share = result.gflops && pk ? `${((result.gflops / pk) * 100).toFixed(0)} %` : '';
+      lines.push(`| ${label(trial).padEnd(48)} | ${trial.threads || result.threadsUsed || 'default'} | ${fmt(result.best)} | ${fmt(result.median)} | ${fmt(result.perSecond)} | ${speedup} | ${result.gflops ? fmt(result.gflops) : ''} | ${share} |`);
+    }
+  }
+}
+if (Object.keys(peak).length)
+  lines.push('', `GEMM peak of this run (best pathwise 512³): ${Object.entries(peak).map(([t, v]) => `${t} thread(s) ${fmt(v)} GFLOP/s`).join(', ')}.`);
+console.log(lines.join('\n'));
+
+// ---------------------------------------------------------------------------------------------
+// JSON.
+const version = (pkg) => {
+  try { return JSON.parse(readFileSync(join(root, 'node_modules', pkg, 'package.json'), 'utf8')).version; } catch { return null; }
+};
+let commit = null;
+try { commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim(); } catch {}
+const out = {
+  date: started.toISOString(), commit,
+  host: { cpu: cpus()[0]?.model, cores: cpus().length, node: process.version, platform: `${process.platform}-${process.arch}` },
+  versions: { 'onnxruntime-node': version('onnxruntime-node') },
+  kernelInfo, secondsPerTrial: Number(seconds), rounds, gemmPeak: peak, models: Object.keys(models),
+  results: results.map(({ trial, result }) => ({ ...trial, result })),
+};
+const dir = join(root, 'bench', 'results');
+mkdirSync(dir, { recursive: true });
+const file = join(dir, `${started.toISOString().replace(/[:.]/g, '-')}.json`);
+writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
+console.log(`\nwrote ${file}`);

@@ -1,0 +1,17 @@
+// Per-thread scratch for the packed GEMM panels. Lives in its own translation unit, compiled
+// for the baseline ISA, so the AVX-512/AVX2 kernel files instantiate no standard-library template
+// (a template instantiated under `#pragma GCC target` could be the copy the linker keeps for
+// every caller; ECOSYSTEM §5).
+#pragma once
+
+#include <cstddef>
+
+namespace pathwise::kernels {
+
+enum class Slot : unsigned { PackedA = 0, PackedB = 1 };
+
+// A 64-byte-aligned buffer of at least `floats` floats owned by the calling thread; it grows and
+// is reused (never shrinks) and is freed when the thread ends. Contents are unspecified.
+float* workspace(Slot slot, std::size_t floats);
+
+}  // namespace pathwise::kernels
