@@ -195,11 +195,13 @@ describe.skipIf(!linux)('leaks', () => {
 
   /**
    * RSS (after a full GC) sampled 11 times over `calls` calls, after a warm-up of calls / 2 (at
-   * least 2,000) that lets the JIT, the allocator's arenas and V8's heap reach their working size.
+   * least 2,000) and bursts of 64 calls at once, which let the JIT, V8's heap and the allocator's
+   * per-thread arenas (the thread pool's four threads) reach their working size.
    */
   async function slope(run: (i: number) => unknown): Promise<{ perTenK: number; samples: number[] }> {
     const warmup = Math.max(2000, calls / 2);
     for (let i = 0; i < warmup; i++) await run(i);
+    for (let burst = 0; burst < 20; burst++) await Promise.all(Array.from({ length: 64 }, (_, i) => run(i)));
     const samples: number[] = [];
     const step = calls / 10;
     for (let i = 0; i <= calls; i++) {
@@ -209,13 +211,10 @@ describe.skipIf(!linux)('leaks', () => {
       }
       if (i < calls) await run(i);
     }
-    // Theil–Sen slope (the median of the pairwise slopes), in bytes per call: a leak grows RSS
-    // linearly, while the allocator and V8 move it in occasional steps that a median ignores.
-    const slopes: number[] = [];
-    for (let a = 0; a < samples.length; a++)
-      for (let c = a + 1; c < samples.length; c++) slopes.push((samples[c] - samples[a]) / ((c - a) * step));
-    slopes.sort((x, y) => x - y);
-    const b = slopes[slopes.length >> 1];
+    // The median growth of the ten intervals, in bytes per call: a leak grows every interval,
+    // while the allocator and V8 move RSS in occasional steps, which a median ignores.
+    const growth = samples.slice(1).map((v, k) => (v - samples[k]) / step).sort((a, b) => a - b);
+    const b = (growth[4] + growth[5]) / 2;
     return { perTenK: (b * 10_000) / 1024, samples };
   }
 
@@ -225,7 +224,7 @@ describe.skipIf(!linux)('leaks', () => {
         mode === 'sync' ? explainSync(model, xs[i % xs.length], options[i % options.length]) : explain(model, xs[i % xs.length], options[i % options.length]);
       const { perTenK, samples } = await slope(explainOne);
       console.log(`leak ${mode}: ${calls} calls, RSS ${samples.map((s) => (s / MiB).toFixed(1)).join(' ')} MiB; ` +
-        `slope ${perTenK.toFixed(1)} KiB per 10k calls after warm-up (Theil–Sen)`);
+        `median growth ${perTenK.toFixed(1)} KiB per 10k calls after warm-up`);
       // A leak of one copy of the input (512 bytes) per call would be 5,000 KiB per 10k calls; of
       // one explanation (several KiB), far more.
       expect(perTenK).toBeLessThan(2000);
@@ -238,7 +237,7 @@ describe.skipIf(!linux)('leaks', () => {
       kept.push(new Float32Array(128).fill(1)); // 512 bytes outside V8's heap, like a native allocation
       return explainSync(model, xs[0], options[0]);
     });
-    console.log(`leak control: RSS ${samples.map((s) => (s / MiB).toFixed(1)).join(' ')} MiB; slope ${perTenK.toFixed(1)} KiB per 10k calls`);
+    console.log(`leak control: RSS ${samples.map((s) => (s / MiB).toFixed(1)).join(' ')} MiB; median growth ${perTenK.toFixed(1)} KiB per 10k calls`);
     expect(kept.length).toBeGreaterThan(calls);
     expect(perTenK).toBeGreaterThan(2000);
   }, timeout);
