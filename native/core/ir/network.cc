@@ -202,6 +202,15 @@ Network Network::build(Shape input_shape, const std::vector<LayerDesc>& descs) {
           for (std::size_t r = 0; r < k; ++r)
             layer.weights_t[gi * k * cout_g + r * cout_g + o] = layer.weights[(gi * cout_g + o) * k + r];
     }
+    if (layer.kind == LayerKind::Dense && layer.weights.size() <= kDenseTransposeMaxFloats) {
+      // weights_t = Wᵀ (in × out): the forward X·Wᵀ becomes gemm_nn, which for a few rows reads it
+      // in place; gemm_nt re-packed (transposed) all of W on every call, 5 % of a Fashion-CNN
+      // explanation at batch 1 (perf). The same arithmetic per element, so the same bits.
+      const std::size_t rows = layer.out_size(), cols = layer.in_size();
+      layer.weights_t.resize(layer.weights.size());
+      for (std::size_t o = 0; o < rows; ++o)
+        for (std::size_t r = 0; r < cols; ++r) layer.weights_t[r * rows + o] = layer.weights[o * cols + r];
+    }
     const std::size_t width = layer.out_size();
     if (width > net.max_width_) net.max_width_ = width;
     net.total_activation_ += width;

@@ -30,6 +30,10 @@ struct Window {
   bool count_include_pad = false;  // AvgPool only
 };
 
+// Dense layers up to this many weights (64 MiB) also keep Wᵀ: a copy above it would cost more
+// memory than the per-call transposition it saves costs time.
+constexpr std::size_t kDenseTransposeMaxFloats = std::size_t(1) << 24;
+
 struct Layer {
   LayerKind kind;
   std::vector<int> inputs;  // producers: layer indices, -1 = the network input
@@ -37,7 +41,8 @@ struct Layer {
   Shape out_shape;
   // Dense: weights out × in, bias out. Conv: weights Cout × (Cin/groups) × kh × kw, bias Cout, and
   // weights_t the per-group transpose ((Cin/groups)·kh·kw × Cout/groups), which makes the VJP a
-  // plain GEMM. Affine: weights = per-channel scale, bias = per-channel shift.
+  // plain GEMM; a dense layer of at most kDenseTransposeMaxFloats weights keeps Wᵀ (in × out) there
+  // for its forward pass. Affine: weights = per-channel scale, bias = per-channel shift.
   std::vector<float> weights, bias, weights_t;
   Window window;
   std::size_t groups = 1;

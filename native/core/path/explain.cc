@@ -139,6 +139,7 @@ struct Chunk {
   std::vector<const float*> masks;                // what forward passes apply at path layers
   Sweep sweep;
   float threshold;
+  ChunkedScores score_work;
   std::vector<float> scores;
   std::vector<std::uint8_t> identical;
   std::vector<std::int32_t> order;
@@ -231,7 +232,7 @@ struct Chunk {
       lr.ordinal = o;
       if (chunked.empty()) {
         select_units(h.data() + e * units, jac.data() + e * classes * units, units, units, classes,
-                     target[e], opt.width, threshold, lr.selection, scores, identical, order);
+                     target[e], opt.width, threshold, lr.selection, score_work, scores, identical, order);
       } else {
         chunked[e].finish(scores, identical);
         select_from_scores(scores, identical, units, opt.width, threshold, lr.selection, order);

@@ -24,31 +24,6 @@ std::size_t width_to_k(const WidthRule& rule, std::size_t units) {
 
 namespace {
 
-// Softmax entry `target` of one unit's class contributions, exactly as the reference's float32
-// torch.softmax along the class axis: subtract the max, exp in float32, sum in class order, divide.
-// Sets `all_identical` when every contribution is equal (the score is then exactly 1/C in the
-// reference, so the unit is rejected without comparing).
-inline float unit_score(float h, const float* j, std::size_t j_stride, std::size_t classes,
-                        std::size_t target, float* a, bool& all_identical) {
-  float max = -std::numeric_limits<float>::infinity();
-  all_identical = true;
-  for (std::size_t c = 0; c < classes; ++c) {
-    a[c] = h * j[c * j_stride];
-    if (a[c] != a[0]) all_identical = false;
-    if (a[c] > max) max = a[c];
-  }
-  // Equal contributions give exactly 1/C in float32 (C terms of exp(0) = 1 sum exactly): skip the
-  // exps. Pool losers and inactive units all land here — 3/4 of the Fashion CNN's first layer.
-  if (all_identical) return 1.0f / float(classes);
-  float sum = 0.0f, numerator = 0.0f;
-  for (std::size_t c = 0; c < classes; ++c) {
-    const float e = std::exp(a[c] - max);
-    sum += e;
-    if (c == target) numerator = e;
-  }
-  return numerator / sum;
-}
-
 // Sort key: NaN (only from non-finite Jacobians) ranks last instead of breaking the ordering.
 inline float rank_key(float s) { return std::isnan(s) ? -std::numeric_limits<float>::infinity() : s; }
 
@@ -56,16 +31,15 @@ inline float rank_key(float s) { return std::isnan(s) ? -std::numeric_limits<flo
 
 void select_units(const float* h, const float* j, std::size_t j_stride, std::size_t units,
                   std::size_t classes, std::size_t target, const WidthRule& width,
-                  float threshold, Selection& out, std::vector<float>& scores,
+                  float threshold, Selection& out, ChunkedScores& work, std::vector<float>& scores,
                   std::vector<std::uint8_t>& identical, std::vector<std::int32_t>& order) {
-  scores.resize(units);
-  identical.resize(units);
-  std::vector<float> a(classes);
-  for (std::size_t u = 0; u < units; ++u) {
-    bool same = false;
-    scores[u] = unit_score(h[u], j + u, j_stride, classes, target, a.data(), same);
-    identical[u] = same;
-  }
+  // One chunk of all C classes: the same arithmetic as a per-unit softmax (max, then the float32
+  // exp-sum in class order), walked class by class over contiguous Jacobian rows. Per unit, with
+  // rows C · 43 KB apart on the Fashion CNN's first layer, it cost 16.5 % of an explanation (perf).
+  work.reset(units, classes, target);
+  work.observe_max(h, j, j_stride, 0, classes);
+  work.observe_exp(h, j, j_stride, 0, classes);
+  work.finish(scores, identical);
   select_from_scores(scores, identical, units, width, threshold, out, order);
 }
 
@@ -78,25 +52,48 @@ void ChunkedScores::reset(std::size_t units, std::size_t classes, std::size_t ta
   sum_.assign(units, 0.0f);
   numerator_.assign(units, 0.0f);
   identical_.assign(units, 1);
+  same_.assign(units, -1);
 }
 
 void ChunkedScores::observe_max(const float* h, const float* j, std::size_t j_stride, std::size_t c0, std::size_t c1) {
+  // Branch-free over units with 32-bit flags and restrict pointers so that it vectorises (with
+  // byte flags, which may alias anything, it ran scalar at 11 % of a Fashion-CNN explanation);
+  // `a > max ? a : max` keeps the first of equal maxima and ignores NaN exactly like the scalar
+  // `if (a > max) max = a`.
+  const std::size_t units = units_;
+  float* __restrict first = first_.data();
+  float* __restrict max = max_.data();
+  std::int32_t* __restrict same = same_.data();
+  const float* __restrict hh = h;
   for (std::size_t c = c0; c < c1; ++c) {
-    const float* row = j + (c - c0) * j_stride;
-    for (std::size_t u = 0; u < units_; ++u) {
-      const float a = h[u] * row[u];
-      if (c == 0) first_[u] = a;
-      else if (a != first_[u]) identical_[u] = 0;
-      if (a > max_[u]) max_[u] = a;
+    const float* __restrict row = j + (c - c0) * j_stride;
+    if (c == 0) {
+      for (std::size_t u = 0; u < units; ++u) {
+        const float a = hh[u] * row[u];
+        first[u] = a;
+        max[u] = a > max[u] ? a : max[u];
+      }
+      continue;
+    }
+    for (std::size_t u = 0; u < units; ++u) {
+      const float a = hh[u] * row[u];
+      same[u] &= a == first[u] ? -1 : 0;
+      max[u] = a > max[u] ? a : max[u];
     }
   }
+  for (std::size_t u = 0; u < units; ++u) identical_[u] = same_[u] != 0;
 }
 
 void ChunkedScores::observe_exp(const float* h, const float* j, std::size_t j_stride, std::size_t c0, std::size_t c1) {
+  // Equal contributions give exactly 1/C in float32 (C terms of exp(0) = 1 sum exactly): their
+  // exps are skipped. Pool losers and inactive units all land there — 3/4 of the Fashion CNN's
+  // first layer.
+  live_.clear();
+  for (std::size_t u = 0; u < units_; ++u)
+    if (!identical_[u]) live_.push_back(std::uint32_t(u));
   for (std::size_t c = c0; c < c1; ++c) {
     const float* row = j + (c - c0) * j_stride;
-    for (std::size_t u = 0; u < units_; ++u) {
-      if (identical_[u]) continue;
+    for (std::uint32_t u : live_) {
       const float e = std::exp(h[u] * row[u] - max_[u]);
       sum_[u] += e;
       if (c == target_) numerator_[u] = e;
@@ -120,9 +117,15 @@ void select_from_scores(const std::vector<float>& scores, const std::vector<std:
     return sx != sy ? sx > sy : x < y;
   };
   const std::size_t k = width_to_k(width, units);
-  order.resize(units);
-  for (std::size_t u = 0; u < units; ++u) order[u] = std::int32_t(u);
-  if (k < units) std::nth_element(order.begin(), order.begin() + (k - 1), order.end(), before);
+  // Candidates for the top k: every unit whose contributions differ, and only the first k of the
+  // all-equal ones — those share one score (1/C) and rank by index, so any later one has k better
+  // units ahead of it. The top k are the same set; nth_element over all 10,816 units of the Fashion
+  // CNN's first layer (3/4 of them all-equal) was 5.8 % of an explanation (perf).
+  order.clear();
+  std::size_t equal_taken = 0;
+  for (std::size_t u = 0; u < units; ++u)
+    if (!identical[u] || equal_taken++ < k) order.push_back(std::int32_t(u));
+  if (k < order.size()) std::nth_element(order.begin(), order.begin() + (k - 1), order.end(), before);
   // The first k of the order (in any order) are the candidates; the best of them is the fallback.
   const auto first = order.begin(), last = order.begin() + k;
 

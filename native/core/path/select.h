@@ -41,6 +41,8 @@ class ChunkedScores {
   std::size_t units_ = 0, classes_ = 0, target_ = 0;
   std::vector<float> max_, first_, sum_, numerator_;
   std::vector<std::uint8_t> identical_;
+  std::vector<std::int32_t> same_;    // observe_max's all-equal flags (-1/0), vectorisable
+  std::vector<std::uint32_t> live_;  // units whose contributions differ (the only ones with exps)
 };
 
 // Selection from computed scores (width cut, threshold, ties, fallback, borderline count).
@@ -54,7 +56,7 @@ void select_from_scores(const std::vector<float>& scores, const std::vector<std:
 // Work buffers are passed in so a batch reuses them.
 void select_units(const float* h, const float* j, std::size_t j_stride, std::size_t units,
                   std::size_t classes, std::size_t target, const WidthRule& width,
-                  float threshold, Selection& out, std::vector<float>& scores,
+                  float threshold, Selection& out, ChunkedScores& work, std::vector<float>& scores,
                   std::vector<std::uint8_t>& identical, std::vector<std::int32_t>& order);
 
 }  // namespace pathwise
