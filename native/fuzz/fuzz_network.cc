@@ -405,7 +405,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         pathwise::explain_bytes_per_example(*net, opt, pathwise::class_chunk_for(*net, opt));
     // The working memory of one chunk must stay within the estimate for that chunk; what explain
     // returns (the results) is output, not working memory, so it is allowed on top.
-    const std::size_t chunk = std::min<std::size_t>(n, std::max<std::size_t>(1, opt.max_memory_bytes / per_example));
+    const std::size_t chunk = std::min<std::size_t>(n, pathwise::explain_chunk_examples(*net, opt, per_example));
+    const std::size_t fixed = pathwise::explain_fixed_bytes(*net);
     std::size_t output = 0;
     for (const auto& r : results) {
       output += sizeof(r) + 4 * (r.logits.size() + r.path_logits.size() + r.weights.size() + r.attribution.size() +
@@ -418,10 +419,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // Decompositions and the path search check their own working memory against what
     // maxMemoryBytes leaves (their row counts are known only at run time).
     const bool runtime_checked = opt.decompose.by != pathwise::DecomposeOptions::By::None || opt.paths.k > 0;
-    const std::size_t bound = std::max(chunk * per_example, runtime_checked ? opt.max_memory_bytes : 0);
+    const std::size_t bound = std::max(chunk * per_example + fixed, runtime_checked ? opt.max_memory_bytes : 0);
     const std::size_t allowed = bound + output + n * 4 * (opt.region.size() + 1) + 8192;
     static double worst = 0;
-    const double ratio = double(peak_bytes.load()) / double(chunk * per_example);
+    const double ratio = double(peak_bytes.load()) / double(chunk * per_example + fixed);
     if (ratio > worst) {
       worst = ratio;
       if (std::getenv("PATHWISE_FUZZ_MEMORY_REPORT"))

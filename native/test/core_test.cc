@@ -10,11 +10,13 @@
 #include <thread>
 #include <vector>
 
+#include "../core/forward/forward.h"
 #include "../core/ir/network.h"
 #include "../core/kernels/kernels.h"
 #include "../core/path/explain.h"
 #include "../core/threads/pool.h"
 #include "../core/util/error.h"
+#include "../core/vjp/vjp.h"
 
 namespace {
 
@@ -241,6 +243,115 @@ void test_completeness() {
   }
 }
 
+// The sparse paths of conv and dense layers (inputs or cotangent rows with at most 1/32 nonzero)
+// and the dense ones (GEMM, im2col, rows batched across a block) against float64 loops, on random
+// geometry: strides, pads, dilation, groups; rows of both kinds mixed in one sweep.
+void test_sparse_and_dense_layers() {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> g(0.f, 1.f);
+  for (int trial = 0; trial < 60; ++trial) {
+    const std::size_t groups = 1 + rng() % 2, cin = groups * (1 + rng() % 4), cout = groups * (1 + rng() % 5);
+    pathwise::Window w;
+    w.kh = 1 + rng() % 3;
+    w.kw = 1 + rng() % 3;
+    w.sh = 1 + rng() % 2;
+    w.sw = 1 + rng() % 2;
+    w.dh = 1 + rng() % 2;
+    w.dw = 1 + rng() % 2;
+    w.pt = rng() % 2;
+    w.pl = rng() % 2;
+    w.pb = rng() % 2;
+    w.pr = rng() % 2;
+    const std::size_t h = 6 + rng() % 10, wd = 6 + rng() % 10;
+    const std::size_t k = (cin / groups) * w.kh * w.kw;
+    std::vector<float> weights(cout * k), bias(cout);
+    for (auto& v : weights) v = g(rng);
+    for (auto& v : bias) v = g(rng);
+    pathwise::LayerDesc conv;
+    conv.kind = pathwise::LayerKind::Conv;
+    conv.in_shape = {cin, h, wd};
+    conv.out_features = cout;
+    conv.weights = weights.data();
+    conv.weights_len = weights.size();
+    conv.bias = bias.data();
+    conv.bias_len = bias.size();
+    conv.window = w;
+    conv.groups = groups;
+    pathwise::LayerDesc relu, dense;
+    dense.kind = pathwise::LayerKind::Dense;
+    const std::size_t oh = (h + w.pt + w.pb - (w.kh - 1) * w.dh - 1) / w.sh + 1;
+    const std::size_t ow = (wd + w.pl + w.pr - (w.kw - 1) * w.dw - 1) / w.sw + 1;
+    const std::size_t in_size = cin * h * wd, out_size = cout * oh * ow;
+    std::vector<float> dw(out_size * 2);
+    for (auto& v : dw) v = g(rng);
+    dense.in_shape = {out_size, 1, 1};
+    dense.out_features = 2;
+    dense.weights = dw.data();
+    dense.weights_len = dw.size();
+    const auto net = pathwise::Network::build({cin, h, wd}, {conv, relu, dense});
+    const pathwise::Layer& layer = net.layers()[0];
+    // Tap (o, oy, ox) ← (i, y, x) of the same group, for both references.
+    const auto each_tap = [&](auto&& f) {
+      for (std::size_t o = 0; o < cout; ++o)
+        for (std::size_t oy = 0; oy < oh; ++oy)
+          for (std::size_t ox = 0; ox < ow; ++ox)
+            for (std::size_t ci = 0; ci < cin / groups; ++ci)
+              for (std::size_t ky = 0; ky < w.kh; ++ky)
+                for (std::size_t kx = 0; kx < w.kw; ++kx) {
+                  const long y = long(oy * w.sh + ky * w.dh) - long(w.pt), x = long(ox * w.sw + kx * w.dw) - long(w.pl);
+                  if (y < 0 || x < 0 || y >= long(h) || x >= long(wd)) continue;
+                  const std::size_t i = (o / (cout / groups)) * (cin / groups) + ci;
+                  f((o * oh + oy) * ow + ox, (i * h + std::size_t(y)) * wd + std::size_t(x),
+                    double(weights[(o * (cin / groups) + ci) * w.kh * w.kw + ky * w.kw + kx]));
+                }
+    };
+    // Four examples / rows: sparse (1/64), dense, dense, all zero (two dense rows share a block).
+    const auto fill = [&](std::vector<float>& v, std::size_t size) {
+      v.assign(4 * size, 0.0f);
+      for (std::size_t q = 0; q < size / 64 + 1; ++q) v[rng() % size] = g(rng);
+      for (std::size_t q = size; q < 3 * size; ++q) v[q] = g(rng);
+    };
+    std::vector<float> x, y(4 * out_size);
+    fill(x, in_size);
+    pathwise::ops::conv_forward(layer, x.data(), 4, y.data());
+    for (std::size_t e = 0; e < 4; ++e) {
+      std::vector<double> ref(out_size);
+      for (std::size_t o = 0; o < out_size; ++o) ref[o] = bias[o / (oh * ow)];
+      each_tap([&](std::size_t out, std::size_t in, double wt) { ref[out] += wt * x[e * in_size + in]; });
+      for (std::size_t o = 0; o < out_size; ++o)
+        check(std::fabs(y[e * out_size + o] - ref[o]) <= 1e-4 * (1 + std::fabs(ref[o])), "conv forward (sparse/dense)",
+              y[e * out_size + o], ref[o]);
+    }
+    // The VJP of the conv layer alone for the same three kinds of rows.
+    std::vector<float> dy;
+    fill(dy, out_size);
+    pathwise::Frozen frozen;
+    frozen.gates.assign(3, nullptr);
+    frozen.winners.assign(3, nullptr);
+    pathwise::Sweep sweep;
+    sweep.reset(net, 4, 1);
+    sweep.cot[0] = dy;
+    pathwise::sweep_back(net, frozen, sweep, 0, 1);
+    for (std::size_t r = 0; r < 4; ++r) {
+      std::vector<double> ref(in_size, 0.0);
+      each_tap([&](std::size_t out, std::size_t in, double wt) { ref[in] += wt * dy[r * out_size + out]; });
+      for (std::size_t i = 0; i < in_size; ++i)
+        check(std::fabs(sweep.input_cot[r * in_size + i] - ref[i]) <= 1e-4 * (1 + std::fabs(ref[i])),
+              "conv VJP (sparse/dense rows)", sweep.input_cot[r * in_size + i], ref[i]);
+    }
+    // The dense layer's forward, sparse and dense examples.
+    std::vector<float> z, out(4 * 2);
+    fill(z, out_size);
+    pathwise::ops::dense_forward(net.layers()[2], z.data(), 4, out.data());
+    for (std::size_t e = 0; e < 4; ++e)
+      for (std::size_t o = 0; o < 2; ++o) {
+        double ref = 0;
+        for (std::size_t i = 0; i < out_size; ++i) ref += double(dw[o * out_size + i]) * z[e * out_size + i];
+        check(std::fabs(out[e * 2 + o] - ref) <= 1e-4 * (1 + std::fabs(ref)), "dense forward (sparse/dense)", out[e * 2 + o], ref);
+      }
+  }
+}
+
 void test_rejects_bad_models() {
   float w[4] = {1, 2, 3, 4};
   bool threw = false;
@@ -267,6 +378,7 @@ int main() {
   test_pool();
   test_width_rule();
   test_completeness();
+  test_sparse_and_dense_layers();
   test_rejects_bad_models();
   std::printf("core tests: %d checks, %d failed (kernel %s)\n", checks, failures,
               pathwise::kernels::active().name);

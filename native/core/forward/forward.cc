@@ -10,11 +10,54 @@
 namespace pathwise {
 namespace ops {
 
+bool sparse_nonzeros(const float* v, std::size_t count, std::vector<std::uint32_t>& nonzeros) {
+  // A path network's activations above l_min are masked to `width` units per layer (64 of 100,352
+  // for VGG16's conv5 at width 64), and so are the cotangents of its sweeps: scattering only the
+  // nonzeros beats the dense product below a 1/32 density (a dense conv runs ~16 multiply-adds per
+  // cycle through the GEMM, the scatter about one).
+  const std::size_t limit = count / kSparseDivisor;
+  nonzeros.clear();
+  for (std::size_t q = 0; q < count; ++q)
+    if (v[q] != 0.0f) {
+      if (nonzeros.size() >= limit) return false;
+      nonzeros.push_back(std::uint32_t(q));
+    }
+  return true;
+}
+
 void dense_forward(const Layer& layer, const float* in, std::size_t n, float* out, bool with_bias) {
   const std::size_t in_size = layer.in_size(), out_size = layer.out_size();
   for (std::size_t e = 0; e < n; ++e) {
     if (with_bias) std::copy(layer.bias.begin(), layer.bias.end(), out + e * out_size);
     else std::fill(out + e * out_size, out + (e + 1) * out_size, 0.0f);
+  }
+  if (!layer.weights_t.empty()) {
+    // Sparse examples add their nonzeros' rows of Wᵀ; the others go through the GEMM, one product
+    // for a run of them (a row of the product does not depend on how many rows it has).
+    std::vector<std::uint32_t> nonzeros;
+    std::size_t run = 0;  // dense examples [e − run, e) not yet multiplied
+    const auto flush = [&](std::size_t end) {
+      if (run == 0) return;
+      const std::size_t e0 = end - run;
+      kernels::active().gemm_nn(run, out_size, in_size, in + e0 * in_size, in_size, layer.weights_t.data(), out_size,
+                                out + e0 * out_size, out_size, /*accumulate=*/true);
+      run = 0;
+    };
+    for (std::size_t e = 0; e < n; ++e) {
+      if (!sparse_nonzeros(in + e * in_size, in_size, nonzeros)) {
+        ++run;
+        continue;
+      }
+      flush(e);
+      float* y = out + e * out_size;
+      for (std::uint32_t i : nonzeros) {
+        const float v = in[e * in_size + i];
+        const float* w = layer.weights_t.data() + std::size_t(i) * out_size;
+        for (std::size_t o = 0; o < out_size; ++o) y[o] += v * w[o];
+      }
+    }
+    flush(n);
+    return;
   }
   if (!layer.weights_t.empty())
     kernels::active().gemm_nn(n, out_size, in_size, in, in_size, layer.weights_t.data(), out_size, out,
@@ -38,13 +81,30 @@ std::size_t conv_block(const Layer& layer) {
   return std::max<std::size_t>(1, std::min(positions, (std::size_t(1) << 18) / std::max<std::size_t>(k, 1)));
 }
 
+std::size_t conv_back_block(const Layer& layer) {
+  // The VJP also gathers Cout_g × block of δ_out when a block spans rows: the same 1 MiB bound.
+  const std::size_t cout_g = layer.out_shape.c / layer.groups;
+  const std::size_t k = (layer.in_shape.c / layer.groups) * layer.window.kh * layer.window.kw;
+  return std::max<std::size_t>(1, (std::size_t(1) << 18) / std::max<std::size_t>({k, cout_g, 1}));
+}
+
+std::size_t conv_scratch_floats(const Layer& layer, std::size_t rows) {
+  if (layer.kind != LayerKind::Conv || conv_is_pointwise(layer)) return 0;
+  const std::size_t k = (layer.in_shape.c / layer.groups) * layer.window.kh * layer.window.kw;
+  const std::size_t cout_g = layer.out_shape.c / layer.groups, positions = layer.out_shape.h * layer.out_shape.w;
+  const std::size_t back = conv_back_block(layer);
+  const std::size_t columns = std::max(std::min(conv_block(layer), positions),
+                                       rows >= back ? back : std::min(back, rows * positions));
+  return (k + cout_g) * columns;
+}
+
 // im2col and col2im walk the output positions row by row, and within a row only the span of
 // output columns whose tap lands inside the input, found once per kernel column: no division and no
 // bounds test per element (the tested walk cost 17 % of a Fashion-CNN explanation in col2im alone,
 // perf; with unit stride the span is a contiguous copy or add the compiler vectorises).
 template <bool Scatter>
-static void im2col_walk(const Layer& layer, const float* cols_in, float* cols_out, std::size_t p0,
-                        std::size_t count, const float* in_group, float* grad_group) {
+static void im2col_walk(const Layer& layer, const float* cols_in, float* cols_out, std::size_t ld,
+                        std::size_t p0, std::size_t count, const float* in_group, float* grad_group) {
   const Shape& is = layer.in_shape;
   const Window& w = layer.window;
   const std::size_t cin_g = is.c / layer.groups, ow = layer.out_shape.w;
@@ -63,8 +123,8 @@ static void im2col_walk(const Layer& layer, const float* cols_in, float* cols_ou
         const std::size_t lo = std::size_t(std::min<std::ptrdiff_t>(lo_raw, std::ptrdiff_t(ow)));
         const std::size_t hi = std::size_t(std::max<std::ptrdiff_t>(std::min<std::ptrdiff_t>(hi_raw, std::ptrdiff_t(ow)), std::ptrdiff_t(lo)));
         std::size_t j = 0, oy = p0 / ow, ox = p0 % ow;
-        float* out_row = Scatter ? nullptr : cols_out + r * count;
-        const float* in_row = Scatter ? cols_in + r * count : nullptr;
+        float* out_row = Scatter ? nullptr : cols_out + r * ld;
+        const float* in_row = Scatter ? cols_in + r * ld : nullptr;
         while (j < count) {
           const std::size_t run = std::min(count - j, ow - ox);  // positions left in this output row
           const std::ptrdiff_t y = std::ptrdiff_t(oy * w.sh + ky * w.dh) - std::ptrdiff_t(w.pt);
@@ -104,11 +164,41 @@ static void im2col_walk(const Layer& layer, const float* cols_in, float* cols_ou
 }
 
 void im2col(const Layer& layer, const float* in_group, std::size_t p0, std::size_t count, float* cols) {
-  im2col_walk<false>(layer, nullptr, cols, p0, count, in_group, nullptr);
+  im2col_walk<false>(layer, nullptr, cols, count, p0, count, in_group, nullptr);
 }
 
-void col2im_add(const Layer& layer, const float* cols, std::size_t p0, std::size_t count, float* in_group) {
-  im2col_walk<true>(layer, cols, nullptr, p0, count, nullptr, in_group);
+void col2im_add(const Layer& layer, const float* cols, std::size_t ld, std::size_t p0, std::size_t count,
+                float* in_group) {
+  im2col_walk<true>(layer, cols, nullptr, ld, p0, count, nullptr, in_group);
+}
+
+// One example's conv output from the nonzeros of its input: each input value meets the taps that
+// cover it, and adds its weight column (over the group's output channels) at each.
+static void conv_forward_sparse(const Layer& layer, const float* in, const std::vector<std::uint32_t>& nonzeros,
+                                float* out) {
+  const Shape &is = layer.in_shape, &os = layer.out_shape;
+  const Window& w = layer.window;
+  const std::size_t g = layer.groups, cin_g = is.c / g, cout_g = os.c / g;
+  const std::size_t k = cin_g * w.kh * w.kw, positions = os.h * os.w, plane = is.h * is.w;
+  for (std::uint32_t q : nonzeros) {
+    const float v = in[q];
+    const std::size_t c = q / plane, rem = q % plane, y = rem / is.w, x = rem % is.w;
+    const std::size_t gi = c / cin_g, ci = c % cin_g;
+    for (std::size_t ky = 0; ky < w.kh; ++ky) {
+      // Output row oy reads input row oy·sh + ky·dh − pt.
+      const std::ptrdiff_t ty = std::ptrdiff_t(y + w.pt) - std::ptrdiff_t(ky * w.dh);
+      if (ty < 0 || std::size_t(ty) % w.sh != 0 || std::size_t(ty) / w.sh >= os.h) continue;
+      const std::size_t oy = std::size_t(ty) / w.sh;
+      for (std::size_t kx = 0; kx < w.kw; ++kx) {
+        const std::ptrdiff_t tx = std::ptrdiff_t(x + w.pl) - std::ptrdiff_t(kx * w.dw);
+        if (tx < 0 || std::size_t(tx) % w.sw != 0 || std::size_t(tx) / w.sw >= os.w) continue;
+        const std::size_t ox = std::size_t(tx) / w.sw, r = (ci * w.kh + ky) * w.kw + kx;
+        const float* wcol = layer.weights_t.data() + gi * k * cout_g + r * cout_g;
+        float* o = out + gi * cout_g * positions + oy * os.w + ox;
+        for (std::size_t co = 0; co < cout_g; ++co) o[co * positions] += v * wcol[co];
+      }
+    }
+  }
 }
 
 void conv_forward(const Layer& layer, const float* in, std::size_t n, float* out, bool with_bias) {
@@ -118,8 +208,17 @@ void conv_forward(const Layer& layer, const float* in, std::size_t n, float* out
   const auto& gemm = kernels::active();
   const bool pointwise = conv_is_pointwise(layer);
   const std::size_t block = conv_block(layer);
-  std::vector<float> cols(pointwise ? 0 : k * block);
+  std::vector<float> cols;
+  std::vector<std::uint32_t> nonzeros;
   for (std::size_t e = 0; e < n; ++e) {
+    if (sparse_nonzeros(in + e * is.size(), is.size(), nonzeros)) {
+      float* y = out + e * os.size();
+      for (std::size_t c = 0; c < os.c; ++c)
+        std::fill(y + c * positions, y + (c + 1) * positions, with_bias ? layer.bias[c] : 0.0f);
+      conv_forward_sparse(layer, in + e * is.size(), nonzeros, y);
+      continue;
+    }
+    if (!pointwise) cols.resize(k * std::min(block, positions));
     for (std::size_t gi = 0; gi < g; ++gi) {
       const float* x = in + e * is.size() + gi * cin_g * is.h * is.w;
       float* y = out + e * os.size() + gi * cout_g * positions;

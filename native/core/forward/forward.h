@@ -44,6 +44,12 @@ std::size_t argmax_first(const float* values, std::size_t count);
 
 // Single-layer kernels, shared with the VJP (which mirrors them) and with tests.
 namespace ops {
+// Dense and conv layers take a sparse path for an example (or a cotangent row) with at most
+// 1/kSparseDivisor of its values nonzero.
+constexpr std::size_t kSparseDivisor = 32;
+// The indices of v's nonzeros when there are at most count / kSparseDivisor of them (true), else
+// false (stopping at the first one over).
+bool sparse_nonzeros(const float* v, std::size_t count, std::vector<std::uint32_t>& nonzeros);
 void dense_forward(const Layer& layer, const float* in, std::size_t n, float* out, bool with_bias = true);
 void conv_forward(const Layer& layer, const float* in, std::size_t n, float* out, bool with_bias = true);
 void max_pool_forward(const Layer& layer, const float* in, std::size_t n, float* out, std::int32_t* winners);
@@ -53,10 +59,17 @@ void affine_forward(const Layer& layer, const float* in, std::size_t n, float* o
 float avg_pool_divisor(const Layer& layer, std::size_t oy, std::size_t ox);
 // im2col of one group of one example for output positions [p0, p0 + count): cols is K × count.
 void im2col(const Layer& layer, const float* in_group, std::size_t p0, std::size_t count, float* cols);
-// The inverse scatter, accumulating: in_group += col2im(cols).
-void col2im_add(const Layer& layer, const float* cols, std::size_t p0, std::size_t count, float* in_group);
+// The inverse scatter, accumulating: in_group += col2im(cols), cols K × count with row stride ld.
+void col2im_add(const Layer& layer, const float* cols, std::size_t ld, std::size_t p0, std::size_t count,
+                float* in_group);
 // Output positions per im2col block: keeps the K × block buffer near 1 MiB.
 std::size_t conv_block(const Layer& layer);
+// Columns (rows × output positions, across rows) per block of the conv VJP: the K × block columns
+// and the Cout_g × block gathered δ_out stay near 1 MiB each.
+std::size_t conv_back_block(const Layer& layer);
+// Scratch floats a conv layer's forward or VJP of `rows` rows holds besides its input and output
+// (the im2col block and the gathered δ_out block); 0 for other layers. Memory estimates add it.
+std::size_t conv_scratch_floats(const Layer& layer, std::size_t rows);
 bool conv_is_pointwise(const Layer& layer);
 }  // namespace ops
 

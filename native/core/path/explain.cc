@@ -98,22 +98,41 @@ std::size_t explain_bytes_per_example(const Network& net, const ExplainOptions& 
   const std::size_t sweep = sat_add(sat_mul(sat_mul(blocks, class_chunk), widest), class_chunk < net.num_classes() ? sat_mul(5, widest) : 0);
   // A region adds a third set: the JVP of x ⊙ mask through the frozen network (values, gates, routing).
   const std::size_t sets = options.region.empty() ? 2 : 3;
-  return sat_mul(sizeof(float), sat_add(sat_add(sat_mul(sets, cached), sweep), sat_mul(2, net.num_classes())));
+  // A conv layer's forward or VJP holds an im2col block and a gathered δ_out block besides
+  // (ops::conv_scratch_floats: they grow with the rows up to ~1 MiB each, so per example this
+  // over-counts only a chunk of many examples).
+  std::size_t scratch = 0;
+  for (const Layer& layer : layers) scratch = std::max(scratch, ops::conv_scratch_floats(layer, class_chunk));
+  return sat_mul(sizeof(float), sat_add(sat_add(sat_add(sat_mul(sets, cached), sweep), scratch), sat_mul(2, net.num_classes())));
+}
+
+std::size_t explain_fixed_bytes(const Network& net) {
+  // The sparse paths' list of nonzeros holds at most 1/kSparseDivisor of a layer's input.
+  std::size_t widest = net.input_size();
+  for (const Layer& layer : net.layers()) widest = std::max(widest, layer.out_size());
+  return sat_mul(sizeof(float), widest / ops::kSparseDivisor + 1);
+}
+
+std::size_t explain_chunk_examples(const Network& net, const ExplainOptions& options, std::size_t per_example) {
+  // class_chunk_for has checked that one example and the fixed part fit.
+  const std::size_t fixed = explain_fixed_bytes(net);
+  return std::max<std::size_t>(1, (options.max_memory_bytes - std::min(fixed, options.max_memory_bytes)) / per_example);
 }
 
 std::size_t class_chunk_for(const Network& net, const ExplainOptions& options) {
-  const std::size_t classes = net.num_classes();
-  if (explain_bytes_per_example(net, options, classes) <= options.max_memory_bytes) return classes;
+  const std::size_t classes = net.num_classes(), fixed = explain_fixed_bytes(net);
+  const auto bytes = [&](std::size_t chunk) { return sat_add(explain_bytes_per_example(net, options, chunk), fixed); };
+  if (bytes(classes) <= options.max_memory_bytes) return classes;
   std::size_t lo = 1, hi = classes - 1;
-  if (explain_bytes_per_example(net, options, 1) > options.max_memory_bytes)
+  if (bytes(1) > options.max_memory_bytes)
     throw Error(Error::Kind::Memory,
                 "explaining one input needs about " +
-                    std::to_string(sat_add(explain_bytes_per_example(net, options, 1), (1 << 20) - 1) >> 20) +
+                    std::to_string(sat_add(bytes(1), (1 << 20) - 1) >> 20) +
                     " MiB of working memory even one class at a time, above maxMemoryBytes = " +
                     std::to_string(options.max_memory_bytes) + " bytes; raise maxMemoryBytes or use a smaller depth");
   while (lo < hi) {  // the largest chunk that fits
     const std::size_t mid = (lo + hi + 1) / 2;
-    if (explain_bytes_per_example(net, options, mid) <= options.max_memory_bytes) lo = mid;
+    if (bytes(mid) <= options.max_memory_bytes) lo = mid;
     else hi = mid - 1;
   }
   return lo;
@@ -353,9 +372,12 @@ struct Chunk {
   // Widest activation among layers [0, end) and the input: a VJP of `rows` rows down from layer
   // end − 1 holds at most three blocks of rows × that at once, and the input cotangent.
   std::size_t vjp_bytes(std::size_t rows, std::size_t end) const {
-    std::size_t widest = net.input_size();
-    for (std::size_t i = 0; i < end; ++i) widest = std::max(widest, net.layers()[i].out_size());
-    return sat_mul(sizeof(float), sat_mul(rows, sat_add(sat_mul(3, widest), net.input_size())));
+    std::size_t widest = net.input_size(), scratch = 0;
+    for (std::size_t i = 0; i < end; ++i) {
+      widest = std::max(widest, net.layers()[i].out_size());
+      scratch = std::max(scratch, ops::conv_scratch_floats(net.layers()[i], rows));
+    }
+    return sat_mul(sizeof(float), sat_add(sat_mul(rows, sat_add(sat_mul(3, widest), net.input_size())), scratch));
   }
 
   static Component single_unit(std::int32_t u) {
@@ -678,7 +700,7 @@ std::vector<ExplainResult> explain(const Network& net, const float* x, std::size
   // Chunk so that the examples explained together stay under the memory bound.
   const std::size_t class_chunk = class_chunk_for(net, options);
   const std::size_t per_example = explain_bytes_per_example(net, options, class_chunk);
-  const std::size_t chunk = std::max<std::size_t>(1, options.max_memory_bytes / per_example);
+  const std::size_t chunk = explain_chunk_examples(net, options, per_example);
   for (std::size_t e0 = 0; e0 < n; e0 += chunk) {
     const std::size_t count = std::min(chunk, n - e0);
     explain_chunk(net, x + e0 * d, count, options, class_chunk,

@@ -119,6 +119,12 @@ std::vector<ExplainResult> explain(const Network& net, const float* x, std::size
 // of `class_chunk` classes are held at once (the estimate the chunking and the memory bound use).
 std::size_t explain_bytes_per_example(const Network& net, const ExplainOptions& options, std::size_t class_chunk);
 
+// Working memory one call holds besides its examples' (conv scratch blocks), in bytes.
+std::size_t explain_fixed_bytes(const Network& net);
+
+// How many examples explain() takes at once: what fits beside the fixed bytes.
+std::size_t explain_chunk_examples(const Network& net, const ExplainOptions& options, std::size_t per_example);
+
 // How many classes' Jacobian rows one step holds: all C when one example fits the memory bound,
 // else the most that fit (each step then sweeps from the logits twice per class chunk — the
 // exact two-pass softmax); Error(Memory) when even one class does not fit.

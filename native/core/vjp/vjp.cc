@@ -38,29 +38,99 @@ void accumulate_bias(const Layer& layer, const float* cot, std::size_t rows, dou
   }
 }
 
-void conv_back(const Layer& layer, const float* cot, std::size_t rows, float* target, std::vector<float>& cols) {
+// δ_in += Wᵀ·δ_out for one row from the nonzeros of δ_out: each adds its weight row (Cin_g × kh ×
+// kw) at the input positions its window covers. The sweeps of a path network are this sparse
+// above l_min: a masked ReLU leaves `width` units of δ (ops::sparse_nonzeros).
+void conv_back_sparse_row(const Layer& layer, const float* dy, const std::vector<std::uint32_t>& nonzeros, float* dx) {
+  const Shape &is = layer.in_shape, &os = layer.out_shape;
+  const Window& w = layer.window;
+  const std::size_t g = layer.groups, cin_g = is.c / g, cout_g = os.c / g;
+  const std::size_t k = cin_g * w.kh * w.kw, positions = os.h * os.w, plane = is.h * is.w;
+  const std::ptrdiff_t ih = std::ptrdiff_t(is.h), iw = std::ptrdiff_t(is.w);
+  for (std::uint32_t q : nonzeros) {
+    const float v = dy[q];
+    const std::size_t co = q / positions, p = q % positions, oy = p / os.w, ox = p % os.w;
+    const float* wrow = layer.weights.data() + co * k;
+    float* dxg = dx + (co / cout_g) * cin_g * plane;
+    for (std::size_t ci = 0; ci < cin_g; ++ci)
+      for (std::size_t ky = 0; ky < w.kh; ++ky) {
+        const std::ptrdiff_t y = std::ptrdiff_t(oy * w.sh + ky * w.dh) - std::ptrdiff_t(w.pt);
+        if (y < 0 || y >= ih) continue;
+        const float* wr = wrow + (ci * w.kh + ky) * w.kw;
+        float* row = dxg + ci * plane + std::size_t(y * iw);
+        for (std::size_t kx = 0; kx < w.kw; ++kx) {
+          const std::ptrdiff_t x = std::ptrdiff_t(ox * w.sw + kx * w.dw) - std::ptrdiff_t(w.pl);
+          if (x >= 0 && x < iw) row[x] += v * wr[kx];
+        }
+      }
+  }
+}
+
+// δ_in += Wᵀ·δ_out. Sparse rows scatter their nonzeros; the dense rows of a group share one column
+// space: the GEMM's columns run over (row, output position), so the C class rows of a sweep make
+// one product of rows·P columns per block instead of one of P per row. A block that spans rows
+// gathers their δ_out columns first; col2im then scatters each row's share. Which path a row takes
+// depends on that row alone, so a row's result does not depend on the batch.
+void conv_back(const Layer& layer, const float* cot, std::size_t rows, float* target, std::vector<float>& cols,
+               std::vector<float>& gathered, std::vector<std::uint32_t>& nonzeros) {
   const Shape &is = layer.in_shape, &os = layer.out_shape;
   const std::size_t g = layer.groups, cin_g = is.c / g, cout_g = os.c / g;
   const std::size_t k = cin_g * layer.window.kh * layer.window.kw, positions = os.h * os.w;
   const auto& gemm = kernels::active();
   const bool pointwise = ops::conv_is_pointwise(layer);
-  const std::size_t block = ops::conv_block(layer);
-  cols.resize(k * block);
-  for (std::size_t r = 0; r < rows; ++r)
-    for (std::size_t gi = 0; gi < g; ++gi) {
-      const float* dy = cot + r * os.size() + gi * cout_g * positions;
-      float* dx = target + r * is.size() + gi * cin_g * is.h * is.w;
-      const float* wt = layer.weights_t.data() + gi * k * cout_g;
-      if (pointwise) {  // dx (K × P) += Wᵀ (K × Cout_g) · dy (Cout_g × P)
-        gemm.gemm_nn(k, positions, cout_g, wt, cout_g, dy, positions, dx, positions, true);
-        continue;
+  std::vector<std::size_t> dense;
+  for (std::size_t r = 0; r < rows; ++r) {
+    const float* dy = cot + r * os.size();
+    if (ops::sparse_nonzeros(dy, os.size(), nonzeros)) {
+      conv_back_sparse_row(layer, dy, nonzeros, target + r * is.size());
+      continue;
+    }
+    if (!pointwise) {
+      dense.push_back(r);
+      continue;
+    }
+    for (std::size_t gi = 0; gi < g; ++gi)  // dx (K × P) += Wᵀ (K × Cout_g) · dy (Cout_g × P)
+      gemm.gemm_nn(k, positions, cout_g, layer.weights_t.data() + gi * k * cout_g, cout_g,
+                   dy + gi * cout_g * positions, positions, target + r * is.size() + gi * cin_g * is.h * is.w,
+                   positions, true);
+  }
+  if (dense.empty()) return;
+  const std::size_t block = ops::conv_back_block(layer), total = dense.size() * positions;
+  cols.resize(k * std::min(block, total));
+  for (std::size_t gi = 0; gi < g; ++gi) {
+    const float* wt = layer.weights_t.data() + gi * k * cout_g;
+    for (std::size_t c0 = 0; c0 < total; c0 += block) {
+      const std::size_t count = std::min(block, total - c0), d0 = c0 / positions, p0 = c0 % positions;
+      const float* b;
+      std::size_t ldb;
+      if (p0 + count <= positions) {  // within one row: read δ_out in place
+        b = cot + dense[d0] * os.size() + gi * cout_g * positions + p0;
+        ldb = positions;
+      } else {
+        gathered.resize(cout_g * count);
+        for (std::size_t o = 0; o < cout_g; ++o)
+          for (std::size_t j = 0, d = d0, p = p0; j < count;) {
+            const std::size_t run = std::min(count - j, positions - p);
+            const float* src = cot + dense[d] * os.size() + (gi * cout_g + o) * positions + p;
+            std::copy(src, src + run, gathered.data() + o * count + j);
+            j += run;
+            ++d;
+            p = 0;
+          }
+        b = gathered.data();
+        ldb = count;
       }
-      for (std::size_t p0 = 0; p0 < positions; p0 += block) {
-        const std::size_t count = std::min(block, positions - p0);
-        gemm.gemm_nn(k, count, cout_g, wt, cout_g, dy + p0, positions, cols.data(), count, false);
-        ops::col2im_add(layer, cols.data(), p0, count, dx);
+      gemm.gemm_nn(k, count, cout_g, wt, cout_g, b, ldb, cols.data(), count, false);
+      for (std::size_t j = 0, d = d0, p = p0; j < count;) {
+        const std::size_t run = std::min(count - j, positions - p);
+        ops::col2im_add(layer, cols.data() + j, count, p, run,
+                        target + dense[d] * is.size() + gi * cin_g * is.h * is.w);
+        j += run;
+        ++d;
+        p = 0;
       }
     }
+  }
 }
 
 void avg_pool_back(const Layer& layer, const float* cot, std::size_t rows, float* target) {
@@ -90,7 +160,8 @@ void avg_pool_back(const Layer& layer, const float* cot, std::size_t rows, float
 void sweep_back(const Network& net, const Frozen& frozen, Sweep& s, std::size_t lo, std::size_t hi, double* bias) {
   const auto& layers = net.layers();
   const auto& gemm = kernels::active();
-  std::vector<float> cols;
+  std::vector<float> cols, gathered;
+  std::vector<std::uint32_t> nonzeros;
   for (std::size_t i = hi; i-- > lo;) {
     std::vector<float>& own = s.cot[i];
     if (own.empty()) continue;  // nothing flows through this layer
@@ -107,7 +178,9 @@ void sweep_back(const Network& net, const Frozen& frozen, Sweep& s, std::size_t 
         gemm.gemm_nn(rows, in, out, cot, out, layer.weights.data(), in, t.data(), in, !fresh);
         break;
       }
-      case LayerKind::Conv: conv_back(layer, cot, rows, target_of(net, s, layer.inputs[0]), cols); break;
+      case LayerKind::Conv:
+        conv_back(layer, cot, rows, target_of(net, s, layer.inputs[0]), cols, gathered, nonzeros);
+        break;
       case LayerKind::Relu: {
         const float* gate = frozen.gates[i];
         if (!gate) throw Error(Error::Kind::Runtime, "internal: ReLU layer without a frozen gate");
