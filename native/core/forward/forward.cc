@@ -72,20 +72,29 @@ bool conv_is_pointwise(const Layer& layer) {
   return w.kh == 1 && w.kw == 1 && w.sh == 1 && w.sw == 1 && w.pt == 0 && w.pl == 0 && w.pb == 0 && w.pr == 0;
 }
 
+// Floats of im2col per block, as a power of two (see conv_block; -D to tune).
+#ifndef PATHWISE_CONV_BLOCK_LOG2
+#define PATHWISE_CONV_BLOCK_LOG2 20
+#endif
+constexpr unsigned kConvBlockLog2 = PATHWISE_CONV_BLOCK_LOG2;
+
 std::size_t conv_block(const Layer& layer) {
-  // 256 Ki floats (1 MiB) of im2col per block: big enough that the GEMM's n dimension is long
-  // (≥ 256 columns for K ≤ 1024, which covers VGG's 3×3×64 … 3×3×512 = 576 … 4608 down to 56
-  // columns at the largest K), small enough to stay in L2 instead of 115 MB for VGG conv1_2.
+  // 1 Mi floats (4 MiB) of im2col per block instead of 115 MB for VGG conv1_2. The GEMM packs A
+  // (the weights) once per call, fused into its first column panel, so the call's width decides
+  // what that costs: at 1 MiB, VGG's K = 4608 layers ran 56-column products and the packing
+  // micro-kernel took 19 % of an explanation (perf); at 4 MiB (227 columns, all 196 positions of
+  // conv5) VGG16 forward went 441 → 392–418 ms and explain 1.13–1.16 → 0.94–0.99 s (1 thread, busy
+  // machine); 8 MiB measured no better.
   const std::size_t k = (layer.in_shape.c / layer.groups) * layer.window.kh * layer.window.kw;
   const std::size_t positions = layer.out_shape.h * layer.out_shape.w;
-  return std::max<std::size_t>(1, std::min(positions, (std::size_t(1) << 18) / std::max<std::size_t>(k, 1)));
+  return std::max<std::size_t>(1, std::min(positions, (std::size_t(1) << kConvBlockLog2) / std::max<std::size_t>(k, 1)));
 }
 
 std::size_t conv_back_block(const Layer& layer) {
-  // The VJP also gathers Cout_g × block of δ_out when a block spans rows: the same 1 MiB bound.
+  // The VJP also gathers Cout_g × block of δ_out when a block spans rows: the same 4 MiB bound.
   const std::size_t cout_g = layer.out_shape.c / layer.groups;
   const std::size_t k = (layer.in_shape.c / layer.groups) * layer.window.kh * layer.window.kw;
-  return std::max<std::size_t>(1, (std::size_t(1) << 18) / std::max<std::size_t>({k, cout_g, 1}));
+  return std::max<std::size_t>(1, (std::size_t(1) << kConvBlockLog2) / std::max<std::size_t>({k, cout_g, 1}));
 }
 
 std::size_t conv_scratch_floats(const Layer& layer, std::size_t rows) {

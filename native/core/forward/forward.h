@@ -62,10 +62,10 @@ void im2col(const Layer& layer, const float* in_group, std::size_t p0, std::size
 // The inverse scatter, accumulating: in_group += col2im(cols), cols K × count with row stride ld.
 void col2im_add(const Layer& layer, const float* cols, std::size_t ld, std::size_t p0, std::size_t count,
                 float* in_group);
-// Output positions per im2col block: keeps the K × block buffer near 1 MiB.
+// Output positions per im2col block: keeps the K × block buffer near 4 MiB.
 std::size_t conv_block(const Layer& layer);
 // Columns (rows × output positions, across rows) per block of the conv VJP: the K × block columns
-// and the Cout_g × block gathered δ_out stay near 1 MiB each.
+// and the Cout_g × block gathered δ_out stay near 4 MiB each.
 std::size_t conv_back_block(const Layer& layer);
 // Scratch floats a conv layer's forward or VJP of `rows` rows holds besides its input and output
 // (the im2col block and the gathered δ_out block); 0 for other layers. Memory estimates add it.

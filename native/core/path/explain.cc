@@ -99,7 +99,7 @@ std::size_t explain_bytes_per_example(const Network& net, const ExplainOptions& 
   // A region adds a third set: the JVP of x ⊙ mask through the frozen network (values, gates, routing).
   const std::size_t sets = options.region.empty() ? 2 : 3;
   // A conv layer's forward or VJP holds an im2col block and a gathered δ_out block besides
-  // (ops::conv_scratch_floats: they grow with the rows up to ~1 MiB each, so per example this
+  // (ops::conv_scratch_floats: they grow with the rows up to ~4 MiB each, so per example this
   // over-counts only a chunk of many examples).
   std::size_t scratch = 0;
   for (const Layer& layer : layers) scratch = std::max(scratch, ops::conv_scratch_floats(layer, class_chunk));
