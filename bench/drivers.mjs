@@ -3,7 +3,8 @@
 // { skipped: reason }. Times are wall clock: the machine is shared, so `best` (best-of-N) is the
 // figure of record and `median` shows the spread.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { readNpyF32 } from './lib/npy.mjs';
@@ -185,12 +186,25 @@ export const drivers = {
   async 'torch-reference'(trial, model) {
     const python = '/usr/bin/python3';
     if (!existsSync(python)) return { skipped: `${python} not found` };
-    if (!model.inputNpy || model.build) return { skipped: 'no .npy inputs / ONNX file for the reference' };
     const probe = spawnSync(python, ['-c', 'import torch, onnx, numpy'], { encoding: 'utf8' });
     if (probe.status !== 0) return { skipped: `${python} cannot import torch, onnx and numpy (apt-get install python3-torch python3-onnx)` };
-    const args = [join(root, 'bench/reference/time_explain.py'), '--model', join(root, model.onnx),
-      '--inputs', join(root, model.inputNpy), '--width', String(trial.width), '--depth', String(trial.depth),
-      '--batch', String(trial.batch), '--threads', String(trial.threads), '--seconds', String(TIME_BUDGET_S)];
+    let onnxPath = model.onnx && join(root, model.onnx), npyPath = model.inputNpy && join(root, model.inputNpy);
+    if (model.build) {
+      // A built network (VGG16-shaped): the ONNX bytes onnxruntime runs and the same seeded inputs
+      // pathwise explains, written to a temporary directory for the Python process.
+      if (!model.ortBytes) return { skipped: 'no ONNX form of this built model for the reference' };
+      const { encodeNpy } = await import(join(root, 'dist', 'data', 'npy.js'));
+      const dir = mkdtempSync(join(tmpdir(), 'pathwise-bench-'));
+      onnxPath = join(dir, 'model.onnx');
+      npyPath = join(dir, 'inputs.npy');
+      writeFileSync(onnxPath, model.ortBytes());
+      writeFileSync(npyPath, encodeNpy(inputsFor(model, trial.batch), [trial.batch, ...model.inputShape]));
+    }
+    if (!onnxPath || !npyPath) return { skipped: 'no .npy inputs / ONNX file for the reference' };
+    const args = [join(root, 'bench/reference/time_explain.py'), '--model', onnxPath,
+      '--inputs', npyPath, '--width', String(trial.width), '--depth', String(trial.depth),
+      '--batch', String(trial.batch), '--threads', String(trial.threads), '--seconds', String(TIME_BUDGET_S),
+      ...(trial.referenceSamples ? ['--warmup', '1', '--min-samples', String(trial.referenceSamples)] : [])];
     const r = spawnSync(python, args, { encoding: 'utf8', timeout: 600_000 });
     if (r.status !== 0) throw new Error(`time_explain.py failed: ${r.stderr.slice(-2000)}`);
     const out = JSON.parse(r.stdout.trim().split('\n').pop());

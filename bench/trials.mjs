@@ -97,11 +97,14 @@ for (const model of ['fashion_mlp', 'fashion_cnn']) {
 }
 
 // VGG16-shaped: explain batch 1 at depth 5, width 64, next to our own forward and onnxruntime's
-// forward of the same network (ONNX bytes built from the spec). No PyTorch reference (it needs an
-// ONNX file and .npy inputs; seconds per call in Python).
+// forward of the same network (ONNX bytes built from the spec), and the PyTorch reference on
+// that ONNX file (seconds per call: one warm-up and three samples).
 {
   const group = 'vgg16 latency (batch 1, width 64, depth 5)';
   const common = { group, model: 'vgg16', batch: 1, width: 64, depth: 5 };
+  // The reference at 1 thread is the baseline; without torch, our forward at 1 thread is.
+  trials.push({ ...common, id: 'vgg16-latency-torch-t1', driver: 'torch-reference', threads: 1, referenceSamples: 3, baseline: true });
+  trials.push({ ...common, id: 'vgg16-latency-torch-t2', driver: 'torch-reference', threads: 2, referenceSamples: 3 });
   for (const threads of [1, 2]) {
     const env = { PATHWISE_THREADS: String(threads) };
     trials.push({ ...common, id: `vgg16-latency-pathwise-forward-t${threads}`, driver: 'pathwise-forward', threads, env, baseline: threads === 1 });

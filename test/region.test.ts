@@ -67,6 +67,25 @@ describe('region', () => {
     });
   });
 
+  it('keeps each region with its input when a batch is split into chunks (memory bound, parallel batch items)', () => {
+    // 12 inputs, each with its own box: a batch this size is explained in parallel chunks on a
+    // multi-core pool, and a small maxMemoryBytes splits it further. (Chunks after the first once
+    // read the first inputs' regions.)
+    const model = loadModelSync(cnn());
+    const count = 12;
+    const xs = new Float32Array(count * 784);
+    const regions = Array.from({ length: count }, (_, k) => ({ x: k % 7, y: (3 * k) % 11, width: 10 + (k % 5), height: 12 }));
+    for (let k = 0; k < count; k++) xs.set(input(k % 6), k * 784);
+    const singles = regions.map((region, k) => explainSync(model, xs.subarray(k * 784, (k + 1) * 784), { region, width: 8 }));
+    for (const maxMemoryBytes of [undefined, 4_000_000, 2_000_000]) {
+      const batch = explainBatchSync(model, xs, { regions, width: 8, ...(maxMemoryBytes ? { maxMemoryBytes } : {}) });
+      batch.forEach((ex, k) => {
+        expect(ex.layers.map((l) => Array.from(l.units)), `input ${k}`).toEqual(singles[k].layers.map((l) => Array.from(l.units)));
+        expect(Array.from(ex.regionAttribution!), `input ${k}`).toEqual(Array.from(singles[k].regionAttribution!));
+      });
+    }
+  });
+
   it('rejects bad regions', () => {
     const model = loadModelSync(cnn());
     const x = input(0);

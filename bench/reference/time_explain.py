@@ -12,6 +12,7 @@ has no batched form).
 
 usage: /usr/bin/python3 bench/reference/time_explain.py --model ONNX --inputs NPY
        [--width 16|all|P%] [--depth all|D] [--batch 1] [--threads N] [--seconds 2] [--warmup 3]
+       [--min-samples 5]
 """
 
 import argparse
@@ -45,6 +46,7 @@ def main():
     ap.add_argument("--threads", type=int, default=0, help="0 = PyTorch's default")
     ap.add_argument("--seconds", type=float, default=2.0)
     ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--min-samples", type=int, default=5, help="samples taken even past --seconds")
     args = ap.parse_args()
 
     if args.threads > 0:
@@ -66,7 +68,7 @@ def main():
         sample()
     samples = []
     start = time.perf_counter()
-    while len(samples) < 5 or (time.perf_counter() - start < args.seconds and len(samples) < 1000):
+    while len(samples) < args.min_samples or (time.perf_counter() - start < args.seconds and len(samples) < 1000):
         samples.append(sample())
     print(json.dumps({
         "best_ms": round(min(samples), 4),

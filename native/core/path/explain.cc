@@ -5,6 +5,7 @@
 #include <string>
 
 #include "../forward/forward.h"
+#include "../threads/pool.h"
 #include "../util/error.h"
 #include "../vjp/vjp.h"
 #include "oneway.h"
@@ -146,6 +147,7 @@ struct Chunk {
   const float* x;
   std::size_t n;
   const ExplainOptions& opt;
+  const float* region;  // this chunk's part of opt.region (n × d), or null
   ExplainResult* results;
   std::size_t class_chunk;  // < classes: score in class chunks (memory-bounded mode)
   std::size_t held = 0;     // bytes of cached activations the chunk keeps (the estimate's 2 or 3 × cached)
@@ -163,9 +165,9 @@ struct Chunk {
   std::vector<std::uint8_t> identical;
   std::vector<std::int32_t> order;
 
-  Chunk(const Network& net_, const float* x_, std::size_t n_, const ExplainOptions& opt_,
+  Chunk(const Network& net_, const float* x_, std::size_t n_, const ExplainOptions& opt_, const float* region_,
         std::size_t opt_class_chunk, const std::int32_t* targets, ExplainResult* results_)
-      : net(net_), x(x_), n(n_), opt(opt_), results(results_), class_chunk(opt_class_chunk) {
+      : net(net_), x(x_), n(n_), opt(opt_), region(region_), results(results_), class_chunk(opt_class_chunk) {
     const auto& layers = net.layers();
     const auto& relus = net.relu_positions();
     classes = net.num_classes();
@@ -199,7 +201,7 @@ struct Chunk {
     if (!opt.region.empty()) {
       const std::size_t d = net.input_size();
       std::vector<float> v(n * d);
-      for (std::size_t q = 0; q < v.size(); ++q) v[q] = x[q] * opt.region[q];
+      for (std::size_t q = 0; q < v.size(); ++q) v[q] = x[q] * region[q];
       jvp_frozen(net, orig, v.data(), n, tau);
     }
   }
@@ -667,7 +669,7 @@ struct Chunk {
         r.region_attribution.resize(d);
         r.region_share = 0;
         for (std::size_t i = 0; i < d; ++i) {
-          r.region_attribution[i] = r.attribution[i] * opt.region[e * d + i];
+          r.region_attribution[i] = r.attribution[i] * region[e * d + i];
           r.region_share += double(r.region_attribution[i]);
         }
       }
@@ -675,15 +677,31 @@ struct Chunk {
   }
 };
 
-// Explains examples [0, n) of one chunk; each step's Jacobian block is n · C rows.
-void explain_chunk(const Network& net, const float* x, std::size_t n, const ExplainOptions& opt,
+// Explains examples [0, n) of one chunk (x, region and targets already offset to it); each step's
+// Jacobian block is n · C rows.
+void explain_chunk(const Network& net, const float* x, std::size_t n, const ExplainOptions& opt, const float* region,
                    std::size_t class_chunk, const std::int32_t* targets, ExplainResult* results) {
-  Chunk chunk(net, x, n, opt, class_chunk, targets, results);
+  Chunk chunk(net, x, n, opt, region, class_chunk, targets, results);
   if (opt.semantics == Semantics::Linear)
     chunk.select_linear();
   else
     chunk.select_official();
   chunk.finish();
+}
+
+struct BatchJob {
+  const Network* net;
+  const float* x;
+  std::size_t n, chunk, class_chunk;
+  const ExplainOptions* opt;
+  ExplainResult* results;
+};
+
+void explain_batch_task(void* ctx, std::size_t t) {
+  const BatchJob& j = *static_cast<const BatchJob*>(ctx);
+  const std::size_t e0 = t * j.chunk, count = std::min(j.chunk, j.n - e0), d = j.net->input_size();
+  explain_chunk(*j.net, j.x + e0 * d, count, *j.opt, j.opt->region.empty() ? nullptr : j.opt->region.data() + e0 * d,
+                j.class_chunk, j.opt->targets.empty() ? nullptr : j.opt->targets.data() + e0, j.results + e0);
 }
 
 }  // namespace
@@ -700,12 +718,26 @@ std::vector<ExplainResult> explain(const Network& net, const float* x, std::size
   // Chunk so that the examples explained together stay under the memory bound.
   const std::size_t class_chunk = class_chunk_for(net, options);
   const std::size_t per_example = explain_bytes_per_example(net, options, class_chunk);
-  const std::size_t chunk = explain_chunk_examples(net, options, per_example);
-  for (std::size_t e0 = 0; e0 < n; e0 += chunk) {
-    const std::size_t count = std::min(chunk, n - e0);
-    explain_chunk(net, x + e0 * d, count, options, class_chunk,
-                  options.targets.empty() ? nullptr : options.targets.data() + e0, results.data() + e0);
+  std::size_t chunk = explain_chunk_examples(net, options, per_example);
+  // Batch items in parallel: chunks explained on the pool's threads at once, their products
+  // serial inside (nested regions are). An example's result does not depend on the chunk it is
+  // in, so this changes no bit. Taken when every thread gets two chunks of at least two examples
+  // (four chunks per region so a descheduled thread delays little) that fit the memory bound side
+  // by side; else chunks run one after another with parallel products.
+  const std::size_t threads = threads::pool_size();
+  if (threads > 1 && !threads::in_parallel_region() && n >= 4 * threads) {
+    const std::size_t fixed = explain_fixed_bytes(net);
+    const std::size_t share = options.max_memory_bytes / threads;
+    const std::size_t fits = share > fixed ? (share - fixed) / per_example : 0;
+    const std::size_t parallel_chunk = std::min(fits, (n + 2 * threads - 1) / (2 * threads));
+    if (parallel_chunk >= 2) {
+      BatchJob job{&net, x, n, parallel_chunk, class_chunk, &options, results.data()};
+      threads::parallel_for((n + parallel_chunk - 1) / parallel_chunk, threads, explain_batch_task, &job);
+      return results;
+    }
   }
+  BatchJob job{&net, x, n, chunk, class_chunk, &options, results.data()};
+  for (std::size_t t = 0; t * chunk < n; ++t) explain_batch_task(&job, t);
   return results;
 }
 
