@@ -30,9 +30,19 @@ void accumulate_bias(const Layer& layer, const float* cot, std::size_t rows, dou
     const float* row = cot + r * out;
     double dot = 0.0;
     for (std::size_t c = 0; c < channels; ++c) {
-      double sum = 0.0;
-      for (std::size_t p = 0; p < plane; ++p) sum += row[c * plane + p];
-      dot += sum * double(layer.bias[c]);
+      // Four partial sums: one float64 chain was latency-bound (4 cycles an add) at 13 % of a
+      // Fashion-CNN explanation's sweep time (perf).
+      double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+      const float* v = row + c * plane;
+      std::size_t p = 0;
+      for (; p + 4 <= plane; p += 4) {
+        s0 += v[p];
+        s1 += v[p + 1];
+        s2 += v[p + 2];
+        s3 += v[p + 3];
+      }
+      for (; p < plane; ++p) s0 += v[p];
+      dot += ((s0 + s1) + (s2 + s3)) * double(layer.bias[c]);
     }
     bias[r] += dot;
   }
