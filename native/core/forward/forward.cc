@@ -59,12 +59,8 @@ void dense_forward(const Layer& layer, const float* in, std::size_t n, float* ou
     flush(n);
     return;
   }
-  if (!layer.weights_t.empty())
-    kernels::active().gemm_nn(n, out_size, in_size, in, in_size, layer.weights_t.data(), out_size, out,
-                              out_size, /*accumulate=*/true);
-  else
-    kernels::active().gemm_nt(n, out_size, in_size, in, in_size, layer.weights.data(), in_size, out,
-                              out_size, /*accumulate=*/true);
+  kernels::active().gemm_nt(n, out_size, in_size, in, in_size, layer.weights.data(), in_size, out,
+                            out_size, /*accumulate=*/true);
 }
 
 bool conv_is_pointwise(const Layer& layer) {
