@@ -5,7 +5,7 @@
 #
 #   scripts/sanitize.sh [vitest args...]   default: the whole suite but test/package (packs and
 #   installs a tarball), test/report.test.ts (Chromium does not start with the ASan runtime
-#   preloaded) and test/reliability-resources.test.ts (RSS means nothing under ASan)
+#   preloaded) and test/reliability-resources.test.ts and reliability-leaks.test.ts (RSS means nothing under ASan)
 #
 # The recipe for a sanitized .node in an unsanitized node: the ASan runtime must be the first
 # library loaded, so it is preloaded; node's own allocations at exit are not ours, so leak
@@ -41,7 +41,7 @@ trap restore EXIT
 cp build-asan/Release/pathwise.node $addon.tmp && mv -f $addon.tmp $addon
 
 if [ $# -eq 0 ]; then
-  set -- --exclude 'test/package/**' --exclude test/report.test.ts --exclude test/reliability-resources.test.ts
+  set -- --exclude 'test/package/**' --exclude test/report.test.ts --exclude test/reliability-resources.test.ts --exclude test/reliability-leaks.test.ts
 fi
 echo "sanitize: vitest with the sanitized addon (LD_PRELOAD=$asan)"
 LD_PRELOAD="$asan" npx vitest run "$@"

@@ -25,16 +25,21 @@ struct Activations {
 // MaskLayer z ↦ mask ⊙ z (mask: n × size); nullptr keeps the ReLU. MaxPools route on the values
 // they receive, first maximum in row-major window order — unless fixed_winners[i] is given (a frozen
 // network, SPEC §4.1): then pool i copies those winners (n × out_size) instead of routing.
+// Layers i + 1 < fuse_below that are an unmasked ReLU reading only layer i (which no other layer
+// reads) are fused with it: layer i's values are left empty (its gates and routing are kept).
 void forward_range(const Network& net, const float* x, std::size_t n, std::size_t first,
                    const Activations* below, const std::vector<const float*>& masks, Activations& out,
-                   const std::vector<const std::int32_t*>* fixed_winners = nullptr, bool with_bias = true);
+                   const std::vector<const std::int32_t*>* fixed_winners = nullptr, bool with_bias = true,
+                   std::size_t fuse_below = 0);
 
 // Forward-mode derivative (JVP) of the original network frozen at x: the tangent v (n × d) through
 // the same gates and routing, no biases. out.values[i] = (∂ layer i's output / ∂x) · v.
 void jvp_frozen(const Network& net, const Activations& orig, const float* v, std::size_t n, Activations& out);
 
-// The original network: forward_range from layer 0 with no masks.
-void forward_original(const Network& net, const float* x, std::size_t n, Activations& out);
+// The original network: forward_range from layer 0 with no masks. With keep_from > 0, the
+// pre-activation values of ReLUs below layer keep_from are not kept (fuse_below above): for
+// callers that read values only from keep_from − 1 up, and gates and routing anywhere.
+void forward_original(const Network& net, const float* x, std::size_t n, Activations& out, std::size_t keep_from = 0);
 
 // Logits only, for Model.forward: frees each activation once its last consumer has run.
 std::vector<float> forward_logits(const Network& net, const float* x, std::size_t n);

@@ -176,7 +176,9 @@ struct Chunk {
     top = relus.size() - 1;
     threshold = opt.threshold < 0.0f ? 1.0f / float(classes) : opt.threshold;
     held = sat_mul(n, sat_mul((opt.region.empty() ? 2 : 3) * sizeof(float), cached_floats(net)));
-    forward_original(net, x, n, orig);
+    // Values below the lowest path layer are read only at its producer (ζ, decompositions), so
+    // the pre-activations of lower ReLUs need not be kept.
+    forward_original(net, x, n, orig, relus[first_path]);
     const std::vector<float>& logits = orig.values.back();
     target.resize(n);
     for (std::size_t e = 0; e < n; ++e) {
