@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "../kernels/kernels.h"
+#include "../threads/pool.h"
 #include "../util/error.h"
 
 namespace pathwise {
@@ -107,74 +108,110 @@ std::size_t conv_scratch_floats(const Layer& layer, std::size_t rows) {
 // output columns whose tap lands inside the input, found once per kernel column: no division and no
 // bounds test per element (the tested walk cost 17 % of a Fashion-CNN explanation in col2im alone,
 // perf; with unit stride the span is a contiguous copy or add the compiler vectorises).
+// Rows [r0, r1) of the K = Cin_g · kh · kw rows.
 template <bool Scatter>
 static void im2col_walk(const Layer& layer, const float* cols_in, float* cols_out, std::size_t ld,
-                        std::size_t p0, std::size_t count, const float* in_group, float* grad_group) {
+                        std::size_t p0, std::size_t count, const float* in_group, float* grad_group,
+                        std::size_t r0, std::size_t r1) {
   const Shape& is = layer.in_shape;
   const Window& w = layer.window;
-  const std::size_t cin_g = is.c / layer.groups, ow = layer.out_shape.w;
+  const std::size_t ow = layer.out_shape.w;
   const std::ptrdiff_t ih = std::ptrdiff_t(is.h), iw = std::ptrdiff_t(is.w);
   const std::size_t sw = w.sw;
-  std::size_t r = 0;
-  for (std::size_t ci = 0; ci < cin_g; ++ci)
-    for (std::size_t ky = 0; ky < w.kh; ++ky)
-      for (std::size_t kx = 0; kx < w.kw; ++kx, ++r) {
-        const std::size_t plane_offset = ci * is.h * is.w;
-        // Output columns ox with 0 <= ox·sw + shift < iw lie in [lo, hi).
-        const std::ptrdiff_t shift = std::ptrdiff_t(kx * w.dw) - std::ptrdiff_t(w.pl);
-        const std::ptrdiff_t s = std::ptrdiff_t(sw);
-        const std::ptrdiff_t lo_raw = shift >= 0 ? 0 : (-shift + s - 1) / s;
-        const std::ptrdiff_t hi_raw = iw - shift <= 0 ? 0 : (iw - shift - 1) / s + 1;
-        const std::size_t lo = std::size_t(std::min<std::ptrdiff_t>(lo_raw, std::ptrdiff_t(ow)));
-        const std::size_t hi = std::size_t(std::max<std::ptrdiff_t>(std::min<std::ptrdiff_t>(hi_raw, std::ptrdiff_t(ow)), std::ptrdiff_t(lo)));
-        std::size_t j = 0, oy = p0 / ow, ox = p0 % ow;
-        float* out_row = Scatter ? nullptr : cols_out + r * ld;
-        const float* in_row = Scatter ? cols_in + r * ld : nullptr;
-        while (j < count) {
-          const std::size_t run = std::min(count - j, ow - ox);  // positions left in this output row
-          const std::ptrdiff_t y = std::ptrdiff_t(oy * w.sh + ky * w.dh) - std::ptrdiff_t(w.pt);
-          const std::size_t a = std::max(ox, lo), b = std::min(ox + run, hi);  // in-bounds [a, b)
-          if (y < 0 || y >= ih || a >= b) {
-            if constexpr (!Scatter) std::fill(out_row + j, out_row + j + run, 0.0f);
+  for (std::size_t r = r0; r < r1; ++r) {
+    const std::size_t ci = r / (w.kh * w.kw), ky = r / w.kw % w.kh, kx = r % w.kw;
+    const std::size_t plane_offset = ci * is.h * is.w;
+    // Output columns ox with 0 <= ox·sw + shift < iw lie in [lo, hi).
+    const std::ptrdiff_t shift = std::ptrdiff_t(kx * w.dw) - std::ptrdiff_t(w.pl);
+    const std::ptrdiff_t s = std::ptrdiff_t(sw);
+    const std::ptrdiff_t lo_raw = shift >= 0 ? 0 : (-shift + s - 1) / s;
+    const std::ptrdiff_t hi_raw = iw - shift <= 0 ? 0 : (iw - shift - 1) / s + 1;
+    const std::size_t lo = std::size_t(std::min<std::ptrdiff_t>(lo_raw, std::ptrdiff_t(ow)));
+    const std::size_t hi = std::size_t(std::max<std::ptrdiff_t>(std::min<std::ptrdiff_t>(hi_raw, std::ptrdiff_t(ow)), std::ptrdiff_t(lo)));
+    std::size_t j = 0, oy = p0 / ow, ox = p0 % ow;
+    float* out_row = Scatter ? nullptr : cols_out + r * ld;
+    const float* in_row = Scatter ? cols_in + r * ld : nullptr;
+    while (j < count) {
+      const std::size_t run = std::min(count - j, ow - ox);  // positions left in this output row
+      const std::ptrdiff_t y = std::ptrdiff_t(oy * w.sh + ky * w.dh) - std::ptrdiff_t(w.pt);
+      const std::size_t a = std::max(ox, lo), b = std::min(ox + run, hi);  // in-bounds [a, b)
+      if (y < 0 || y >= ih || a >= b) {
+        if constexpr (!Scatter) std::fill(out_row + j, out_row + j + run, 0.0f);
+      } else {
+        // Span element a + t reads input column (a + t)·sw + shift, in bounds by construction.
+        const std::size_t first = plane_offset + std::size_t(y * iw + shift + std::ptrdiff_t(a * sw));
+        const std::size_t len = b - a;
+        if constexpr (Scatter) {
+          const float* src = in_row + j + (a - ox);
+          float* dst = grad_group + first;
+          if (sw == 1) {
+            for (std::size_t t = 0; t < len; ++t) dst[t] += src[t];
           } else {
-            // Span element a + t reads input column (a + t)·sw + shift, in bounds by construction.
-            const std::size_t first = plane_offset + std::size_t(y * iw + shift + std::ptrdiff_t(a * sw));
-            const std::size_t len = b - a;
-            if constexpr (Scatter) {
-              const float* src = in_row + j + (a - ox);
-              float* dst = grad_group + first;
-              if (sw == 1) {
-                for (std::size_t t = 0; t < len; ++t) dst[t] += src[t];
-              } else {
-                for (std::size_t t = 0; t < len; ++t) dst[t * sw] += src[t];
-              }
-            } else {
-              float* dst = out_row + j;
-              std::fill(dst, dst + (a - ox), 0.0f);
-              const float* src = in_group + first;
-              float* span = dst + (a - ox);
-              if (sw == 1) {
-                for (std::size_t t = 0; t < len; ++t) span[t] = src[t];
-              } else {
-                for (std::size_t t = 0; t < len; ++t) span[t] = src[t * sw];
-              }
-              std::fill(span + len, dst + run, 0.0f);
-            }
+            for (std::size_t t = 0; t < len; ++t) dst[t * sw] += src[t];
           }
-          j += run;
-          ox = 0;
-          ++oy;
+        } else {
+          float* dst = out_row + j;
+          std::fill(dst, dst + (a - ox), 0.0f);
+          const float* src = in_group + first;
+          float* span = dst + (a - ox);
+          if (sw == 1) {
+            for (std::size_t t = 0; t < len; ++t) span[t] = src[t];
+          } else {
+            for (std::size_t t = 0; t < len; ++t) span[t] = src[t * sw];
+          }
+          std::fill(span + len, dst + run, 0.0f);
         }
       }
+      j += run;
+      ox = 0;
+      ++oy;
+    }
+  }
 }
 
+namespace {
+struct WalkJob {
+  const Layer* layer;
+  const float* cols_in;
+  float* cols_out;
+  std::size_t ld, p0, count;
+  const float* in_group;
+  float* grad_group;
+  std::size_t rows_per_task, rows;
+};
+template <bool Scatter>
+void walk_task(void* ctx, std::size_t t) {
+  const WalkJob& j = *static_cast<const WalkJob*>(ctx);
+  const std::size_t r0 = t * j.rows_per_task;
+  im2col_walk<Scatter>(*j.layer, j.cols_in, j.cols_out, j.ld, j.p0, j.count, j.in_group, j.grad_group, r0,
+                       std::min(j.rows, r0 + j.rows_per_task));
+}
+// im2col and col2im are memory passes the size of the GEMM's B operand: serial, they were 4–8 %
+// of a 2-thread VGG16 explanation (perf) while the other core waited. Above 2^18 elements they run
+// on the pool in row tasks; col2im's tasks are whole input channels (every row of a channel
+// scatters into that channel's plane only), so each element is summed in the serial order.
+template <bool Scatter>
+void walk(const Layer& layer, const float* cols_in, float* cols_out, std::size_t ld, std::size_t p0,
+          std::size_t count, const float* in_group, float* grad_group) {
+  const std::size_t taps = layer.window.kh * layer.window.kw, rows = (layer.in_shape.c / layer.groups) * taps;
+  const std::size_t threads = threads::pool_size();
+  if (threads < 2 || rows * count < (std::size_t(1) << 18) || threads::in_parallel_region() || rows < 2 * taps) {
+    im2col_walk<Scatter>(layer, cols_in, cols_out, ld, p0, count, in_group, grad_group, 0, rows);
+    return;
+  }
+  const std::size_t channels_per_task = (rows / taps + 4 * threads - 1) / (4 * threads);
+  WalkJob job{&layer, cols_in, cols_out, ld, p0, count, in_group, grad_group, channels_per_task * taps, rows};
+  threads::parallel_for((rows + job.rows_per_task - 1) / job.rows_per_task, threads, walk_task<Scatter>, &job);
+}
+}  // namespace
+
 void im2col(const Layer& layer, const float* in_group, std::size_t p0, std::size_t count, float* cols) {
-  im2col_walk<false>(layer, nullptr, cols, count, p0, count, in_group, nullptr);
+  walk<false>(layer, nullptr, cols, count, p0, count, in_group, nullptr);
 }
 
 void col2im_add(const Layer& layer, const float* cols, std::size_t ld, std::size_t p0, std::size_t count,
                 float* in_group) {
-  im2col_walk<true>(layer, cols, nullptr, ld, p0, count, nullptr, in_group);
+  walk<true>(layer, cols, nullptr, ld, p0, count, nullptr, in_group);
 }
 
 // One example's conv output from the nonzeros of its input: each input value meets the taps that

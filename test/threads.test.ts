@@ -1,0 +1,28 @@
+// Results do not depend on the thread count (DEVELOPERS.md, "Threads"): products, im2col/col2im on
+// the pool and batch items in parallel all keep each number's arithmetic. The same explanations in
+// child processes with PATHWISE_THREADS = 1, 2 and 3 must agree bit for bit.
+import { describe, it, expect } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fixtureDir } from './helpers/fixtures.js';
+
+const root = join(import.meta.dirname, '..');
+
+describe('thread count', () => {
+  it('gives bit-identical explanations with 1, 2 and 3 threads', () => {
+    // The children import dist/ (built by `npm install`) and the addon in build/.
+    expect(existsSync(join(root, 'dist', 'index.js')), 'dist/ is missing: run npm install').toBe(true);
+    const run = (threads: number) => {
+      const r = spawnSync(process.execPath, [join(root, 'test', 'helpers', 'threads-child.mjs'), join(root, 'dist', 'index.js'),
+        join(fixtureDir('models'), 'fashion_cnn.onnx')], { encoding: 'utf8', env: { ...process.env, PATHWISE_THREADS: String(threads) } });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      return JSON.parse(r.stdout) as string[];
+    };
+    const one = run(1);
+    expect(one).toHaveLength(3 + 16);
+    expect(run(2)).toEqual(one);
+    expect(run(3)).toEqual(one);
+  }, 120_000);
+});
