@@ -5,7 +5,7 @@
 //
 // Peak RSS is the process's VmHWM after resetting it (/proc/self/clear_refs), so it measures the
 // call alone; each vitest file runs in its own process. The full-size runs are opt-in:
-//   PATHWISE_HEAVY=1       VGG16 at 224 × 224 (about 2 minutes; the default is 32 × 32)
+//   PATHWISE_HEAVY=1       VGG16 at 224 × 224 (about 10 s; the default is 32 × 32)
 import { describe, it, expect } from 'vitest';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
