@@ -729,8 +729,12 @@ std::vector<ExplainResult> explain(const Network& net, const float* x, std::size
   // in, so this changes no bit. Taken when every thread gets two chunks of at least two examples
   // (four chunks per region so a descheduled thread delays little) that fit the memory bound side
   // by side; else chunks run one after another with parallel products.
+  // Not with a decomposition or a path search: their working memory is checked at run time
+  // against the whole bound, which parallel chunks would each claim (and a smaller share per chunk
+  // could make a call's success depend on the thread count).
   const std::size_t threads = threads::pool_size();
-  if (threads > 1 && !threads::in_parallel_region() && n >= 4 * threads) {
+  const bool runtime_checked = options.decompose.by != DecomposeOptions::By::None || options.paths.k > 0;
+  if (threads > 1 && !threads::in_parallel_region() && n >= 4 * threads && !runtime_checked) {
     const std::size_t fixed = explain_fixed_bytes(net);
     const std::size_t share = options.max_memory_bytes / threads;
     const std::size_t fits = share > fixed ? (share - fixed) / per_example : 0;
