@@ -9,7 +9,7 @@ export { PathwiseError } from './errors.js';
 export type { PathwiseErrorCode } from './errors.js';
 export type * from './types.js';
 export type * from './layers.js';
-export { kernelInfo } from './runtime.js';
+export { kernelInfo, setThreads } from './runtime.js';
 export type { KernelInfo } from './native.js';
 export { loadTfjsModel, loadTfjsModelSync, tfjsArtifactsToSpec, tfjsLayersModelToSpec } from './tfjs/index.js';
 export { explainDataset, pathStatistics, pathStatisticsAsync, PathStatisticsBuilder, comparePaths } from './dataset/index.js';

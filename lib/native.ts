@@ -86,11 +86,16 @@ export interface KernelInfo {
   available: string[];
   /** Why PATHWISE_FORCE_KERNEL was ignored, when it was. */
   forceError?: string;
+  /** Threads of the core pool that parallel products and batches use (the caller's included). */
+  threads: number;
+  /** Why PATHWISE_THREADS was ignored, when it was. */
+  threadsError?: string;
 }
 
 export interface NativeAddon {
   NativeNetwork: new (inputShape: [number, number, number], layers: NativeLayer[]) => NativeNetwork;
   kernelInfo(): KernelInfo;
+  setThreads(n: number): void;
   gemmWithKernel(kernel: string, transB: boolean, m: number, n: number, k: number,
                  a: Float32Array, b: Float32Array): Float32Array;
 }

@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixtureDir } from './helpers/fixtures.js';
+import { explainBatchSync, kernelInfo, loadModelSync, setThreads } from '../lib/index.js';
 
 const root = join(import.meta.dirname, '..');
 
@@ -25,4 +26,26 @@ describe('thread count', () => {
     expect(run(2)).toEqual(one);
     expect(run(3)).toEqual(one);
   }, 120_000);
+
+  it('setThreads sets the pool, kernelInfo reads it back, and explanations do not change', () => {
+    const model = loadModelSync(join(fixtureDir('models'), 'fashion_cnn.onnx'));
+    const xs = new Float32Array(12 * 784).map((_, i) => Math.sin(i * 0.37));
+    const before = kernelInfo().threads;
+    expect(before).toBeGreaterThanOrEqual(1);
+    const units = () => explainBatchSync(model, xs, { width: 16 }).map((e) => [Array.from(e.attribution), e.layers.map((l) => Array.from(l.units))]);
+    try {
+      setThreads(1);
+      expect(kernelInfo().threads).toBe(1);
+      const one = units();
+      setThreads(3);
+      expect(kernelInfo().threads).toBe(3);
+      expect(units()).toEqual(one);
+      expect(() => setThreads('2' as never)).toThrow(TypeError);
+      for (const bad of [-1, 1.5, 2000, Number.NaN]) expect(() => setThreads(bad)).toThrow(RangeError);
+    } finally {
+      setThreads(0);
+    }
+    expect(kernelInfo().threads).toBe(before);
+    model.dispose();
+  });
 });

@@ -570,7 +570,22 @@ Napi::Value KernelInfo(const Napi::CallbackInfo& info) {
   for (std::size_t i = 0; i < tables.size(); ++i) names.Set(i, tables[i]->name);
   o.Set("available", names);
   if (!pathwise::kernels::force_error().empty()) o.Set("forceError", pathwise::kernels::force_error());
+  o.Set("threads", double(pathwise::threads::pool_size()));
+  std::string threads_error;
+  pathwise::threads::default_pool_size(&threads_error);
+  if (!threads_error.empty()) o.Set("threadsError", threads_error);
   return o;
+}
+
+// setThreads(n): the core pool's size, 1 … 1024 threads (0 = the default: PATHWISE_THREADS or the
+// core count). Waits for a running parallel region (an async call's product) to finish first.
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsNumber()) throw_type(env, "threads must be a number");
+  const double n = info[0].As<Napi::Number>().DoubleValue();
+  if (!(n >= 0 && n <= 1024 && n == std::floor(n))) throw_range(env, "threads must be an integer in [0, 1024] (0 = the default)");
+  pathwise::threads::set_pool_size(std::size_t(n));
+  return env.Undefined();
 }
 
 // gemmWithKernel(kernel, transB, m, n, k, a, b) -> Float32Array(m × n): runs one named kernel,
@@ -636,6 +651,7 @@ Napi::Value GemmBench(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeNetwork", NativeNetwork::Init(env));
   exports.Set("kernelInfo", Napi::Function::New(env, KernelInfo));
+  exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("gemmWithKernel", Napi::Function::New(env, GemmWithKernel));
   exports.Set("gemmBench", Napi::Function::New(env, GemmBench));
   pathwise_addon::register_baselines(env, exports);
