@@ -588,26 +588,43 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// gemmWithKernel(kernel, transB, m, n, k, a, b) -> Float32Array(m × n): runs one named kernel,
-// so a test can check every compiled kernel against the scalar path in one process.
-Napi::Value GemmWithKernel(const Napi::CallbackInfo& info) {
+// The arguments (kernel, transB, m, n, k, a, b) shared by gemmWithKernel and gemmBench.
+struct GemmArgs {
+  const pathwise::kernels::KernelTable* table;
+  bool trans_b;
+  std::size_t m, n, k;
+  Napi::Float32Array a, b;
+};
+
+GemmArgs gemm_args(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsString()) throw_type(env, "kernel must be a string");
-  const auto* table = pathwise::kernels::find(info[0].As<Napi::String>());
-  if (!table) throw_range(env, "kernel not available: " + std::string(info[0].As<Napi::String>()));
-  const bool trans_b = info[1].ToBoolean();
-  const std::size_t m = expect_size(env, info[2], "m"), n = expect_size(env, info[3], "n"),
-                    k = expect_size(env, info[4], "k");
-  Napi::Float32Array a = expect_f32(env, info[5], "a"), b = expect_f32(env, info[6], "b");
+  GemmArgs g;
+  g.table = pathwise::kernels::find(info[0].As<Napi::String>());
+  if (!g.table) throw_range(env, "kernel not available: " + std::string(info[0].As<Napi::String>()));
+  g.trans_b = info[1].ToBoolean();
+  g.m = expect_size(env, info[2], "m");
+  g.n = expect_size(env, info[3], "n");
+  g.k = expect_size(env, info[4], "k");
+  g.a = expect_f32(env, info[5], "a");
+  g.b = expect_f32(env, info[6], "b");
   // Sizes are checked by division: m × k or k × n can wrap around for absurd m, n, k.
   auto holds = [](std::size_t len, std::size_t rows, std::size_t cols) {
     return rows == 0 || cols == 0 ? len == 0 : len % rows == 0 && len / rows == cols;
   };
-  if (!holds(a.ElementLength(), m, k) || !holds(b.ElementLength(), k, n) || (m != 0 && n > (std::size_t(1) << 40) / m))
+  if (!holds(g.a.ElementLength(), g.m, g.k) || !holds(g.b.ElementLength(), g.k, g.n) ||
+      (g.m != 0 && g.n > (std::size_t(1) << 40) / g.m))
     throw_range(env, "a must have m*k and b k*n values");
-  Napi::Float32Array c = Napi::Float32Array::New(env, m * n);
-  (trans_b ? table->gemm_nt : table->gemm_nn)(m, n, k, a.Data(), k, b.Data(), trans_b ? k : n,
-                                               c.Data(), n, false);
+  return g;
+}
+
+// gemmWithKernel(kernel, transB, m, n, k, a, b) -> Float32Array(m × n): runs one named kernel,
+// so a test can check every compiled kernel against the scalar path in one process.
+Napi::Value GemmWithKernel(const Napi::CallbackInfo& info) {
+  const GemmArgs g = gemm_args(info);
+  Napi::Float32Array c = Napi::Float32Array::New(info.Env(), g.m * g.n);
+  (g.trans_b ? g.table->gemm_nt : g.table->gemm_nn)(g.m, g.n, g.k, g.a.Data(), g.k, g.b.Data(),
+                                                     g.trans_b ? g.k : g.n, c.Data(), g.n, false);
   return c;
 }
 
@@ -618,15 +635,11 @@ Napi::Value GemmWithKernel(const Napi::CallbackInfo& info) {
 // `c` is the last call's product, so tests can compare thread counts.
 Napi::Value GemmBench(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsString()) throw_type(env, "kernel must be a string");
-  const auto* table = pathwise::kernels::find(info[0].As<Napi::String>());
-  if (!table) throw_range(env, "kernel not available: " + std::string(info[0].As<Napi::String>()));
-  const bool trans_b = info[1].ToBoolean();
-  const std::size_t m = expect_size(env, info[2], "m"), n = expect_size(env, info[3], "n"),
-                    k = expect_size(env, info[4], "k");
-  Napi::Float32Array a = expect_f32(env, info[5], "a"), b = expect_f32(env, info[6], "b");
-  if (a.ElementLength() != m * k || b.ElementLength() != k * n)
-    throw_range(env, "a must have m*k and b k*n values");
+  const GemmArgs g = gemm_args(info);
+  const auto* table = g.table;
+  const bool trans_b = g.trans_b;
+  const std::size_t m = g.m, n = g.n, k = g.k;
+  const Napi::Float32Array &a = g.a, &b = g.b;
   const std::size_t iterations = expect_size(env, info[7], "iterations");
   const std::size_t threads = expect_size(env, info[8], "threads");
   if (iterations < 1) throw_range(env, "iterations must be >= 1");
