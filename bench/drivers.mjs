@@ -7,8 +7,7 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { readNpyF32 } from './lib/npy.mjs';
-import { matmulModel } from './lib/onnx-matmul.mjs';
+import { matmulModel } from './support/onnx.mjs';
 
 const require = createRequire(import.meta.url);
 export const root = new URL('..', import.meta.url).pathname;
@@ -51,11 +50,12 @@ async function loadPathwise() {
   return import(dist);
 }
 
-function inputsFor(model, batch) {
+async function inputsFor(model, batch) {
   const size = model.inputShape.reduce((a, b) => a * b, 1);
   const out = new Float32Array(batch * size);
   if (model.inputNpy) {
-    const { data } = readNpyF32(join(root, model.inputNpy));
+    const { readNpyFile } = await loadPathwise();
+    const { data } = readNpyFile(join(root, model.inputNpy));
     const count = data.length / size;
     for (let e = 0; e < batch; e++) out.set(data.subarray((e % count) * size, (e % count + 1) * size), e * size);
   } else {
@@ -135,7 +135,7 @@ export const drivers = {
   async 'pathwise-explain'(trial, model) {
     const pw = await loadPathwise();
     const m = loadModelFor(pw, model);
-    const x = inputsFor(model, trial.batch);
+    const x = await inputsFor(model, trial.batch);
     const opts = { width: trial.width, depth: trial.depth };
     let fn;
     if (trial.async) fn = () => pw.explain(m, x, opts);
@@ -159,7 +159,7 @@ export const drivers = {
     const session = await ort.InferenceSession.create(source, {
       intraOpNumThreads: trial.threads, interOpNumThreads: 1, executionMode: 'sequential',
     });
-    const x = inputsFor(model, trial.batch);
+    const x = await inputsFor(model, trial.batch);
     const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', x, [trial.batch, ...model.inputShape]) };
     const s = stats(await timeCalls(() => session.run(feeds)));
     const flops = trial.driver === 'ort-forward' && model.flops ? model.flops(trial.batch, { ...trial, driver: 'pathwise-forward' }) : 0;
@@ -173,7 +173,7 @@ export const drivers = {
   async 'pathwise-forward'(trial, model) {
     const pw = await loadPathwise();
     const m = loadModelFor(pw, model);
-    const x = inputsFor(model, trial.batch);
+    const x = await inputsFor(model, trial.batch);
     const s = stats(await timeCalls(() => m.forward(x)));
     const flops = model.flops ? model.flops(trial.batch, trial) : 0;
     return {
@@ -182,7 +182,7 @@ export const drivers = {
     };
   },
 
-  // The PyTorch reference algorithm (bench/reference/time_explain.py) in its own Python process.
+  // The PyTorch reference algorithm (tools/reference/time_ref.py) in its own Python process.
   async 'torch-reference'(trial, model) {
     const python = '/usr/bin/python3';
     if (!existsSync(python)) return { skipped: `${python} not found` };
@@ -193,20 +193,20 @@ export const drivers = {
       // A built network (VGG16-shaped): the ONNX bytes onnxruntime runs and the same seeded inputs
       // pathwise explains, written to a temporary directory for the Python process.
       if (!model.ortBytes) return { skipped: 'no ONNX form of this built model for the reference' };
-      const { encodeNpy } = await import(join(root, 'dist', 'data', 'npy.js'));
+      const { encodeNpy } = await loadPathwise();
       const dir = mkdtempSync(join(tmpdir(), 'pathwise-bench-'));
       onnxPath = join(dir, 'model.onnx');
       npyPath = join(dir, 'inputs.npy');
       writeFileSync(onnxPath, model.ortBytes());
-      writeFileSync(npyPath, encodeNpy(inputsFor(model, trial.batch), [trial.batch, ...model.inputShape]));
+      writeFileSync(npyPath, encodeNpy(await inputsFor(model, trial.batch), [trial.batch, ...model.inputShape]));
     }
     if (!onnxPath || !npyPath) return { skipped: 'no .npy inputs / ONNX file for the reference' };
-    const args = [join(root, 'bench/reference/time_explain.py'), '--model', onnxPath,
+    const args = [join(root, 'tools/reference/time_ref.py'), '--model', onnxPath,
       '--inputs', npyPath, '--width', String(trial.width), '--depth', String(trial.depth),
       '--batch', String(trial.batch), '--threads', String(trial.threads), '--seconds', String(TIME_BUDGET_S),
       ...(trial.referenceSamples ? ['--warmup', '1', '--min-samples', String(trial.referenceSamples)] : [])];
     const r = spawnSync(python, args, { encoding: 'utf8', timeout: 600_000 });
-    if (r.status !== 0) throw new Error(`time_explain.py failed: ${r.stderr.slice(-2000)}`);
+    if (r.status !== 0) throw new Error(`time_ref.py failed: ${r.stderr.slice(-2000)}`);
     const out = JSON.parse(r.stdout.trim().split('\n').pop());
     return {
       unit: 'ms', best: out.best_ms, median: out.median_ms, samples: out.samples,

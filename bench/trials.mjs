@@ -1,7 +1,9 @@
 // The trials of `npm run bench`, as data (better-sqlite3's benchmark/trials.js). Each one runs in
 // a fresh `node` process (bench/run-trial.mjs) with `env` added to its environment, so JIT, GC,
 // thread pools and the kernel choice cannot leak from one trial into the next.
-import { explainFlopsSpec, fashionCnnShape, specToOnnx, vgg16Spec } from './lib/vgg16.mjs';
+import { vgg16Spec } from '../test/helpers/shaped-models.mjs';
+import { explainFlopsSpec, fashionCnnShape } from './support/flops.mjs';
+import { specToOnnx } from './support/onnx.mjs';
 //
 // Fields: id (unique), group (rows that share a table section and a baseline), driver (a key of
 // bench/drivers.mjs), threads, env, and the driver's own parameters. `kernel` is pinned with
@@ -35,8 +37,8 @@ export const models = {
     // 0.76 MMAC per forward; explanation at depth all ≈ 17.6 MFLOP per example (explainFlopsSpec).
     flops: (batch, trial) => explainFlopsSpec(fashionCnnShape, batch, trial.depth),
   },
-  // VGG16 shape (13 conv + 5 pools, 25088-256-64-10 head) with seeded He weights: the port of
-  // test/helpers/shaped-models.ts vgg16Spec(1, 224) in bench/lib/vgg16.mjs. ortBytes: the same
+  // VGG16 shape (13 conv + 5 pools, 25088-256-64-10 head) with seeded He weights:
+  // test/helpers/shaped-models.mjs vgg16Spec(1, 224), as the tests build it. ortBytes: the same
   // network as ONNX for onnxruntime. One forward is 15.35 GMAC (30.7 GFLOP). FLOPs of an explanation
   // at depth 5 (the five top ReLUs: conv5_1..5_3 and the two head ReLUs) by explainFlopsSpec: forward
   // 15.35 + C=10 Jacobian rows through conv5_2, conv5_3 and the head 10 × 0.931 + masked forward

@@ -3,7 +3,7 @@
 // width 64, within memory, with the completeness identity intact.
 import { describe, it, expect } from 'vitest';
 import { loadModelSync, explainSync } from '../lib/index.js';
-import { resnet18Spec, seededNormal, vgg16Spec } from './helpers/shaped-models.js';
+import { resnet18Spec, seededNormal, vgg16Spec } from './helpers/shaped-models.mjs';
 
 describe.each([
   { name: 'VGG16', build: () => vgg16Spec(1), relus: 15, units: [100352, 100352, 100352, 256, 64] },

@@ -11,7 +11,7 @@ import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { loadModelSync, explainSync, explainBatchSync, PathwiseError, type Model } from '../lib/index.js';
-import { seededNormal, vgg16Spec } from './helpers/shaped-models.js';
+import { seededNormal, vgg16Spec } from './helpers/shaped-models.mjs';
 
 // RSS means nothing under AddressSanitizer (shadow memory, quarantine): skipped in sanitizer runs.
 const linux = existsSync('/proc/self/clear_refs') && !/libasan/.test(process.env.LD_PRELOAD ?? '');

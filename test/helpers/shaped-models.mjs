@@ -2,26 +2,29 @@
  * Paper-shaped networks with seeded random weights (He initialisation), built as plain layer specs
  * so tests and benchmarks need no large model files: VGG16 with the paper's 25088-256-64-10 head
  * (SPEC §11.2), and a ResNet-18 (basic blocks, BatchNorm) with a 10-class head.
+ *
+ * Plain JavaScript (types in shaped-models.d.mts) because both vitest and the bench, which runs
+ * plain Node on dist/, import this one file.
  */
-import type { LayerSpec, NetworkSpec } from '../../lib/layers.js';
 
-export function seededNormal(seed: number): () => number {
+/** A seeded standard normal generator (LCG + Box–Muller). */
+export function seededNormal(seed) {
   let s = seed >>> 0;
   const uniform = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) + 0.5) / 2 ** 32;
   return () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
 }
 
-function filled(count: number, scale: number, rand: () => number): Float32Array {
+function filled(count, scale, rand) {
   const a = new Float32Array(count);
   for (let i = 0; i < count; i++) a[i] = rand() * scale;
   return a;
 }
 
-export function vgg16Spec(seed = 1, size = 224): NetworkSpec {
+export function vgg16Spec(seed = 1, size = 224) {
   const rand = seededNormal(seed);
-  const layers: LayerSpec[] = [];
+  const layers = [];
   let channels = 3, hw = size;
-  const cfg = [64, 64, 'M', 128, 128, 'M', 256, 256, 256, 'M', 512, 512, 512, 'M', 512, 512, 512, 'M'] as const;
+  const cfg = [64, 64, 'M', 128, 128, 'M', 256, 256, 256, 'M', 512, 512, 512, 'M', 512, 512, 512, 'M'];
   for (const c of cfg) {
     if (c === 'M') {
       layers.push({ type: 'maxpool', kernel: [2, 2], stride: [2, 2] });
@@ -36,31 +39,31 @@ export function vgg16Spec(seed = 1, size = 224): NetworkSpec {
     channels = c;
   }
   layers.push({ type: 'flatten' });
-  const dense = (inn: number, out: number): LayerSpec => ({
+  const dense = (inn, out) => ({
     type: 'dense', in: inn, out, weights: filled(inn * out, Math.sqrt(2 / inn), rand), bias: filled(out, 0.01, rand),
   });
   layers.push(dense(channels * hw * hw, 256), { type: 'relu' }, { type: 'identity' }, dense(256, 64), { type: 'relu' }, { type: 'identity' }, dense(64, 10));
   return { inputShape: [3, size, size], layers };
 }
 
-export function resnet18Spec(seed = 2, size = 224): NetworkSpec {
+export function resnet18Spec(seed = 2, size = 224) {
   const rand = seededNormal(seed);
-  const layers: LayerSpec[] = [];
-  const conv = (inC: number, outC: number, k: number, stride: number, pad: number, inputs?: number[]): number => {
+  const layers = [];
+  const conv = (inC, outC, k, stride, pad, inputs) => {
     layers.push({
       type: 'conv', inChannels: inC, outChannels: outC, kernel: [k, k], stride: [stride, stride], pads: [pad, pad, pad, pad],
       weights: filled(outC * inC * k * k, Math.sqrt(2 / (inC * k * k)), rand), ...(inputs ? { inputs } : {}),
     });
     return layers.length - 1;
   };
-  const bn = (c: number): number => {
+  const bn = (c) => {
     layers.push({
       type: 'batchnorm', scale: filled(c, 0.1, rand).map((v) => 1 + v), bias: filled(c, 0.05, rand),
       mean: filled(c, 0.05, rand), variance: filled(c, 0.1, rand).map((v) => 1 + Math.abs(v)), epsilon: 1e-5,
     });
     return layers.length - 1;
   };
-  const relu = (): number => (layers.push({ type: 'relu' }), layers.length - 1);
+  const relu = () => (layers.push({ type: 'relu' }), layers.length - 1);
   conv(3, 64, 7, 2, 3);
   bn(64);
   relu();
