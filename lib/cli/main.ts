@@ -5,19 +5,19 @@
  * Errors are one line on stderr ("pathwise: …") and a non-zero exit code: 2 for a usage error, 1
  * for anything else. Progress (items/s, ETA) goes to stderr, only when stderr is a terminal.
  */
-import { runEvaluateCli } from '../evaluate-cli.js';
+import { runEvaluateCli } from './eval.js';
 import { Command, CommanderError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve, extname } from 'node:path';
-import { packageRoot as findPackageRoot } from '../binding.cjs';
-import { loadModel, loadModelSync, type Model } from '../model.js';
-import { explainBatch } from '../explain.js';
+import { packageRoot as findPackageRoot } from '../addon/binding.cjs';
+import { loadModel, loadModelSync, type Model } from '../model/model.js';
+import { explainBatch } from '../explain/explain.js';
 import { PathwiseError } from '../errors.js';
-import type { Depth, Explanation, ExplainBatchOptions, Width } from '../types.js';
-import { isTfjsSource, tfjsSourceToSpec } from '../sources.js';
+import type { Depth, Explanation, ExplainBatchOptions, Width } from '../explain/types.js';
+import { isTfjsSource, tfjsSourceToSpec } from '../model/sources.js';
 import { readInputs, type InputBatch } from './inputs.js';
 import { encodePng, imageShapeOf, renderInput, autoScale, type ImageShape } from '../render/image.js';
 import { renderHeatmap } from '../render/heatmap.js';

@@ -22,7 +22,7 @@ import {
   type TensorProto,
   type ValueInfoProto,
 } from '../../lib/gen/onnx_subset_pb.js';
-import type { NetworkSpec } from '../../lib/layers.js';
+import type { NetworkSpec } from '../../lib/model/layers.js';
 import { referenceForward } from '../oracle/forward-ref.js';
 
 // ---------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
  * so tests and benchmarks need no large model files: VGG16 with the paper's 25088-256-64-10 head
  * (SPEC §11.2), and a ResNet-18 (basic blocks, BatchNorm) with a 10-class head.
  */
-import type { LayerSpec, NetworkSpec } from '../../lib/layers.js';
+import type { LayerSpec, NetworkSpec } from '../../lib/model/layers.js';
 
 export function seededNormal(seed: number): () => number {
   let s = seed >>> 0;

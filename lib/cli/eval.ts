@@ -6,12 +6,12 @@
 import { writeFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { loadModel, type Model } from './model.js';
-import type { NetworkSpec } from './layers.js';
-import type { Depth, Semantics, Width } from './types.js';
-import { evaluate, formatTable, type EvalMethod, type EvaluationReport } from './evaluate.js';
-import { loadFashionMnist, loadNpyDataset, type Dataset } from './data/datasets.js';
-import { kernelInfo } from './runtime.js';
+import { loadModel, type Model } from '../model/model.js';
+import type { NetworkSpec } from '../model/layers.js';
+import type { Depth, Semantics, Width } from '../explain/types.js';
+import { evaluate, formatTable, type EvalMethod, type EvaluationReport } from '../eval/evaluate.js';
+import { loadFashionMnist, loadNpyDataset, type Dataset } from '../io/datasets.js';
+import { kernelInfo } from '../addon/runtime.js';
 
 export const EVALUATE_USAGE = `usage: pathwise eval --model <file> [options]
 
