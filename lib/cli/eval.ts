@@ -1,8 +1,9 @@
 /**
- * `pathwise eval`: the evaluation runner from the command line. runEvaluateCli(argv) takes the
- * arguments after the subcommand and returns the exit code; lib/cli wires it up, and
- * bench/eval/run.mjs runs it directly.
+ * `pathwise eval`: the evaluation runner (lib/eval/evaluate.ts) from the command line — explanation
+ * methods × insertion/deletion AUCs on a dataset, as a table. runEvaluateCli(argv) runs it with the
+ * arguments after `eval` alone (bench/eval/run.mjs does).
  */
+import type { Command } from 'commander';
 import { writeFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -12,7 +13,10 @@ import type { Depth, Semantics, Width } from '../explain/types.js';
 import { evaluate, formatTable, type EvalMethod, type EvaluationReport } from '../eval/evaluate.js';
 import { loadFashionMnist, loadNpyDataset, type Dataset } from '../io/datasets.js';
 import { kernelInfo } from '../addon/runtime.js';
+import { newProgram, runProgram, UsageError, type CliContext } from './program.js';
+import { depthOf, parseInteger, parseNumber, textList, widthOf } from './parse.js';
 
+/** `pathwise eval --help`: the options, laid out by hand (commander's layout would wrap the lists). */
 export const EVALUATE_USAGE = `usage: pathwise eval --model <file> [options]
 
   --model <file>        .onnx, or a .js/.mjs module whose default export is a layer spec
@@ -38,58 +42,25 @@ export const EVALUATE_USAGE = `usage: pathwise eval --model <file> [options]
   --json <file.json>    write the full report as JSON
 `;
 
-interface Io {
-  out: (s: string) => void;
-  err: (s: string) => void;
-}
-
-function parseArgs(argv: string[]): Map<string, string> {
-  const args = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--help' || a === '-h') {
-      args.set('help', '1');
-      continue;
-    }
-    if (!a.startsWith('--')) throw new RangeError(`unexpected argument ${JSON.stringify(a)}`);
-    const eq = a.indexOf('=');
-    const key = eq > 0 ? a.slice(2, eq) : a.slice(2);
-    const value = eq > 0 ? a.slice(eq + 1) : argv[++i];
-    if (value === undefined) throw new RangeError(`--${key} needs a value`);
-    args.set(key, value);
-  }
-  const known = new Set(['help', 'model', 'model-name', 'data', 'data-dir', 'labels', 'offset', 'count', 'methods', 'widths', 'depths',
-    'semantics', 'threshold', 'step', 'order', 'batch', 'seed', 'out', 'json']);
-  for (const k of args.keys()) if (!known.has(k)) throw new RangeError(`unknown option --${k}`);
-  return args;
-}
-
-function int(args: Map<string, string>, key: string): number | undefined {
-  const v = args.get(key);
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isSafeInteger(n)) throw new RangeError(`--${key} must be an integer, got ${JSON.stringify(v)}`);
-  return n;
-}
-
-function list(args: Map<string, string>, key: string): string[] | undefined {
-  const v = args.get(key);
-  return v === undefined ? undefined : v.split(',').map((s) => s.trim()).filter(Boolean);
-}
-
-function widthOf(s: string): Width {
-  if (s === 'all') return 'all';
-  if (s.endsWith('%')) return s as `${number}%`;
-  const n = Number(s);
-  if (!Number.isSafeInteger(n)) throw new RangeError(`bad width ${JSON.stringify(s)}`);
-  return n;
-}
-
-function depthOf(s: string): Depth {
-  if (s === 'all') return 'all';
-  const n = Number(s);
-  if (!Number.isSafeInteger(n)) throw new RangeError(`bad depth ${JSON.stringify(s)}`);
-  return n;
+interface EvalFlags {
+  model?: string;
+  modelName?: string;
+  data?: string;
+  dataDir?: string;
+  labels?: string;
+  offset?: number;
+  count?: number;
+  methods?: string[];
+  widths?: Width[];
+  depths?: Depth[];
+  semantics?: string[];
+  threshold?: number;
+  step?: number;
+  order?: string;
+  batch?: number;
+  seed?: number;
+  out?: string;
+  json?: string;
 }
 
 // A native dynamic import in both builds: the CommonJS build would otherwise compile import() to
@@ -117,12 +88,12 @@ async function modelFrom(path: string): Promise<Model> {
   return loadModel(path);
 }
 
-function datasetFrom(args: Map<string, string>, count: number, offset: number): Dataset {
-  const source = args.get('data') ?? 'fashion-mnist';
+function datasetFrom(flags: EvalFlags, count: number, offset: number): Dataset {
+  const source = flags.data ?? 'fashion-mnist';
   const m = /^fashion-mnist(?::(test|train))?$/.exec(source);
   // Load only what is evaluated: offset 0 … count of the slice.
-  if (m) return loadFashionMnist({ split: (m[1] as 'test' | 'train') ?? 'test', dir: args.get('data-dir'), offset, count });
-  return loadNpyDataset(source, { labels: args.get('labels'), offset, count, name: basename(source) });
+  if (m) return loadFashionMnist({ split: (m[1] as 'test' | 'train') ?? 'test', dir: flags.dataDir, offset, count });
+  return loadNpyDataset(source, { labels: flags.labels, offset, count, name: basename(source) });
 }
 
 /** Markdown for a report file: the table plus what produced it. */
@@ -137,48 +108,27 @@ export function reportMarkdown(reports: EvaluationReport[], command: string): st
   return lines.join('\n');
 }
 
-/** Runs `pathwise eval` with the given arguments; resolves to the process exit code. */
-export async function runEvaluateCli(argv: string[], io: Partial<Io> = {}): Promise<number> {
-  const out = io.out ?? ((s: string) => process.stdout.write(s));
-  const err = io.err ?? ((s: string) => process.stderr.write(s));
-  let args: Map<string, string>;
-  try {
-    args = parseArgs(argv);
-  } catch (e) {
-    err(`pathwise eval: ${(e as Error).message}\n\n${EVALUATE_USAGE}`);
-    return 2;
-  }
-  if (args.has('help')) {
-    out(EVALUATE_USAGE);
-    return 0;
-  }
-  const modelPath = args.get('model');
-  if (!modelPath) {
-    err(`pathwise eval: --model is required\n\n${EVALUATE_USAGE}`);
-    return 2;
-  }
+async function runEval(flags: EvalFlags, ctx: CliContext): Promise<void> {
+  const err = (s: string) => ctx.io.stderr.write(s);
+  if (!flags.model) throw new UsageError('--model is required (pathwise eval --help lists the options)');
+  if (flags.order !== undefined && flags.order !== 'stable' && flags.order !== 'reference')
+    throw new UsageError(`--order must be stable or reference, got ${JSON.stringify(flags.order)}`);
   let model: Model | undefined;
   try {
-    model = await modelFrom(modelPath);
-    const count = int(args, 'count') ?? 1000, offset = int(args, 'offset') ?? 0;
-    const dataset = datasetFrom(args, count, offset);
-    const semantics = (list(args, 'semantics') ?? ['official']) as Semantics[];
-    const widths = list(args, 'widths')?.map(widthOf);
-    const depths = list(args, 'depths')?.map(depthOf);
-    const order = args.get('order');
-    if (order !== undefined && order !== 'stable' && order !== 'reference') throw new RangeError('--order must be stable or reference');
-    const threshold = args.get('threshold');
-    const modelName = args.get('model-name') ?? basename(modelPath);
+    model = await modelFrom(flags.model);
+    const count = flags.count ?? 1000, offset = flags.offset ?? 0;
+    const dataset = datasetFrom(flags, count, offset);
+    const modelName = flags.modelName ?? basename(flags.model);
     err(`pathwise eval: ${modelName} on ${dataset.name} (${dataset.count} inputs), kernels ${kernelInfo().active}\n`);
     const report = await evaluate(model, dataset, {
-      methods: list(args, 'methods') as EvalMethod[] | undefined,
-      grid: { ...(widths ? { width: widths } : {}), ...(depths ? { depth: depths } : {}) },
-      semantics,
-      ...(threshold !== undefined ? { threshold: Number(threshold) } : {}),
-      ...(args.has('step') ? { step: int(args, 'step') } : {}),
-      ...(order ? { order } : {}),
-      ...(args.has('batch') ? { batchSize: int(args, 'batch') } : {}),
-      ...(args.has('seed') ? { seed: int(args, 'seed') } : {}),
+      methods: flags.methods as EvalMethod[] | undefined,
+      grid: { ...(flags.widths ? { width: flags.widths } : {}), ...(flags.depths ? { depth: flags.depths } : {}) },
+      semantics: (flags.semantics ?? ['official']) as Semantics[],
+      ...(flags.threshold !== undefined ? { threshold: flags.threshold } : {}),
+      ...(flags.step !== undefined ? { step: flags.step } : {}),
+      ...(flags.order ? { order: flags.order as 'stable' | 'reference' } : {}),
+      ...(flags.batch !== undefined ? { batchSize: flags.batch } : {}),
+      ...(flags.seed !== undefined ? { seed: flags.seed } : {}),
       datasetName: dataset.name,
       modelName,
       onRow: (row, done, total) => {
@@ -187,16 +137,52 @@ export async function runEvaluateCli(argv: string[], io: Partial<Io> = {}): Prom
           `${row.msPerExplanation.toFixed(2)} ms/explanation, ${row.msPerInsDel.toFixed(2)} ms/ins+del\n`);
       },
     });
-    const table = formatTable(report);
-    out(`${table}\n`);
-    const command = `pathwise eval ${argv.join(' ')}`;
-    if (args.get('out')) writeFileSync(args.get('out')!, reportMarkdown([report], command));
-    if (args.get('json')) writeFileSync(args.get('json')!, JSON.stringify({ command, kernel: kernelInfo().active, ...report }, null, 2));
-    return 0;
-  } catch (e) {
-    err(`pathwise eval: ${(e as Error).message}\n`);
-    return 1;
+    ctx.io.stdout.write(`${formatTable(report)}\n`);
+    const command = `pathwise ${ctx.argv.join(' ')}`;
+    if (flags.out) writeFileSync(flags.out, reportMarkdown([report], command));
+    if (flags.json) writeFileSync(flags.json, JSON.stringify({ command, kernel: kernelInfo().active, ...report }, null, 2));
   } finally {
     model?.dispose();
   }
+}
+
+const list = (what: string) => (text: string): string[] => {
+  const items = textList(text);
+  if (items.length === 0) throw new UsageError(`--${what} needs at least one item, got ${JSON.stringify(text)}`);
+  return items;
+};
+
+export function addEvalCommand(program: Command, ctx: CliContext): void {
+  program.command('eval')
+    .description('evaluate explanation methods on a dataset: insertion/deletion AUCs, |S_l|, time (pathwise eval --help for its options)')
+    .option('--model <file>')
+    .option('--model-name <name>')
+    .option('--data <source>')
+    .option('--data-dir <dir>')
+    .option('--labels <file.npy>')
+    .option('--offset <k>', '', parseInteger('offset'))
+    .option('--count <n>', '', parseInteger('count'))
+    .option('--methods <list>', '', list('methods'))
+    .option('--widths <list>', '', (text: string) => list('widths')(text).map((w) => widthOf(w, 'widths')))
+    .option('--depths <list>', '', (text: string) => list('depths')(text).map((d) => depthOf(d, 'depths')))
+    .option('--semantics <list>', '', list('semantics'))
+    .option('--threshold <t>', '', parseNumber('threshold'))
+    .option('--step <k>', '', parseInteger('step'))
+    .option('--order <o>')
+    .option('--batch <n>', '', parseInteger('batch'))
+    .option('--seed <s>', '', parseInteger('seed'))
+    .option('--out <file.md>')
+    .option('--json <file.json>')
+    .configureHelp({ formatHelp: () => EVALUATE_USAGE })
+    .action(async (flags: EvalFlags) => runEval(flags, ctx));
+}
+
+/** Runs `pathwise eval` with the arguments after `eval`; resolves to the process exit code. */
+export async function runEvaluateCli(argv: string[], io: { out?: (s: string) => void; err?: (s: string) => void } = {}): Promise<number> {
+  const out = io.out ?? ((s: string) => process.stdout.write(s));
+  const err = io.err ?? ((s: string) => process.stderr.write(s));
+  const ctx: CliContext = { io: { stdout: { write: out }, stderr: { write: err } }, argv: ['eval', ...argv], exitCode: 0 };
+  const program = newProgram(ctx.io);
+  addEvalCommand(program, ctx);
+  return runProgram(program, ctx);
 }
