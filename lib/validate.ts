@@ -93,6 +93,25 @@ export function checkFinite(values: ArrayLike<number>, origin: string): void {
     if (!Number.isFinite(values[i])) throw new RangeError(`${origin}: value ${i} is not finite (${values[i]})`);
 }
 
+/** What the input checks need to know of a model (a Model has them). */
+export interface InputShaped {
+  inputSize: number;
+  inputShape: readonly number[];
+}
+
+/**
+ * The input of a one-input call (explain, attribute, unwrap, insertionDeletion) as float32:
+ * exactly inputSize values, else a RangeError that points at the batch form.
+ */
+export function singleInput(model: InputShaped, input: unknown, batchForm: string): Float32Array {
+  const x = toFloat32(input, 'input');
+  if (x.length !== model.inputSize)
+    throw new RangeError(
+      `input has ${x.length} values, expected ${model.inputSize} (shape [${model.inputShape.join(', ')}]); use ${batchForm} for several inputs`,
+    );
+  return x;
+}
+
 /**
  * Reads a numeric array argument as float32. A Float32Array is used as is (no copy); any other
  * typed array or array of numbers is converted.

@@ -4,7 +4,7 @@
  * the one TypeScript description of it that the rest of lib/ uses.
  */
 import { PathwiseError } from '../errors.js';
-import type { Decomposition, OneWayPaths } from '../explain/types.js';
+import type { Decomposition, OneWayPaths, PathLayer } from '../explain/types.js';
 import { loadBinding } from './binding.cjs';
 
 /** One engine layer (native/core/ir/network.h LayerDesc); lib/model/lower.ts produces them. */
@@ -45,15 +45,6 @@ export interface NativeExplainOptions {
   maxMemoryBytes?: number;
 }
 
-export interface NativeLayerResult {
-  ordinal: number;
-  units: Int32Array;
-  scores: Float32Array;
-  fallback: boolean;
-  k: number;
-  borderline: number;
-}
-
 export interface NativeExplainResult {
   target: number;
   predicted: number;
@@ -65,7 +56,8 @@ export interface NativeExplainResult {
   residual: number;
   recomputes: number;
   classChunk: number;
-  layers: NativeLayerResult[];
+  /** The addon builds these exactly as the public PathLayer. */
+  layers: PathLayer[];
   decomposition?: Decomposition;
   regionAttribution?: Float32Array;
   regionShare?: number;

@@ -5,7 +5,7 @@
  */
 import type { Model } from '../model/model.js';
 import { nativeAddon, type EngineLayer, type NativeAttribution, type NativeUnwrap } from '../addon/native.js';
-import { checkOptions, checkTargets, describe, oneOf, positiveInteger, toFloat32, wrongType } from '../validate.js';
+import { checkOptions, checkTargets, describe, oneOf, positiveInteger, singleInput, toFloat32, wrongType } from '../validate.js';
 
 export type { EngineLayer } from '../addon/native.js';
 
@@ -159,9 +159,7 @@ function splitAttribution(model: Model, r: NativeAttribution): Attribution[] {
 }
 
 function prepareSingle(model: Model, input: unknown, options: AttributeOptions) {
-  const x = toFloat32(input, 'input');
-  if (x.length !== model.inputSize)
-    throw new RangeError(`input has ${x.length} values, expected ${model.inputSize} (shape [${model.inputShape.join(', ')}]); use attributeBatch for several inputs`);
+  const x = singleInput(model, input, 'attributeBatch');
   if (options !== null && typeof options === 'object' && 'targets' in options)
     throw new RangeError("attribute takes 'target' (one class); 'targets' belongs to attributeBatch");
   return { x, native: normaliseAttribute(model, options, 1) };
@@ -224,25 +222,18 @@ function splitUnwrap(model: Model, r: NativeUnwrap): Unwrapped[] {
   });
 }
 
-function singleInput(model: Model, input: unknown): Float32Array {
-  const x = toFloat32(input, 'input');
-  if (x.length !== model.inputSize)
-    throw new RangeError(`input has ${x.length} values, expected ${model.inputSize}; use unwrapBatch for several inputs`);
-  return x;
-}
-
 /**
  * The full local linear model W (C × d), b (C) of the original network at x, from one sweep of C
  * cotangent rows; W x + b = f(x) up to rounding, and W[t] ⊙ x is input × gradient.
  */
 export async function unwrap(model: Model, input: Float32Array | ArrayLike<number>, options: UnwrapOptions = {}): Promise<Unwrapped> {
-  const x = singleInput(model, input);
+  const x = singleInput(model, input, 'unwrapBatch');
   return splitUnwrap(model, await nativeAddon().unwrap(model.handle(), x, 1, normaliseUnwrap(options), true))[0];
 }
 
 /** Synchronous twin of unwrap. */
 export function unwrapSync(model: Model, input: Float32Array | ArrayLike<number>, options: UnwrapOptions = {}): Unwrapped {
-  const x = singleInput(model, input);
+  const x = singleInput(model, input, 'unwrapBatch');
   return splitUnwrap(model, nativeAddon().unwrap(model.handle(), x, 1, normaliseUnwrap(options), false))[0];
 }
 

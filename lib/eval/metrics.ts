@@ -5,7 +5,7 @@
  */
 import type { Model } from '../model/model.js';
 import { nativeAddon, type NativeInsertionDeletion } from '../addon/native.js';
-import { boolean, checkOptions, checkTargets, oneOf, positiveInteger, toFloat32 } from '../validate.js';
+import { boolean, checkOptions, checkTargets, oneOf, positiveInteger, singleInput, toFloat32 } from '../validate.js';
 
 /**
  * Order among pixels of equal attribution. 'stable' (default; the fixtures' order): value
@@ -115,10 +115,8 @@ function assemble(r: NativeInsertionDeletion): InsertionDeletionBatchResult {
 }
 
 function prepare(model: Model, inputs: unknown, attributions: unknown, options: InsertionDeletionBatchOptions, single: boolean) {
-  const x = toFloat32(inputs, single ? 'input' : 'inputs');
+  const x = single ? singleInput(model, inputs, 'insertionDeletionBatch') : toFloat32(inputs, 'inputs');
   const a = toFloat32(attributions, single ? 'attribution' : 'attributions');
-  if (single && x.length !== model.inputSize)
-    throw new RangeError(`input has ${x.length} values, expected ${model.inputSize}; use insertionDeletionBatch for several inputs`);
   const n = model.batchCount(x, single ? 'input' : 'inputs');
   if (a.length !== x.length) throw new RangeError(`attribution has ${a.length} values, expected ${x.length} (one per input value)`);
   if (options !== null && typeof options === 'object') {

@@ -2,7 +2,7 @@
 import type { Model } from '../model/model.js';
 import type { Depth, ExplainBatchOptions, ExplainOptions, Explanation, Region, Width } from './types.js';
 import type { NativeExplainOptions, NativeExplainResult } from '../addon/native.js';
-import { checkOptions, checkTargets, describe, oneOf, positiveInteger, toFloat32, wrongType } from '../validate.js';
+import { checkOptions, checkTargets, describe, oneOf, positiveInteger, singleInput, toFloat32, wrongType } from '../validate.js';
 import { fromNative } from '../errors.js';
 
 const OPTION_NAMES = new Set(['width', 'depth', 'target', 'targets', 'semantics', 'threshold', 'maxMemoryBytes', 'decompose', 'region', 'regions', 'paths']);
@@ -160,11 +160,7 @@ function toExplanation(r: NativeExplainResult): Explanation {
 }
 
 function prepareSingle(model: Model, input: unknown, options: ExplainOptions) {
-  const x = toFloat32(input, 'input');
-  if (x.length !== model.inputSize)
-    throw new RangeError(
-      `input has ${x.length} values, expected ${model.inputSize} (shape [${model.inputShape.join(', ')}]); use explainBatch for several inputs`,
-    );
+  const x = singleInput(model, input, 'explainBatch');
   if (options !== null && typeof options === 'object' && ('targets' in options || 'regions' in options))
     throw new RangeError("explain takes 'target' and 'region' (one each); 'targets' and 'regions' belong to explainBatch");
   return { x, native: normaliseOptions(model, options, 1) };
