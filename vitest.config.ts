@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
-  // lib/binding.cts is CommonJS TypeScript (see the file for why); vite strips types only from
+  // lib/addon/binding.cts is CommonJS TypeScript (see the file for why); vite strips types only from
   // .ts/.mts/.tsx by default. vitest supplies require/__dirname to the transformed module.
   oxc: { include: /\.(m?ts|cts|[jt]sx)$/ },
   test: {

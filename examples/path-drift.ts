@@ -19,7 +19,7 @@ import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { loadModelSync, type Width, type Depth } from '../lib/index.js';
 import { tfjsLayersModelToSpec } from '../lib/tfjs/index.js';
-import { explainDataset, pathStatisticsAsync, comparePaths, type PathStatistics, type PathComparison } from '../lib/dataset/index.js';
+import { explainDataset, pathStatisticsAsync, comparePaths, type PathStatistics, type PathComparison } from '../lib/explain/dataset.js';
 
 export const DEFAULT_DATA = '/usr/share/datasets/fashion-mnist';
 const MEAN = 0.286, STD = 0.353;

@@ -1,8 +1,8 @@
-// The .npy reader and writer (lib/data/npy.ts) behind the CLI's inputs and the datasets.
+// The .npy reader and writer (lib/io/npy.ts) behind the CLI's inputs and the datasets.
 import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseNpy, encodeNpy, readNpyFile as readNpySync } from '../lib/data/npy.js';
+import { parseNpy, encodeNpy, readNpyFile as readNpySync } from '../lib/io/npy.js';
 import { readNpy as helperReadNpy } from './helpers/npy.js';
 import { fixtureDir } from './helpers/fixtures.js';
 

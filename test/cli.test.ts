@@ -8,7 +8,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { PNG } from 'pngjs';
 import * as tf from '@tensorflow/tfjs';
 import { main, type CliStream } from '../lib/cli/main.js';
-import { encodeNpy } from '../lib/data/npy.js';
+import { encodeNpy } from '../lib/io/npy.js';
 import { imageToInput } from '../lib/cli/inputs.js';
 import { loadModel, loadModelSync, explainSync, type Model } from '../lib/index.js';
 import { loadTfjsModel } from '../lib/tfjs/index.js';

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { loadModelSync, explainBatchSync, type LayerSpec, type Explanation } from '../lib/index.js';
 import {
   explainDataset, pathStatistics, pathStatisticsAsync, PathStatisticsBuilder, comparePaths, type DatasetProgress, type DatasetResult,
-} from '../lib/dataset/index.js';
+} from '../lib/explain/dataset.js';
 
 function seeded(seed: number) {
   let s = seed >>> 0;

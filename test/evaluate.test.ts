@@ -8,7 +8,7 @@ import {
   loadModelSync, evaluate, formatTable, parseIdx, parseNpy, encodeNpy, readNpyFile, loadNpyDataset, loadFashionMnist,
   insertionDeletionBatchSync, FASHION_MNIST_DIR, type Model, type Dataset,
 } from '../lib/index.js';
-import { runEvaluateCli } from '../lib/evaluate-cli.js';
+import { runEvaluateCli } from '../lib/cli/eval.js';
 import { fixtureDir } from './helpers/fixtures.js';
 import { readNpy } from './helpers/npy.js';
 

@@ -3,7 +3,7 @@
 // kernels contract a·b + c into FMA, the scalar build does not (ECOSYSTEM §5).
 import { describe, it, expect } from 'vitest';
 import { kernelInfo } from '../lib/index.js';
-import { nativeAddon } from '../lib/native.js';
+import { nativeAddon } from '../lib/addon/native.js';
 import { execFileSync } from 'node:child_process';
 
 function reference(transB: boolean, m: number, n: number, k: number, a: Float32Array, b: Float32Array) {

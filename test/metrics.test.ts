@@ -7,7 +7,7 @@ import {
   loadModelSync, insertionDeletion, insertionDeletionSync, insertionDeletionBatch, insertionDeletionBatchSync,
   curveAuc, blurSubstrate, explainBatchSync, type Model, type NetworkSpec, type LayerSpec,
 } from '../lib/index.js';
-import { baselineAddon } from '../lib/attribute.js';
+import { nativeAddon as baselineAddon } from '../lib/addon/native.js';
 import { fixtureDir } from './helpers/fixtures.js';
 import { readNpy } from './helpers/npy.js';
 import { fashionCnnSpec } from './helpers/fashion-cnn-spec.js';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { loadModelSync, explainSync, explainBatchSync, type Model } from '../lib/index.js';
 import { fixtureDir, loadFixtureSet, maxRelDiff, nearThreshold, type FixtureSet } from './helpers/fixtures.js';
 import { fashionCnnSpec } from './helpers/fashion-cnn-spec.js';
-import type { NetworkSpec } from '../lib/layers.js';
+import type { NetworkSpec } from '../lib/model/layers.js';
 
 const mlp = () => join(fixtureDir('models'), 'fashion_mlp.onnx');
 const cnnOnnx = () => join(fixtureDir('models'), 'fashion_cnn.onnx');

@@ -12,7 +12,7 @@ import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { fromBinary, toBinary } from '@bufbuild/protobuf';
 import { ModelProtoSchema, TensorProto_DataType as DataType, type ModelProto, type NodeProto, type TensorProto } from '../lib/gen/onnx_subset_pb.js';
-import type { LayerSpec, NetworkSpec } from '../lib/layers.js';
+import type { LayerSpec, NetworkSpec } from '../lib/model/layers.js';
 import { parseOnnx } from '../lib/onnx/load.js';
 import { loadModelSync, explainSync } from '../lib/index.js';
 import { readNpy } from './helpers/npy.js';

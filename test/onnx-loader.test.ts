@@ -11,7 +11,7 @@ import {
   TensorProtoSchema,
   ValueInfoProtoSchema,
 } from '../lib/gen/onnx_subset_pb.js';
-import type { DenseLayerSpec, NetworkSpec } from '../lib/layers.js';
+import type { DenseLayerSpec, NetworkSpec } from '../lib/model/layers.js';
 import { halfToFloat, parseOnnx } from '../lib/onnx/load.js';
 import { readNpy } from './helpers/npy.js';
 import {

@@ -9,8 +9,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { explainSync, loadModel, loadModelSync } from '../lib/index.js';
-import type { LayerSpec, NetworkSpec } from '../lib/layers.js';
-import type { Depth, Explanation, Width } from '../lib/types.js';
+import type { LayerSpec, NetworkSpec } from '../lib/model/layers.js';
+import type { Depth, Explanation, Width } from '../lib/explain/types.js';
 import { oracleExplain, type OracleExplanation, type OracleLayer } from './oracle/pathwise-oracle.js';
 
 /** Deterministic PRNG (mulberry32) and a normal sampler (Box–Muller). */

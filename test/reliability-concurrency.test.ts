@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { loadModelSync, explain, explainSync, explainBatch, PathwiseError, type Explanation } from '../lib/index.js';
-import { lowerNetwork } from '../lib/graph.js';
+import { lowerNetwork } from '../lib/model/lower.js';
 import { inputs, smallCnn } from './helpers/small-models.js';
 
 const root = join(import.meta.dirname, '..');

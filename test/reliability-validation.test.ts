@@ -7,7 +7,7 @@ import {
   loadModelSync, explainSync, explainBatchSync, explain, PathwiseError,
   type LayerSpec, type NetworkSpec,
 } from '../lib/index.js';
-import { nativeAddon, type NativeLayer } from '../lib/native.js';
+import { nativeAddon, type NativeLayer } from '../lib/addon/native.js';
 import { parseOnnx } from '../lib/onnx/load.js';
 import { buildModel, floatTensor, gemm, node } from './helpers/onnx-build.js';
 

@@ -5,7 +5,7 @@ import {
   divergingColor, renderHeatmap, heatmapPng, attributionPlane, absPercentile, encodePng, decodePng, imageShapeOf,
   resamplePlane, renderInput, upscale, createImage, pathDiagramSvg, unitPosition, escapeXml,
 } from '../lib/render/index.js';
-import type { PathLayer } from '../lib/types.js';
+import type { PathLayer } from '../lib/explain/types.js';
 
 const px = (img: { width: number; data: Uint8Array }, x: number, y: number) => Array.from(img.data.subarray((y * img.width + x) * 4, (y * img.width + x) * 4 + 4));
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { loadModel, loadModelSync, explainSync, PathwiseError } from '../lib/index.js';
 import { loadTfjsModel, loadTfjsModelSync, tfjsLayersModelToSpec, tfjsArtifactsToSpec, isTfjsLayersModel } from '../lib/tfjs/index.js';
-import { isTfjsSource, tfjsSourceToSpec } from '../lib/sources.js';
+import { isTfjsSource, tfjsSourceToSpec } from '../lib/model/sources.js';
 import { maxRelDiff } from './helpers/fixtures.js';
 
 tf.setBackend('cpu');

@@ -10,7 +10,7 @@
 import { it } from 'vitest';
 import { join } from 'node:path';
 import { loadModel, loadModelSync, attributeSync, insertionDeletionSync, kernelInfo, type Model } from '../../lib/index.js';
-import { loadNpyDataset } from '../../lib/data/datasets.js';
+import { loadNpyDataset } from '../../lib/io/datasets.js';
 import { vgg16Spec, seededNormal } from '../../test/helpers/shaped-models.mjs';
 import { loopCurve } from './insdel-loop.js';
 

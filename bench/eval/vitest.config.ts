@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
-  oxc: { include: /\.(m?ts|cts|[jt]sx)$/ }, // lib/binding.cts, as in the main vitest.config.ts
+  oxc: { include: /\.(m?ts|cts|[jt]sx)$/ }, // lib/addon/binding.cts, as in the main vitest.config.ts
   test: {
     root: fileURLToPath(new URL('../..', import.meta.url)),
     include: ['bench/eval/**/*.run.ts'],

@@ -8,7 +8,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { extname, basename } from 'node:path';
-import { parseNpy } from '../data/npy.js';
+import { parseNpy } from '../io/npy.js';
+import { checkFinite } from '../validate.js';
 import { decodePng, resamplePlane, type ImageShape } from '../render/image.js';
 
 export interface InputBatch {
@@ -75,11 +76,6 @@ function flattenJson(value: unknown, out: number[], path: string): void {
     return;
   }
   throw new TypeError(`${path} must be a number or an array of numbers, got ${value === null ? 'null' : typeof value}`);
-}
-
-function checkFinite(values: Float32Array, origin: string): void {
-  for (let i = 0; i < values.length; i++)
-    if (!Number.isFinite(values[i])) throw new RangeError(`${origin}: value ${i} is not finite (${values[i]})`);
 }
 
 function batchOf(values: Float32Array, inputSize: number, origin: string, shapeText: string, modelShape: readonly number[]): number {

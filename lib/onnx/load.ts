@@ -56,7 +56,7 @@ import type {
   LayerSpec,
   MaxPoolLayerSpec,
   NetworkSpec,
-} from '../layers.js';
+} from '../model/layers.js';
 
 const SUPPORTED_OPS = [
   'Gemm',

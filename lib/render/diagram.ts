@@ -3,7 +3,7 @@
  * the top. A path layer's row shows its selected units (best scores first, up to a cap) coloured
  * by score; ReLU layers below the path depth are drawn as pass-through bands.
  */
-import type { PathLayer, ReluLayerInfo } from '../types.js';
+import type { PathLayer, ReluLayerInfo } from '../explain/types.js';
 import { divergingColor } from './heatmap.js';
 
 /** What the diagram needs of an explanation (an Explanation has all of it). */

@@ -4,7 +4,7 @@
  * input, the input, the heatmaps, the path diagram, the per-layer table and the logits. Clicking a
  * layer (in the diagram or the table) lists its selected units.
  */
-import type { Explanation, ReluLayerInfo } from '../types.js';
+import type { Explanation, ReluLayerInfo } from '../explain/types.js';
 import { encodePng, imageShapeOf, pngDataUri, renderInput, autoScale, type ImageShape, type RgbaImage } from '../render/image.js';
 import { divergingCssGradient, renderHeatmap } from '../render/heatmap.js';
 import { escapeXml, pathDiagramSvg } from '../render/diagram.js';

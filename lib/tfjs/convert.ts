@@ -1,5 +1,5 @@
 /**
- * TensorFlow.js (Keras) layers → NetworkSpec (lib/layers.ts).
+ * TensorFlow.js (Keras) layers → NetworkSpec (lib/model/layers.ts).
  *
  * tfjs tensors are channels-last: an image is [H, W, C] and a Conv2D kernel [kh, kw, cin, cout].
  * pathwise is NCHW: the network input becomes [C, H, W], kernels [cout, cin, kh, kw], and since a
@@ -8,8 +8,11 @@
  * flat vector) are permuted from HWC to CHW order. The converted network computes the same logits
  * as the tfjs model, given its input in NCHW order.
  */
-import type { LayerSpec, NetworkSpec } from '../layers.js';
+import type { LayerSpec, NetworkSpec } from '../model/layers.js';
 import { PathwiseError } from '../errors.js';
+import { checkOptions } from '../validate.js';
+
+const CONVERT_OPTIONS = new Set(['stripSoftmax']);
 
 /** One tfjs weight: its shape as tfjs stores it and its values (row-major). */
 export interface TfjsWeight {
@@ -118,9 +121,7 @@ function validExtent(size: number, k: number, s: number, d: number): number {
 
 /** Converts a tfjs graph to a NetworkSpec. */
 export function convertTfjsGraph(graph: TfjsGraph, options: TfjsConvertOptions = {}): NetworkSpec {
-  if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
-  for (const key of Object.keys(options))
-    if (key !== 'stripSoftmax') throw new RangeError(`unknown option ${JSON.stringify(key)} (known: stripSoftmax)`);
+  checkOptions(options, CONVERT_OPTIONS);
   const { layers } = graph;
   if (layers.length === 0) throw bad(undefined, 'the model has no layers');
   const tfShape = graph.inputShape;

@@ -6,9 +6,10 @@
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import type { NetworkSpec } from '../layers.js';
+import type { NetworkSpec } from '../model/layers.js';
 import { PathwiseError } from '../errors.js';
-import { describe } from '../shapes.js';
+import { describe, wrongType } from '../validate.js';
+import { halfToFloat } from '../io/float16.js';
 import { convertTfjsGraph, type TfjsConvertOptions, type TfjsGraph, type TfjsLayer, type TfjsWeight } from './convert.js';
 
 /** One entry of a weights manifest (tf.io.WeightsManifestEntry). */
@@ -31,21 +32,12 @@ function bad(message: string, cause?: unknown): PathwiseError {
   return new PathwiseError('PATHWISE_BAD_MODEL', message, cause === undefined ? undefined : { cause });
 }
 
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
-}
-
 function toBytes(data: TfjsArtifacts['weightData']): Uint8Array {
   const parts = Array.isArray(data) ? data : [data];
   const views = parts.map((p) => {
     if (p instanceof ArrayBuffer) return new Uint8Array(p);
     if (ArrayBuffer.isView(p)) return new Uint8Array(p.buffer, p.byteOffset, p.byteLength);
-    throw new TypeError(`weightData must be ArrayBuffer(s), got ${describe(p)}`);
+    throw wrongType('weightData', 'ArrayBuffer(s)', p);
   });
   if (views.length === 1) return views[0];
   const total = views.reduce((a, v) => a + v.byteLength, 0);
@@ -184,7 +176,7 @@ function withWeights(layers: Omit<TfjsLayer, 'weights'>[], all: Map<string, Tfjs
 
 /** Converts tfjs ModelArtifacts (as a save handler receives them) to a NetworkSpec. */
 export function tfjsArtifactsToSpec(artifacts: TfjsArtifacts, options: TfjsConvertOptions = {}): NetworkSpec {
-  if (!isRecord(artifacts)) throw new TypeError(`artifacts must be an object, got ${describe(artifacts)}`);
+  if (!isRecord(artifacts)) throw wrongType('artifacts', 'an object', artifacts);
   const { inputShape, layers, output } = topologyLayers(artifacts.modelTopology);
   if (!inputShape) throw bad('tfjs model: no input shape (batch_input_shape) in the topology');
   const weights = decodeWeights(artifacts.weightSpecs ?? [], artifacts.weightData ?? new ArrayBuffer(0));
@@ -244,7 +236,7 @@ function withOrigin<T>(path: string, f: () => T): T {
  * tfjs input [H, W, C] takes [C, H, W].
  */
 export async function loadTfjsModel(path: string, options: TfjsConvertOptions = {}): Promise<NetworkSpec> {
-  if (typeof path !== 'string') throw new TypeError(`path must be a string, got ${describe(path)}`);
+  if (typeof path !== 'string') throw wrongType('path', 'a string', path);
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -264,7 +256,7 @@ export async function loadTfjsModel(path: string, options: TfjsConvertOptions = 
 
 /** Synchronous twin of loadTfjsModel. */
 export function loadTfjsModelSync(path: string, options: TfjsConvertOptions = {}): NetworkSpec {
-  if (typeof path !== 'string') throw new TypeError(`path must be a string, got ${describe(path)}`);
+  if (typeof path !== 'string') throw wrongType('path', 'a string', path);
   let text: string;
   try {
     text = readFileSync(path, 'utf8');

@@ -1,5 +1,5 @@
 // A worker_threads body for test/reliability-concurrency.test.ts: loads the addon in the worker's
-// own context (as lib/binding.cts does) and explains its inputs, all in flight at once.
+// own context (as lib/addon/binding.cts does) and explains its inputs, all in flight at once.
 //   workerData: { root, inputShape, layers, inputs, options, mode: 'explain' | 'dispose' | 'hold' }
 const { parentPort, workerData } = require('node:worker_threads');
 const { root, inputShape, layers, inputs, options, mode } = workerData;

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { fromBinary } from '@bufbuild/protobuf';
 import { ModelProtoSchema } from '../../lib/gen/onnx_subset_pb.js';
-import type { NetworkSpec } from '../../lib/layers.js';
+import type { NetworkSpec } from '../../lib/model/layers.js';
 
 export function fashionCnnSpec(path: string): NetworkSpec {
   const model = fromBinary(ModelProtoSchema, readFileSync(path));

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readNpy } from './npy.js';
-import type { Depth, Width } from '../../lib/types.js';
+import type { Depth, Width } from '../../lib/explain/types.js';
 
 export interface FixtureLayer {
   ordinal: number;

@@ -5,7 +5,7 @@
  * to the TypeScript schema in lib/gen.
  */
 import * as onnxSchema from '../../lib/gen/onnx_subset_pb.js';
-import type { NetworkSpec } from '../../lib/layers.js';
+import type { NetworkSpec } from '../../lib/model/layers.js';
 import { referenceForward } from '../oracle/forward-ref.js';
 import { onnxBuilders } from './onnx-bytes.mjs';
 

@@ -1,6 +1,6 @@
 // Types of onnx-bytes.mjs (plain JavaScript, shared by the tests and the bench).
 import type { AttributeProto, NodeProto, TensorProto, ValueInfoProto } from '../../lib/gen/onnx_subset_pb.js';
-import type { NetworkSpec } from '../../lib/layers.js';
+import type { NetworkSpec } from '../../lib/model/layers.js';
 
 /** 'raw': little-endian bytes in raw_data; 'typed': float_data / double_data / int32_data / int64_data. */
 export type Storage = 'raw' | 'typed';

@@ -1,5 +1,5 @@
 // Types of shaped-models.mjs (plain JavaScript, shared by the tests and the bench).
-import type { NetworkSpec } from '../../lib/layers.js';
+import type { NetworkSpec } from '../../lib/model/layers.js';
 
 /** A seeded standard normal generator (LCG + Box–Muller). */
 export declare function seededNormal(seed: number): () => number;

@@ -1,5 +1,5 @@
 /** Small seeded networks for the reliability tests: fast to explain, with every routing feature. */
-import type { LayerSpec, NetworkSpec } from '../../lib/layers.js';
+import type { LayerSpec, NetworkSpec } from '../../lib/model/layers.js';
 
 export function uniformRand(seed: number): () => number {
   let s = seed >>> 0;

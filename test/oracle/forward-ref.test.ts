@@ -5,7 +5,7 @@
  * forward and against the completeness identity of the frozen network.
  */
 import { describe, expect, it } from 'vitest';
-import type { LayerSpec, NetworkSpec } from '../../lib/layers.js';
+import type { LayerSpec, NetworkSpec } from '../../lib/model/layers.js';
 import { rng, uniform } from '../helpers/onnx-build.js';
 import { referenceForward, referenceTrace, referenceVjp, referenceVjpAll } from './forward-ref.js';
 

@@ -1,6 +1,6 @@
 /**
  * Test oracle: a plain-loop float64 forward pass and vector-Jacobian product for the whole
- * layer-spec language of lib/layers.ts (dense, conv, relu, maxpool, avgpool, globalavgpool,
+ * layer-spec language of lib/model/layers.ts (dense, conv, relu, maxpool, avgpool, globalavgpool,
  * batchnorm, affine, add, flatten, identity, reshape), `inputs` DAGs included.
  *
  * Independent of the loaders and of the engine: it re-derives every shape from the spec and
@@ -21,13 +21,13 @@
  *   the leading padding) covers [s, min(s + k, n + pad_end)) on each axis; the divisor is the
  *   area of that clipped window when countIncludePad (padding counts, a ceil-mode overhang beyond
  *   the trailing padding does not), else the number of input positions in it. Default stride =
- *   kernel (PyTorch's default; lib/layers.ts leaves it open, the ONNX loader always writes it).
+ *   kernel (PyTorch's default; lib/model/layers.ts leaves it open, the ONNX loader always writes it).
  * - batchnorm: scale · (x − mean) / sqrt(variance + epsilon) + bias per channel (axis 0 of the
  *   input shape; a flat [F] input has F channels).
  * - VJP: frozen at the input. ReLU passes the cotangent where its input z > 0; maxpool routes it
  *   to the window's winner at the input; everything else is linear.
  */
-import type { LayerSpec, NetworkSpec } from '../../lib/layers.js';
+import type { LayerSpec, NetworkSpec } from '../../lib/model/layers.js';
 
 /** Forward values of every layer, plus what the VJP needs (ReLU gates, maxpool winners). */
 export interface ReferenceTrace {

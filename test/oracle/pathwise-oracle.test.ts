@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { LayerSpec, NetworkSpec } from '../../lib/layers.js';
+import type { LayerSpec, NetworkSpec } from '../../lib/model/layers.js';
 import { oracleExplain, roundHalfEven, unitScore, widthToK } from './pathwise-oracle.js';
 
 const f32 = (v: number[]) => Float32Array.from(v);

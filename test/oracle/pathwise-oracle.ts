@@ -11,8 +11,8 @@
  * layer is rounded to float32 (the network is a float32 network); the selection score follows
  * the float32 rules of SPEC §3.4 with Math.fround.
  */
-import type { LayerSpec, NetworkSpec } from '../../lib/layers.js';
-import type { Depth, Width } from '../../lib/types.js';
+import type { LayerSpec, NetworkSpec } from '../../lib/model/layers.js';
+import type { Depth, Width } from '../../lib/explain/types.js';
 
 export interface OracleOptions {
   width?: Width;

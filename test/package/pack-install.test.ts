@@ -136,8 +136,8 @@ describe.skipIf(skipReason !== '')(`the packed tarball, installed without a comp
   it('ships prebuilds, dist (ESM + CJS + .d.ts) and the sources of the fallback build; no tests, fixtures or tools', () => {
     const has = (p: string) => expect(packFiles, p).toContain(p);
     for (const p of ['package.json', 'README.md', 'binding.gyp', `prebuilds/${tuple}/pathwise.node`,
-      'dist/index.js', 'dist/index.d.ts', 'dist/binding.cjs', 'dist/cjs/index.js', 'dist/cjs/index.d.ts',
-      'dist/cjs/binding.cjs', 'dist/cjs/package.json']) has(p);
+      'dist/index.js', 'dist/index.d.ts', 'dist/addon/binding.cjs', 'dist/cjs/index.js', 'dist/cjs/index.d.ts',
+      'dist/cjs/addon/binding.cjs', 'dist/cjs/package.json']) has(p);
     // Every source binding.gyp compiles, and every header next to them.
     const gyp = JSON.parse(readFileSync(join(root, 'binding.gyp'), 'utf8')) as { targets: { sources: string[] }[] };
     for (const s of gyp.targets[0].sources) has(s);

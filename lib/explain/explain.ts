@@ -1,9 +1,9 @@
 /** explain / explainSync / explainBatch: option handling and result assembly. */
-import type { Model } from './model.js';
+import type { Model } from '../model/model.js';
 import type { Depth, ExplainBatchOptions, ExplainOptions, Explanation, Region, Width } from './types.js';
-import type { NativeExplainOptions, NativeExplainResult } from './native.js';
-import { describe, toFloat32 } from './shapes.js';
-import { fromNative } from './errors.js';
+import type { NativeExplainOptions, NativeExplainResult } from '../addon/native.js';
+import { checkOptions, checkTargets, describe, oneOf, positiveInteger, singleInput, toFloat32, wrongType } from '../validate.js';
+import { fromNative } from '../errors.js';
 
 const OPTION_NAMES = new Set(['width', 'depth', 'target', 'targets', 'semantics', 'threshold', 'maxMemoryBytes', 'decompose', 'region', 'regions', 'paths']);
 
@@ -24,12 +24,12 @@ function normaliseWidth(width: Width | undefined): Pick<NativeExplainOptions, 'w
       throw new RangeError(`width must be an integer >= 1, a percentage in (0%, 100%] such as '10%', or 'all'; got ${JSON.stringify(width)}`);
     return { widthMode: 'percent', widthValue: p };
   }
-  throw new TypeError(`width must be a number or a string, got ${describe(width)}`);
+  throw wrongType('width', 'a number or a string', width);
 }
 
 function normaliseDepth(depth: Depth | undefined, relus: number): number {
   if (depth === undefined || depth === 'all') return 0;
-  if (typeof depth !== 'number') throw new TypeError(`depth must be an integer or 'all', got ${describe(depth)}`);
+  if (typeof depth !== 'number') throw wrongType('depth', "an integer or 'all'", depth);
   if (!Number.isSafeInteger(depth) || depth < 1 || depth > relus)
     throw new RangeError(
       `depth must be an integer in [1, ${relus}] (the model has ${relus} ReLU layer${relus === 1 ? '' : 's'}) or 'all'; got ${depth}`,
@@ -38,7 +38,7 @@ function normaliseDepth(depth: Depth | undefined, relus: number): number {
 }
 
 function normaliseDecompose(d: unknown, relus: number): NonNullable<NativeExplainOptions['decompose']> {
-  if (d === null || typeof d !== 'object') throw new TypeError(`decompose must be an object, got ${describe(d)}`);
+  if (d === null || typeof d !== 'object') throw wrongType('decompose', 'an object', d);
   const { by, layer } = d as { by?: unknown; layer?: unknown };
   const out: NonNullable<NativeExplainOptions['decompose']> = { by: 'unit' };
   if (by === 'unit' || by === 'channel') out.by = by;
@@ -75,7 +75,7 @@ function regionMask(model: Model, region: Region, what: string): Float32Array {
     return out;
   }
   if (region === null || typeof region !== 'object' || typeof (region as ArrayLike<number>).length !== 'number')
-    throw new TypeError(`${what} must be a 0/1 mask (array) or a box { x, y, width, height }, got ${describe(region)}`);
+    throw wrongType(what, 'a 0/1 mask (array) or a box { x, y, width, height }', region);
   const mask = region as ArrayLike<number>;
   if (mask.length !== plane && mask.length !== model.inputSize)
     throw new RangeError(`${what} has ${mask.length} values; expected ${plane} (the image plane) or ${model.inputSize} (the whole input)`);
@@ -88,20 +88,9 @@ function regionMask(model: Model, region: Region, what: string): Float32Array {
   return out;
 }
 
-function checkTarget(target: unknown, classes: number, what: string): number {
-  if (typeof target !== 'number') throw new TypeError(`${what} must be a class index, got ${describe(target)}`);
-  if (!Number.isInteger(target) || target < 0 || target >= classes)
-    throw new RangeError(`${what} must be an integer in [0, ${classes}), got ${target}`);
-  return target;
-}
-
 function normaliseOptions(model: Model, options: ExplainBatchOptions & { target?: number }, n: number): NativeExplainOptions {
-  if (options === null || typeof options !== 'object') throw new TypeError(`options must be an object, got ${describe(options)}`);
-  for (const key of Object.keys(options))
-    if (!OPTION_NAMES.has(key)) throw new RangeError(`unknown option ${JSON.stringify(key)} (known: ${[...OPTION_NAMES].join(', ')})`);
-  const semantics = options.semantics ?? 'official';
-  if (semantics !== 'official' && semantics !== 'linear')
-    throw new RangeError(`semantics must be 'official' or 'linear', got ${describe(semantics)}`);
+  checkOptions(options, OPTION_NAMES);
+  const semantics = oneOf(options.semantics ?? 'official', ['official', 'linear'], 'semantics');
   const native: NativeExplainOptions = {
     ...normaliseWidth(options.width),
     depth: normaliseDepth(options.depth, model.reluLayers.length),
@@ -114,18 +103,18 @@ function normaliseOptions(model: Model, options: ExplainBatchOptions & { target?
     native.region = new Float32Array(n * model.inputSize);
     for (let e = 0; e < n; e++) native.region.set(one, e * model.inputSize);
   } else if (regions !== undefined) {
-    if (!Array.isArray(regions)) throw new TypeError(`regions must be an array, got ${describe(regions)}`);
+    if (!Array.isArray(regions)) throw wrongType('regions', 'an array', regions);
     if (regions.length !== n) throw new RangeError(`regions has ${regions.length} entries for ${n} inputs`);
     native.region = new Float32Array(n * model.inputSize);
     regions.forEach((r, e) => native.region!.set(regionMask(model, r, `regions[${e}]`), e * model.inputSize));
   }
   if (options.paths !== undefined) {
     const p = options.paths as unknown;
-    if (p === null || typeof p !== 'object') throw new TypeError(`paths must be an object, got ${describe(p)}`);
+    if (p === null || typeof p !== 'object') throw wrongType('paths', 'an object', p);
     const { k, rank, maxEdges, beam } = p as { k?: unknown; rank?: unknown; maxEdges?: unknown; beam?: unknown };
     if (!Number.isSafeInteger(k) || (k as number) < 1 || (k as number) > 100000)
       throw new RangeError(`paths.k must be an integer in [1, 100000], got ${describe(k)}`);
-    if (rank !== undefined && rank !== 'signed' && rank !== 'abs') throw new RangeError(`paths.rank must be 'signed' or 'abs', got ${describe(rank)}`);
+    if (rank !== undefined) oneOf(rank, ['signed', 'abs'], 'paths.rank');
     for (const [name, v] of [['maxEdges', maxEdges], ['beam', beam]] as const)
       if (v !== undefined && (!Number.isSafeInteger(v) || (v as number) < 1)) throw new RangeError(`paths.${name} must be a positive integer, got ${describe(v)}`);
     native.paths = { k: k as number, ...(rank ? { rank: rank as 'signed' | 'abs' } : {}),
@@ -134,27 +123,13 @@ function normaliseOptions(model: Model, options: ExplainBatchOptions & { target?
   if (options.decompose !== undefined) native.decompose = normaliseDecompose(options.decompose, model.reluLayers.length);
   if (options.threshold !== undefined) {
     const t = options.threshold;
-    if (typeof t !== 'number') throw new TypeError(`threshold must be a number, got ${describe(t)}`);
+    if (typeof t !== 'number') throw wrongType('threshold', 'a number', t);
     if (!(t >= 0 && t < 1)) throw new RangeError(`threshold must be in [0, 1) (a softmax score), got ${t}`);
     native.threshold = t;
   }
-  if (options.maxMemoryBytes !== undefined) {
-    const m = options.maxMemoryBytes;
-    if (typeof m !== 'number') throw new TypeError(`maxMemoryBytes must be a number, got ${describe(m)}`);
-    if (!Number.isSafeInteger(m) || m < 1) throw new RangeError(`maxMemoryBytes must be a positive integer, got ${m}`);
-    native.maxMemoryBytes = m;
-  }
-  if (options.target !== undefined) {
-    const t = checkTarget(options.target, model.numClasses, 'target');
-    native.targets = new Int32Array(n).fill(t);
-  } else if (options.targets !== undefined) {
-    const ts = options.targets;
-    if (ts === null || typeof ts !== 'object' || typeof (ts as ArrayLike<number>).length !== 'number')
-      throw new TypeError(`targets must be an array of class indices, got ${describe(ts)}`);
-    if (ts.length !== n) throw new RangeError(`targets has ${ts.length} entries for ${n} inputs`);
-    native.targets = new Int32Array(n);
-    for (let i = 0; i < n; i++) native.targets[i] = checkTarget(ts[i], model.numClasses, `targets[${i}]`);
-  }
+  if (options.maxMemoryBytes !== undefined) native.maxMemoryBytes = positiveInteger(options.maxMemoryBytes, 'maxMemoryBytes');
+  const targets = checkTargets(options, model.numClasses, n);
+  if (targets) native.targets = targets;
   return native;
 }
 
@@ -185,11 +160,7 @@ function toExplanation(r: NativeExplainResult): Explanation {
 }
 
 function prepareSingle(model: Model, input: unknown, options: ExplainOptions) {
-  const x = toFloat32(input, 'input');
-  if (x.length !== model.inputSize)
-    throw new RangeError(
-      `input has ${x.length} values, expected ${model.inputSize} (shape [${model.inputShape.join(', ')}]); use explainBatch for several inputs`,
-    );
+  const x = singleInput(model, input, 'explainBatch');
   if (options !== null && typeof options === 'object' && ('targets' in options || 'regions' in options))
     throw new RangeError("explain takes 'target' and 'region' (one each); 'targets' and 'regions' belong to explainBatch");
   return { x, native: normaliseOptions(model, options, 1) };

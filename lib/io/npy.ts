@@ -3,6 +3,7 @@
  * or an attribution batch comes in, and a writer for float32/float64/int32 arrays.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { halfToFloat } from './float16.js';
 
 export type NpyData = Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | BigInt64Array | BigUint64Array;
 
@@ -26,15 +27,6 @@ const CTORS: Record<string, { ctor: new (n: number) => NpyData; bytes: number; g
   i8: { ctor: BigInt64Array, bytes: 8, get: (v, at, le) => v.getBigInt64(at, le) },
   u8: { ctor: BigUint64Array, bytes: 8, get: (v, at, le) => v.getBigUint64(at, le) },
 };
-
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
-}
 
 /** The header dict's three keys, parsed strictly enough to reject what we cannot read. */
 function parseHeader(header: string, origin: string): { descr: string; fortran: boolean; shape: number[] } {

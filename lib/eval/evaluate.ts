@@ -3,13 +3,13 @@
  * the paper's table form — pathwise over a width × depth grid (per semantics), the gradient
  * baselines, and a random attribution.
  */
-import type { Model } from './model.js';
-import type { Depth, Semantics, Width } from './types.js';
-import { explainBatch } from './explain.js';
-import { ATTRIBUTION_METHODS, attributeBatch, modelLayers, type AttributionMethod } from './attribute.js';
+import type { Model } from '../model/model.js';
+import type { Depth, Semantics, Width } from '../explain/types.js';
+import { explainBatch } from '../explain/explain.js';
+import { ATTRIBUTION_METHODS, attributeBatch, modelLayers, type AttributionMethod } from '../baselines/attribute.js';
 import { insertionDeletionBatch, type TieOrder } from './metrics.js';
-import type { Dataset } from './data/datasets.js';
-import { describe as describeValue } from './shapes.js';
+import type { Dataset } from '../io/datasets.js';
+import { checkOptions, oneOf, positiveInteger } from '../validate.js';
 
 export type EvalMethod = 'pathwise' | AttributionMethod | 'random';
 
@@ -123,7 +123,7 @@ function configs(model: Model, options: EvaluateOptions): Config[] {
   for (const m of methods)
     if (!ALL_METHODS.includes(m)) throw new RangeError(`unknown method ${JSON.stringify(m)} (known: ${ALL_METHODS.join(', ')})`);
   const semantics = options.semantics === undefined ? ['official' as Semantics] : Array.isArray(options.semantics) ? options.semantics : [options.semantics];
-  for (const s of semantics) if (s !== 'official' && s !== 'linear') throw new RangeError(`semantics must be 'official' or 'linear', got ${describeValue(s)}`);
+  for (const s of semantics) oneOf(s, ['official', 'linear'], 'semantics');
   const relus = model.reluLayers.length;
   const widths = options.grid?.width ?? [1, 4, 16, 64, 'all'];
   const depths = (options.grid?.depth ?? [1, 2, 'all']).filter((d) => d === 'all' || d <= relus);
@@ -140,11 +140,6 @@ function configs(model: Model, options: EvaluateOptions): Config[] {
   return out;
 }
 
-function positiveInteger(v: unknown, what: string): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw new RangeError(`${what} must be a positive integer, got ${describeValue(v)}`);
-  return v;
-}
-
 /**
  * Runs every method on the dataset's inputs [offset, offset + count), scores each attribution by
  * insertion and deletion (SPEC §10; target = the predicted class, as the Reference's protocol) and
@@ -152,9 +147,7 @@ function positiveInteger(v: unknown, what: string): number {
  * of `batchSize` inputs, one call at a time (timings are single-threaded wall times).
  */
 export async function evaluate(model: Model, dataset: Dataset, options: EvaluateOptions = {}): Promise<EvaluationReport> {
-  if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
-  for (const key of Object.keys(options))
-    if (!OPTION_NAMES.has(key)) throw new RangeError(`unknown option ${JSON.stringify(key)} (known: ${[...OPTION_NAMES].join(', ')})`);
+  checkOptions(options, OPTION_NAMES);
   const d = model.inputSize;
   if (!dataset || !(dataset.inputs instanceof Float32Array)) throw new TypeError('dataset.inputs must be a Float32Array');
   if (dataset.inputs.length !== dataset.count * d)

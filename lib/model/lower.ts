@@ -1,14 +1,21 @@
 /**
- * Lowers a NetworkSpec (lib/layers.ts) to the engine's layers: validates types and shapes, resolves
+ * Lowers a NetworkSpec (lib/model/layers.ts) to the engine's layers: validates types and shapes, resolves
  * shape-only layers (they only change how the next layer reads the same floats), folds inference
  * BatchNorm into the conv or dense layer before it, and wires graph edges. The engine validates
  * everything again (native/core/ir/network.cc) and must agree on every output shape.
  */
 import type { BatchNormLayerSpec, LayerSpec, NetworkSpec } from './layers.js';
-import type { ReluLayerInfo } from './types.js';
-import type { NativeLayer } from './native.js';
-import { badModel, PathwiseError } from './errors.js';
-import { describe, isPositiveInteger, product } from './shapes.js';
+import type { ReluLayerInfo } from '../explain/types.js';
+import type { NativeLayer } from '../addon/native.js';
+import { badModel, PathwiseError } from '../errors.js';
+import { describe, isPositiveInteger, wrongType } from '../validate.js';
+
+/** The number of values of a shape. */
+export function product(shape: readonly number[]): number {
+  let p = 1;
+  for (const d of shape) p *= d;
+  return p;
+}
 
 export interface LoweredNetwork {
   inputShape: number[];
@@ -29,7 +36,7 @@ function to3(shape: number[], at: string): Shape3 {
 
 function pair(v: unknown, fallback: [number, number], what: string, allowZero = false): [number, number] {
   if (v === undefined) return fallback;
-  if (!Array.isArray(v) || v.length !== 2) throw new TypeError(`${what} must be an array of 2 integers, got ${describe(v)}`);
+  if (!Array.isArray(v) || v.length !== 2) throw wrongType(what, 'an array of 2 integers', v);
   for (const x of v)
     if (!(Number.isSafeInteger(x) && (allowZero ? x >= 0 : x > 0)))
       throw new RangeError(`${what} must hold ${allowZero ? 'non-negative' : 'positive'} integers, got ${JSON.stringify(v)}`);
@@ -38,7 +45,7 @@ function pair(v: unknown, fallback: [number, number], what: string, allowZero = 
 
 function pads4(v: unknown, what: string): [number, number, number, number] {
   if (v === undefined) return [0, 0, 0, 0];
-  if (!Array.isArray(v) || v.length !== 4) throw new TypeError(`${what} must be [top, left, bottom, right], got ${describe(v)}`);
+  if (!Array.isArray(v) || v.length !== 4) throw wrongType(what, '[top, left, bottom, right]', v);
   for (const x of v) if (!(Number.isSafeInteger(x) && x >= 0)) throw new RangeError(`${what} must hold non-negative integers, got ${JSON.stringify(v)}`);
   return [v[0], v[1], v[2], v[3]];
 }
@@ -57,7 +64,7 @@ export function sweepExtent(size: number, k: number, s: number, padBegin: number
 }
 
 function f32(v: unknown, what: string, length?: number): Float32Array {
-  if (!(v instanceof Float32Array)) throw new TypeError(`${what} must be a Float32Array, got ${describe(v)}`);
+  if (!(v instanceof Float32Array)) throw wrongType(what, 'a Float32Array', v);
   if (length !== undefined && v.length !== length) throw new RangeError(`${what} has ${v.length} values, expected ${length}`);
   return v;
 }
@@ -77,11 +84,11 @@ function batchNormAffine(bn: BatchNormLayerSpec, channels: number, at: string): 
 }
 
 export function lowerNetwork(spec: NetworkSpec): LoweredNetwork {
-  if (spec === null || typeof spec !== 'object') throw new TypeError(`model must be an object, got ${describe(spec)}`);
+  if (spec === null || typeof spec !== 'object') throw wrongType('model', 'an object', spec);
   const { inputShape, layers } = spec;
   if (!Array.isArray(inputShape) || inputShape.length === 0 || inputShape.length > 3 || !inputShape.every(isPositiveInteger))
     throw new RangeError(`inputShape must be 1 to 3 positive integers (no batch dimension), got ${JSON.stringify(inputShape)}`);
-  if (!Array.isArray(layers)) throw new TypeError(`layers must be an array, got ${describe(layers)}`);
+  if (!Array.isArray(layers)) throw wrongType('layers', 'an array', layers);
   if (layers.length === 0) throw badModel('the network has no layers');
 
   // Consumers per spec layer, to know when a BatchNorm may be folded into its producer.

@@ -3,9 +3,11 @@
  * attributeSync / attributeBatch / attributeBatchSync, unwrap / unwrapSync / unwrapBatch /
  * unwrapBatchSync, and modelLayers (the engine's layer list, to name a Grad-CAM layer).
  */
-import type { Model } from './model.js';
-import { nativeAddon, type NativeNetwork } from './native.js';
-import { describe, toFloat32 } from './shapes.js';
+import type { Model } from '../model/model.js';
+import { nativeAddon, type EngineLayer, type NativeAttribution, type NativeUnwrap } from '../addon/native.js';
+import { checkOptions, checkTargets, describe, oneOf, positiveInteger, singleInput, toFloat32, wrongType } from '../validate.js';
+
+export type { EngineLayer } from '../addon/native.js';
 
 export type AttributionMethod = 'saliency' | 'inputXGradient' | 'integratedGradients' | 'guidedBackprop' | 'guidedGradCam';
 
@@ -84,78 +86,13 @@ export interface UnwrapOptions {
   maxMemoryBytes?: number;
 }
 
-/** One engine layer (after flatten/identity are resolved and BatchNorm folded). */
-export interface EngineLayer {
-  index: number;
-  kind: 'dense' | 'conv' | 'relu' | 'maxpool' | 'avgpool' | 'affine' | 'add';
-  name?: string;
-  /** Output shape [C, H, W]. */
-  shape: [number, number, number];
-}
-
-/** @internal The addon functions this module and lib/metrics.ts use. */
-export interface BaselineAddon {
-  attribute(handle: NativeNetwork, x: Float32Array, n: number, options: object, async: boolean): unknown;
-  unwrap(handle: NativeNetwork, x: Float32Array, n: number, options: object, async: boolean): unknown;
-  insertionDeletion(handle: NativeNetwork, x: Float32Array, attribution: Float32Array, n: number, options: object, async: boolean): unknown;
-  networkLayers(handle: NativeNetwork): EngineLayer[];
-  quadrature(rule: 'gauss-legendre' | 'trapezoid', n: number): { alpha: Float64Array; weight: Float64Array };
-  blurTaps(): Float64Array;
-  blurImage(shape: [number, number, number], x: Float32Array): Float32Array;
-}
-
-/** @internal */
-export function baselineAddon(): BaselineAddon {
-  return nativeAddon() as unknown as BaselineAddon;
-}
-
-interface NativeAttribution {
-  attribution: Float32Array;
-  logits: Float32Array;
-  targets: Int32Array;
-  predicted: Int32Array;
-  delta?: Float64Array;
-  layer?: number;
-}
-
-interface NativeUnwrap {
-  weights: Float32Array;
-  bias: Float64Array;
-  logits: Float32Array;
-  residual: Float64Array;
-}
-
 const ATTRIBUTE_OPTIONS = new Set(['method', 'target', 'targets', 'steps', 'baseline', 'rule', 'chunkSize', 'layer', 'maxMemoryBytes']);
-
-function positiveInteger(v: unknown, what: string, max = Number.MAX_SAFE_INTEGER): number {
-  if (typeof v !== 'number') throw new TypeError(`${what} must be a number, got ${describe(v)}`);
-  if (!Number.isSafeInteger(v) || v < 1 || v > max) throw new RangeError(`${what} must be an integer in [1, ${max}], got ${v}`);
-  return v;
-}
-
-function checkTarget(target: unknown, classes: number, what: string): number {
-  if (typeof target !== 'number') throw new TypeError(`${what} must be a class index, got ${describe(target)}`);
-  if (!Number.isInteger(target) || target < 0 || target >= classes)
-    throw new RangeError(`${what} must be an integer in [0, ${classes}), got ${target}`);
-  return target;
-}
-
-/** @internal Per-input targets from `target` / `targets`, or undefined (the predicted classes). */
-export function normaliseTargets(model: Model, options: { target?: unknown; targets?: unknown }, n: number): Int32Array | undefined {
-  if (options.target !== undefined) return new Int32Array(n).fill(checkTarget(options.target, model.numClasses, 'target'));
-  if (options.targets === undefined) return undefined;
-  const ts = options.targets as ArrayLike<unknown>;
-  if (ts === null || typeof ts !== 'object' || typeof ts.length !== 'number')
-    throw new TypeError(`targets must be an array of class indices, got ${describe(ts)}`);
-  if (ts.length !== n) throw new RangeError(`targets has ${ts.length} entries for ${n} inputs`);
-  const out = new Int32Array(n);
-  for (let i = 0; i < n; i++) out[i] = checkTarget(ts[i], model.numClasses, `targets[${i}]`);
-  return out;
-}
+const UNWRAP_OPTIONS = new Set(['chunkSize', 'maxMemoryBytes']);
+const QUADRATURE_RULES = ['gauss-legendre', 'trapezoid'] as const;
 
 /** Engine layers of a model, in the order the engine runs them (the `layer` option indexes this list). */
 export function modelLayers(model: Model): EngineLayer[] {
-  return baselineAddon().networkLayers(model.handle());
+  return nativeAddon().networkLayers(model.handle());
 }
 
 function resolveLayer(model: Model, layer: unknown): number | undefined {
@@ -166,21 +103,19 @@ function resolveLayer(model: Model, layer: unknown): number | undefined {
     if (!hit) throw new RangeError(`no layer named ${JSON.stringify(layer)} (named layers: ${layers.filter((l) => l.name).map((l) => l.name).join(', ') || 'none'})`);
     return hit.index;
   }
-  if (typeof layer !== 'number') throw new TypeError(`layer must be a layer index or name, got ${describe(layer)}`);
+  if (typeof layer !== 'number') throw wrongType('layer', 'a layer index or name', layer);
   if (!Number.isSafeInteger(layer) || layer < 0 || layer >= layers.length - 1)
     throw new RangeError(`layer must be the index of a hidden layer in modelLayers(model), 0 … ${layers.length - 2}; got ${layer}`);
   return layer;
 }
 
 function normaliseAttribute(model: Model, options: AttributeBatchOptions & { target?: number }, n: number): object {
-  if (options === null || typeof options !== 'object') throw new TypeError(`options must be an object, got ${describe(options)}`);
-  for (const key of Object.keys(options))
-    if (!ATTRIBUTE_OPTIONS.has(key)) throw new RangeError(`unknown option ${JSON.stringify(key)} (known: ${[...ATTRIBUTE_OPTIONS].join(', ')})`);
+  checkOptions(options, ATTRIBUTE_OPTIONS);
   const { method } = options;
   if (typeof method !== 'string') throw new TypeError(`method must be one of ${ATTRIBUTION_METHODS.join(', ')}; got ${describe(method)}`);
   if (!ATTRIBUTION_METHODS.includes(method)) throw new RangeError(`method must be one of ${ATTRIBUTION_METHODS.join(', ')}; got ${JSON.stringify(method)}`);
   const native: Record<string, unknown> = { method };
-  const targets = normaliseTargets(model, options, n);
+  const targets = checkTargets(options, model.numClasses, n);
   if (targets) native.targets = targets;
   const igOnly = ['steps', 'baseline', 'rule'] as const;
   for (const key of igOnly)
@@ -188,11 +123,7 @@ function normaliseAttribute(model: Model, options: AttributeBatchOptions & { tar
       throw new RangeError(`option ${key} applies to integratedGradients only`);
   if (options.layer !== undefined && method !== 'guidedGradCam') throw new RangeError('option layer applies to guidedGradCam only');
   if (options.steps !== undefined) native.steps = positiveInteger(options.steps, 'steps', 100000);
-  if (options.rule !== undefined) {
-    if (options.rule !== 'gauss-legendre' && options.rule !== 'trapezoid')
-      throw new RangeError(`rule must be 'gauss-legendre' or 'trapezoid', got ${describe(options.rule)}`);
-    native.rule = options.rule;
-  }
+  if (options.rule !== undefined) native.rule = oneOf(options.rule, QUADRATURE_RULES, 'rule');
   if (options.baseline !== undefined) {
     const b = options.baseline;
     if (typeof b === 'number') {
@@ -228,9 +159,7 @@ function splitAttribution(model: Model, r: NativeAttribution): Attribution[] {
 }
 
 function prepareSingle(model: Model, input: unknown, options: AttributeOptions) {
-  const x = toFloat32(input, 'input');
-  if (x.length !== model.inputSize)
-    throw new RangeError(`input has ${x.length} values, expected ${model.inputSize} (shape [${model.inputShape.join(', ')}]); use attributeBatch for several inputs`);
+  const x = singleInput(model, input, 'attributeBatch');
   if (options !== null && typeof options === 'object' && 'targets' in options)
     throw new RangeError("attribute takes 'target' (one class); 'targets' belongs to attributeBatch");
   return { x, native: normaliseAttribute(model, options, 1) };
@@ -247,32 +176,30 @@ function prepareBatch(model: Model, inputs: unknown, options: AttributeBatchOpti
 /** Attribution of one input by a baseline method; the work runs off the JavaScript thread. */
 export async function attribute(model: Model, input: Float32Array | ArrayLike<number>, options: AttributeOptions): Promise<Attribution> {
   const { x, native } = prepareSingle(model, input, options);
-  const r = (await baselineAddon().attribute(model.handle(), x, 1, native, true)) as NativeAttribution;
+  const r = await nativeAddon().attribute(model.handle(), x, 1, native, true);
   return splitAttribution(model, r)[0];
 }
 
 /** Synchronous twin of attribute. */
 export function attributeSync(model: Model, input: Float32Array | ArrayLike<number>, options: AttributeOptions): Attribution {
   const { x, native } = prepareSingle(model, input, options);
-  return splitAttribution(model, baselineAddon().attribute(model.handle(), x, 1, native, false) as NativeAttribution)[0];
+  return splitAttribution(model, nativeAddon().attribute(model.handle(), x, 1, native, false))[0];
 }
 
 /** Attributions of n inputs given back to back, run as batches of matrix products. */
 export async function attributeBatch(model: Model, inputs: Float32Array | ArrayLike<number>, options: AttributeBatchOptions): Promise<Attribution[]> {
   const { x, n, native } = prepareBatch(model, inputs, options);
-  return splitAttribution(model, (await baselineAddon().attribute(model.handle(), x, n, native, true)) as NativeAttribution);
+  return splitAttribution(model, await nativeAddon().attribute(model.handle(), x, n, native, true));
 }
 
 /** Synchronous twin of attributeBatch. */
 export function attributeBatchSync(model: Model, inputs: Float32Array | ArrayLike<number>, options: AttributeBatchOptions): Attribution[] {
   const { x, n, native } = prepareBatch(model, inputs, options);
-  return splitAttribution(model, baselineAddon().attribute(model.handle(), x, n, native, false) as NativeAttribution);
+  return splitAttribution(model, nativeAddon().attribute(model.handle(), x, n, native, false));
 }
 
 function normaliseUnwrap(options: UnwrapOptions): object {
-  if (options === null || typeof options !== 'object') throw new TypeError(`options must be an object, got ${describe(options)}`);
-  for (const key of Object.keys(options))
-    if (key !== 'chunkSize' && key !== 'maxMemoryBytes') throw new RangeError(`unknown option ${JSON.stringify(key)} (known: chunkSize, maxMemoryBytes)`);
+  checkOptions(options, UNWRAP_OPTIONS);
   const native: Record<string, number> = {};
   if (options.chunkSize !== undefined) native.chunkSize = positiveInteger(options.chunkSize, 'chunkSize');
   if (options.maxMemoryBytes !== undefined) native.maxMemoryBytes = positiveInteger(options.maxMemoryBytes, 'maxMemoryBytes');
@@ -295,40 +222,33 @@ function splitUnwrap(model: Model, r: NativeUnwrap): Unwrapped[] {
   });
 }
 
-function singleInput(model: Model, input: unknown): Float32Array {
-  const x = toFloat32(input, 'input');
-  if (x.length !== model.inputSize)
-    throw new RangeError(`input has ${x.length} values, expected ${model.inputSize}; use unwrapBatch for several inputs`);
-  return x;
-}
-
 /**
  * The full local linear model W (C × d), b (C) of the original network at x, from one sweep of C
  * cotangent rows; W x + b = f(x) up to rounding, and W[t] ⊙ x is input × gradient.
  */
 export async function unwrap(model: Model, input: Float32Array | ArrayLike<number>, options: UnwrapOptions = {}): Promise<Unwrapped> {
-  const x = singleInput(model, input);
-  return splitUnwrap(model, (await baselineAddon().unwrap(model.handle(), x, 1, normaliseUnwrap(options), true)) as NativeUnwrap)[0];
+  const x = singleInput(model, input, 'unwrapBatch');
+  return splitUnwrap(model, await nativeAddon().unwrap(model.handle(), x, 1, normaliseUnwrap(options), true))[0];
 }
 
 /** Synchronous twin of unwrap. */
 export function unwrapSync(model: Model, input: Float32Array | ArrayLike<number>, options: UnwrapOptions = {}): Unwrapped {
-  const x = singleInput(model, input);
-  return splitUnwrap(model, baselineAddon().unwrap(model.handle(), x, 1, normaliseUnwrap(options), false) as NativeUnwrap)[0];
+  const x = singleInput(model, input, 'unwrapBatch');
+  return splitUnwrap(model, nativeAddon().unwrap(model.handle(), x, 1, normaliseUnwrap(options), false))[0];
 }
 
 /** unwrap for n inputs back to back. */
 export async function unwrapBatch(model: Model, inputs: Float32Array | ArrayLike<number>, options: UnwrapOptions = {}): Promise<Unwrapped[]> {
   const x = toFloat32(inputs, 'inputs');
   const n = model.batchCount(x, 'inputs');
-  return splitUnwrap(model, (await baselineAddon().unwrap(model.handle(), x, n, normaliseUnwrap(options), true)) as NativeUnwrap);
+  return splitUnwrap(model, await nativeAddon().unwrap(model.handle(), x, n, normaliseUnwrap(options), true));
 }
 
 /** Synchronous twin of unwrapBatch. */
 export function unwrapBatchSync(model: Model, inputs: Float32Array | ArrayLike<number>, options: UnwrapOptions = {}): Unwrapped[] {
   const x = toFloat32(inputs, 'inputs');
   const n = model.batchCount(x, 'inputs');
-  return splitUnwrap(model, baselineAddon().unwrap(model.handle(), x, n, normaliseUnwrap(options), false) as NativeUnwrap);
+  return splitUnwrap(model, nativeAddon().unwrap(model.handle(), x, n, normaliseUnwrap(options), false));
 }
 
 /**
@@ -336,6 +256,5 @@ export function unwrapBatchSync(model: Model, inputs: Float32Array | ArrayLike<n
  * uses it: Gauss–Legendre nodes by Newton iteration in float64, or captum's trapezoid.
  */
 export function quadrature(rule: 'gauss-legendre' | 'trapezoid', n: number): { alpha: Float64Array; weight: Float64Array } {
-  if (rule !== 'gauss-legendre' && rule !== 'trapezoid') throw new RangeError(`rule must be 'gauss-legendre' or 'trapezoid', got ${describe(rule)}`);
-  return baselineAddon().quadrature(rule, positiveInteger(n, 'n', 100000));
+  return nativeAddon().quadrature(oneOf(rule, QUADRATURE_RULES, 'rule'), positiveInteger(n, 'n', 100000));
 }

@@ -7,8 +7,8 @@
  * since a tf.LayersModel also has a `layers` array.
  */
 import type { NetworkSpec } from './layers.js';
-import { loadTfjsModel, loadTfjsModelSync, tfjsLayersModelToSpec, isTfjsLayersModel } from './tfjs/load.js';
-import type { TfjsConvertOptions } from './tfjs/convert.js';
+import { loadTfjsModel, loadTfjsModelSync, tfjsLayersModelToSpec, isTfjsLayersModel } from '../tfjs/load.js';
+import type { TfjsConvertOptions } from '../tfjs/convert.js';
 
 /** True when the source is a tfjs model: a path ending in .json, or an in-memory tf.LayersModel. */
 export function isTfjsSource(source: unknown): boolean {

@@ -8,10 +8,10 @@
  * - comparePaths compares two summaries (two checkpoints of a model, two data slices): per class
  *   and layer, the Jaccard overlap of the units on the path and the units that entered or left.
  */
-import type { Model } from '../model.js';
-import type { Explanation, ExplainBatchOptions } from '../types.js';
-import { explainBatch } from '../explain.js';
-import { describe, toFloat32 } from '../shapes.js';
+import type { Model } from '../model/model.js';
+import type { Explanation, ExplainBatchOptions } from './types.js';
+import { explainBatch } from './explain.js';
+import { describe, isObject, oneOf, positiveInteger, toFloat32, wrongType } from '../validate.js';
 
 /** One dataset item: an input (flat, NCHW), optionally with its label and the class to explain. */
 export type DatasetItem =
@@ -67,11 +67,11 @@ export async function* explainDataset(
   inputs: Iterable<DatasetItem> | AsyncIterable<DatasetItem>,
   options: ExplainDatasetOptions = {},
 ): AsyncGenerator<DatasetResult, void, undefined> {
-  if (options === null || typeof options !== 'object') throw new TypeError(`options must be an object, got ${describe(options)}`);
+  if (!isObject(options)) throw wrongType('options', 'an object', options);
   const { batchSize = 32, total: totalOption, onProgress, signal, target, ...explainOptions } = options;
-  if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
+  positiveInteger(batchSize, 'batchSize');
   if (inputs === null || typeof inputs !== 'object' || (!(Symbol.iterator in inputs) && !(Symbol.asyncIterator in inputs)))
-    throw new TypeError(`inputs must be an array or an (async) iterable of inputs, got ${describe(inputs)}`);
+    throw wrongType('inputs', 'an array or an (async) iterable of inputs', inputs);
   const total = totalOption ?? (Array.isArray(inputs) ? inputs.length : undefined);
   const size = model.inputSize;
   const start = performance.now();
@@ -176,7 +176,7 @@ export class PathStatisticsBuilder {
 
   constructor(options: { by?: 'target' | 'label' } = {}) {
     const by = options.by ?? 'target';
-    if (by !== 'target' && by !== 'label') throw new RangeError(`by must be 'target' or 'label', got ${describe(by)}`);
+    oneOf(by, ['target', 'label'], 'by');
     this.by = by;
   }
 

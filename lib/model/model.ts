@@ -2,13 +2,13 @@
 import { readFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import type { LayerSpec, NetworkSpec } from './layers.js';
-import type { ReluLayerInfo } from './types.js';
-import { fromNative, PathwiseError } from './errors.js';
-import { describe, product, toFloat32 } from './shapes.js';
-import { nativeAddon, type NativeNetwork } from './native.js';
-import { lowerNetwork } from './graph.js';
+import type { ReluLayerInfo } from '../explain/types.js';
+import { fromNative, PathwiseError } from '../errors.js';
+import { describe, isObject, toFloat32, wrongType } from '../validate.js';
+import { nativeAddon, type NativeNetwork } from '../addon/native.js';
+import { lowerNetwork, product } from './lower.js';
 import { isTfjsSource, tfjsSourceToSpec, tfjsSourceToSpecSync } from './sources.js';
-import { parseOnnx } from './onnx/load.js';
+import { parseOnnx } from '../onnx/load.js';
 
 /**
  * Where a model comes from: a path to an .onnx file, ONNX bytes, a plain layer-spec array, or a
@@ -111,7 +111,7 @@ export async function loadModel(source: ModelSource, options: LoadOptions = {}):
 
 /** Synchronous twin of loadModel. */
 export function loadModelSync(source: ModelSource, options: LoadOptions = {}): Model {
-  if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+  if (!isObject(options)) throw wrongType('options', 'an object', options);
   if (isTfjsSource(source)) return new Model(tfjsSourceToSpecSync(source, { stripSoftmax: options.stripSoftmax }));
   if (typeof source === 'string') return new Model(specFromBytes(readModelFileSync(source), source));
   if (source instanceof Uint8Array) return new Model(specFromBytes(source, 'bytes'));

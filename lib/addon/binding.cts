@@ -2,8 +2,8 @@
  * Finds and loads the compiled addon, or explains in one message why it cannot.
  *
  * CommonJS on purpose (`.cts` compiles to `.cjs` in both builds): `__dirname` and `require` then
- * mean the same thing in the ESM build (dist/binding.cjs), the CommonJS build
- * (dist/cjs/binding.cjs) and the sources vitest runs (lib/binding.cts). `import.meta.url`, which
+ * mean the same thing in the ESM build (dist/addon/binding.cjs), the CommonJS build
+ * (dist/cjs/addon/binding.cjs) and the sources vitest runs (lib/addon/binding.cts). `import.meta.url`, which
  * an ESM-only loader would use, is a syntax error in CommonJS output.
  */
 import { existsSync, readdirSync } from 'node:fs';
@@ -13,17 +13,18 @@ type NodeGypBuild = ((dir: string) => unknown) & { resolve(dir: string): string 
 
 /**
  * The package root: the nearest folder at or above this file that holds binding.gyp (it ships in
- * the tarball for the source-build fallback). lib/, dist/ and dist/cjs/ all sit below it.
+ * the tarball for the source-build fallback). This file sits in lib/addon/, dist/addon/ or
+ * dist/cjs/addon/: two or three folders below it.
  */
 export function packageRoot(): string {
   let dir = __dirname;
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < 4; i++) {
     if (existsSync(join(dir, 'binding.gyp'))) return dir;
     const up = dirname(dir);
     if (up === dir) break;
     dir = up;
   }
-  return join(__dirname, '..');
+  return join(__dirname, '..', '..');
 }
 
 /** Why the binary could not be loaded: the parts of the message, kept for tests. */

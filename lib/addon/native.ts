@@ -1,12 +1,13 @@
 /**
  * Loads the compiled addon (a prebuild from prebuilds/<platform>-<arch>/ or build/Release/) and
- * describes its shape. This file and model.ts are the only places in lib/ that touch it.
+ * describes its shape: NativeAddon is everything native/addon exports (addon.cc and baselines.cc),
+ * the one TypeScript description of it that the rest of lib/ uses.
  */
-import { PathwiseError } from './errors.js';
-import type { Decomposition, OneWayPaths } from './types.js';
+import { PathwiseError } from '../errors.js';
+import type { Decomposition, OneWayPaths, PathLayer } from '../explain/types.js';
 import { loadBinding } from './binding.cjs';
 
-/** One engine layer (native/core/ir/network.h LayerDesc); lib/graph.ts produces them. */
+/** One engine layer (native/core/ir/network.h LayerDesc); lib/model/lower.ts produces them. */
 export interface NativeLayer {
   kind: 'dense' | 'conv' | 'relu' | 'maxpool' | 'avgpool' | 'affine' | 'add';
   /** Producers (engine layer indices, -1 = the network input); default the previous layer. */
@@ -44,15 +45,6 @@ export interface NativeExplainOptions {
   maxMemoryBytes?: number;
 }
 
-export interface NativeLayerResult {
-  ordinal: number;
-  units: Int32Array;
-  scores: Float32Array;
-  fallback: boolean;
-  k: number;
-  borderline: number;
-}
-
 export interface NativeExplainResult {
   target: number;
   predicted: number;
@@ -64,7 +56,8 @@ export interface NativeExplainResult {
   residual: number;
   recomputes: number;
   classChunk: number;
-  layers: NativeLayerResult[];
+  /** The addon builds these exactly as the public PathLayer. */
+  layers: PathLayer[];
   decomposition?: Decomposition;
   regionAttribution?: Float32Array;
   regionShare?: number;
@@ -92,12 +85,77 @@ export interface KernelInfo {
   threadsError?: string;
 }
 
+/** One engine layer (after flatten/identity are resolved and BatchNorm folded). */
+export interface EngineLayer {
+  index: number;
+  kind: 'dense' | 'conv' | 'relu' | 'maxpool' | 'avgpool' | 'affine' | 'add';
+  name?: string;
+  /** Output shape [C, H, W]. */
+  shape: [number, number, number];
+}
+
+/** What `attribute` returns for n inputs (native/addon/baselines.cc). */
+export interface NativeAttribution {
+  attribution: Float32Array;
+  logits: Float32Array;
+  targets: Int32Array;
+  predicted: Int32Array;
+  delta?: Float64Array;
+  layer?: number;
+}
+
+/** What `unwrap` returns for n inputs. */
+export interface NativeUnwrap {
+  weights: Float32Array;
+  bias: Float64Array;
+  logits: Float32Array;
+  residual: Float64Array;
+}
+
+/** What `insertionDeletion` returns for n inputs. */
+export interface NativeInsertionDeletion {
+  classes: Int32Array;
+  steps: number;
+  step: number;
+  insertion?: Float64Array;
+  deletion?: Float64Array;
+  insertionAuc?: Float64Array;
+  deletionAuc?: Float64Array;
+  forwards: number;
+  batches: number;
+}
+
+/** gemmBench's timings: one entry per iteration, the threads used, and the product. */
+export interface GemmBenchResult {
+  seconds: Float64Array;
+  threads: number;
+  c: Float32Array;
+}
+
+/**
+ * The baseline functions take a flag: `async` true returns a Promise of the result (the work runs
+ * on a libuv thread), false the result itself.
+ */
 export interface NativeAddon {
   NativeNetwork: new (inputShape: [number, number, number], layers: NativeLayer[]) => NativeNetwork;
   kernelInfo(): KernelInfo;
   setThreads(n: number): void;
   gemmWithKernel(kernel: string, transB: boolean, m: number, n: number, k: number,
                  a: Float32Array, b: Float32Array): Float32Array;
+  gemmBench(kernel: string, transB: boolean, m: number, n: number, k: number, a: Float32Array, b: Float32Array,
+            iterations: number, threads: number): GemmBenchResult;
+  attribute(handle: NativeNetwork, x: Float32Array, n: number, options: object, async: false): NativeAttribution;
+  attribute(handle: NativeNetwork, x: Float32Array, n: number, options: object, async: true): Promise<NativeAttribution>;
+  unwrap(handle: NativeNetwork, x: Float32Array, n: number, options: object, async: false): NativeUnwrap;
+  unwrap(handle: NativeNetwork, x: Float32Array, n: number, options: object, async: true): Promise<NativeUnwrap>;
+  insertionDeletion(handle: NativeNetwork, x: Float32Array, attribution: Float32Array, n: number, options: object,
+                    async: false): NativeInsertionDeletion;
+  insertionDeletion(handle: NativeNetwork, x: Float32Array, attribution: Float32Array, n: number, options: object,
+                    async: true): Promise<NativeInsertionDeletion>;
+  networkLayers(handle: NativeNetwork): EngineLayer[];
+  quadrature(rule: 'gauss-legendre' | 'trapezoid', n: number): { alpha: Float64Array; weight: Float64Array };
+  blurTaps(): Float64Array;
+  blurImage(shape: [number, number, number], x: Float32Array): Float32Array;
 }
 
 let cached: NativeAddon | undefined;
@@ -105,7 +163,7 @@ let cached: NativeAddon | undefined;
 /**
  * The addon, loaded once. If no binary can be loaded, throws a PathwiseError with code
  * PATHWISE_NO_BINARY whose message says what was tried, for which platform and ABI, and how to
- * build from source (lib/binding.cts).
+ * build from source (lib/addon/binding.cts).
  */
 export function nativeAddon(): NativeAddon {
   if (cached) return cached;

@@ -3,9 +3,9 @@
  * insertionDeletionSync for one image, insertionDeletionBatch / insertionDeletionBatchSync for many.
  * The states of every curve run as forward batches of the original network.
  */
-import type { Model } from './model.js';
-import { baselineAddon, normaliseTargets } from './attribute.js';
-import { describe, toFloat32 } from './shapes.js';
+import type { Model } from '../model/model.js';
+import { nativeAddon, type NativeInsertionDeletion } from '../addon/native.js';
+import { boolean, checkOptions, checkTargets, oneOf, positiveInteger, singleInput, toFloat32 } from '../validate.js';
 
 /**
  * Order among pixels of equal attribution. 'stable' (default; the fixtures' order): value
@@ -69,48 +69,20 @@ export interface InsertionDeletionBatchResult {
   batches: number;
 }
 
-interface NativeInsDel {
-  classes: Int32Array;
-  steps: number;
-  step: number;
-  insertion?: Float64Array;
-  deletion?: Float64Array;
-  insertionAuc?: Float64Array;
-  deletionAuc?: Float64Array;
-  forwards: number;
-  batches: number;
-}
 
 const OPTIONS = new Set(['step', 'order', 'target', 'targets', 'insertion', 'deletion', 'chunkSize', 'maxMemoryBytes', 'reuseKnownStates']);
 
-function positiveInteger(v: unknown, what: string): number {
-  if (typeof v !== 'number') throw new TypeError(`${what} must be a number, got ${describe(v)}`);
-  if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`${what} must be a positive integer, got ${v}`);
-  return v;
-}
-
-function bool(v: unknown, what: string): boolean {
-  if (typeof v !== 'boolean') throw new TypeError(`${what} must be a boolean, got ${describe(v)}`);
-  return v;
-}
-
 function normalise(model: Model, options: InsertionDeletionBatchOptions & { target?: number }, n: number): object {
-  if (options === null || typeof options !== 'object') throw new TypeError(`options must be an object, got ${describe(options)}`);
-  for (const key of Object.keys(options))
-    if (!OPTIONS.has(key)) throw new RangeError(`unknown option ${JSON.stringify(key)} (known: ${[...OPTIONS].join(', ')})`);
+  checkOptions(options, OPTIONS);
   const native: Record<string, unknown> = {};
   if (options.step !== undefined) native.step = positiveInteger(options.step, 'step');
-  if (options.order !== undefined) {
-    if (options.order !== 'stable' && options.order !== 'reference')
-      throw new RangeError(`order must be 'stable' or 'reference', got ${describe(options.order)}`);
-    native.order = options.order;
-  }
-  if (options.insertion !== undefined) native.insertion = bool(options.insertion, 'insertion');
-  if (options.deletion !== undefined) native.deletion = bool(options.deletion, 'deletion');
-  if (options.reuseKnownStates !== undefined) native.reuse = bool(options.reuseKnownStates, 'reuseKnownStates');
+  if (options.order !== undefined) native.order = oneOf(options.order, ['stable', 'reference'], 'order');
+  if (options.insertion !== undefined) native.insertion = boolean(options.insertion, 'insertion');
+  if (options.deletion !== undefined) native.deletion = boolean(options.deletion, 'deletion');
+  if (options.reuseKnownStates !== undefined) native.reuse = boolean(options.reuseKnownStates, 'reuseKnownStates');
   if (options.chunkSize !== undefined) native.chunkSize = positiveInteger(options.chunkSize, 'chunkSize');
   if (options.maxMemoryBytes !== undefined) native.maxMemoryBytes = positiveInteger(options.maxMemoryBytes, 'maxMemoryBytes');
-  const targets = normaliseTargets(model, options, n);
+  const targets = checkTargets(options, model.numClasses, n);
   if (targets) native.targets = targets;
   return native;
 }
@@ -122,7 +94,7 @@ function mean(a: Float64Array | undefined): number | undefined {
   return s / a.length;
 }
 
-function assemble(r: NativeInsDel): InsertionDeletionBatchResult {
+function assemble(r: NativeInsertionDeletion): InsertionDeletionBatchResult {
   const points = r.steps + 1;
   const results = Array.from(r.classes, (target, e): InsertionDeletionResult => {
     const out: InsertionDeletionResult = { target };
@@ -143,10 +115,8 @@ function assemble(r: NativeInsDel): InsertionDeletionBatchResult {
 }
 
 function prepare(model: Model, inputs: unknown, attributions: unknown, options: InsertionDeletionBatchOptions, single: boolean) {
-  const x = toFloat32(inputs, single ? 'input' : 'inputs');
+  const x = single ? singleInput(model, inputs, 'insertionDeletionBatch') : toFloat32(inputs, 'inputs');
   const a = toFloat32(attributions, single ? 'attribution' : 'attributions');
-  if (single && x.length !== model.inputSize)
-    throw new RangeError(`input has ${x.length} values, expected ${model.inputSize}; use insertionDeletionBatch for several inputs`);
   const n = model.batchCount(x, single ? 'input' : 'inputs');
   if (a.length !== x.length) throw new RangeError(`attribution has ${a.length} values, expected ${x.length} (one per input value)`);
   if (options !== null && typeof options === 'object') {
@@ -160,28 +130,28 @@ function prepare(model: Model, inputs: unknown, attributions: unknown, options: 
 export async function insertionDeletion(model: Model, input: Float32Array | ArrayLike<number>, attribution: Float32Array | ArrayLike<number>,
   options: InsertionDeletionOptions = {}): Promise<InsertionDeletionResult> {
   const { x, a, n, native } = prepare(model, input, attribution, options, true);
-  return assemble((await baselineAddon().insertionDeletion(model.handle(), x, a, n, native, true)) as NativeInsDel).results[0];
+  return assemble(await nativeAddon().insertionDeletion(model.handle(), x, a, n, native, true)).results[0];
 }
 
 /** Synchronous twin of insertionDeletion. */
 export function insertionDeletionSync(model: Model, input: Float32Array | ArrayLike<number>, attribution: Float32Array | ArrayLike<number>,
   options: InsertionDeletionOptions = {}): InsertionDeletionResult {
   const { x, a, n, native } = prepare(model, input, attribution, options, true);
-  return assemble(baselineAddon().insertionDeletion(model.handle(), x, a, n, native, false) as NativeInsDel).results[0];
+  return assemble(nativeAddon().insertionDeletion(model.handle(), x, a, n, native, false)).results[0];
 }
 
 /** Curves and AUCs of n images (and n attributions) back to back, with their means. */
 export async function insertionDeletionBatch(model: Model, inputs: Float32Array | ArrayLike<number>, attributions: Float32Array | ArrayLike<number>,
   options: InsertionDeletionBatchOptions = {}): Promise<InsertionDeletionBatchResult> {
   const { x, a, n, native } = prepare(model, inputs, attributions, options, false);
-  return assemble((await baselineAddon().insertionDeletion(model.handle(), x, a, n, native, true)) as NativeInsDel);
+  return assemble(await nativeAddon().insertionDeletion(model.handle(), x, a, n, native, true));
 }
 
 /** Synchronous twin of insertionDeletionBatch. */
 export function insertionDeletionBatchSync(model: Model, inputs: Float32Array | ArrayLike<number>, attributions: Float32Array | ArrayLike<number>,
   options: InsertionDeletionBatchOptions = {}): InsertionDeletionBatchResult {
   const { x, a, n, native } = prepare(model, inputs, attributions, options, false);
-  return assemble(baselineAddon().insertionDeletion(model.handle(), x, a, n, native, false) as NativeInsDel);
+  return assemble(nativeAddon().insertionDeletion(model.handle(), x, a, n, native, false));
 }
 
 /** The Reference's AUC of one curve: (Σ sᵢ − s₀/2 − sₙ/2) / n. */
@@ -197,5 +167,5 @@ export function curveAuc(curve: ArrayLike<number>): number {
 export function blurSubstrate(shape: readonly number[], input: Float32Array | ArrayLike<number>): Float32Array {
   if (!Array.isArray(shape) || shape.length !== 3) throw new TypeError('shape must be [C, H, W]');
   const x = toFloat32(input, 'input');
-  return baselineAddon().blurImage([shape[0], shape[1], shape[2]], x);
+  return nativeAddon().blurImage([shape[0], shape[1], shape[2]], x);
 }

@@ -1,0 +1,175 @@
+/**
+ * What `pathwise explain` and `pathwise report` share: their input options, opening the model and
+ * the inputs, explaining every input in chunks (with a progress bar on a terminal) and the HTML
+ * report.
+ */
+import { Command } from 'commander';
+import cliProgress from 'cli-progress';
+import { loadModel, loadModelSync, type Model } from '../model/model.js';
+import { explainBatch } from '../explain/explain.js';
+import type { Depth, Explanation, ExplainBatchOptions, Width } from '../explain/types.js';
+import { isTfjsSource, tfjsSourceToSpec } from '../model/sources.js';
+import { readInputs, type InputBatch } from './inputs.js';
+import { imageShapeOf, type ImageShape } from '../render/image.js';
+import { renderReport } from '../report/html.js';
+import { UsageError, type CliIO } from './program.js';
+import { numberList, parseDecompose, parseDepth, parseInteger, parseNumber, parseWidth } from './parse.js';
+
+export interface ExplainFlags {
+  input: string[];
+  out?: string;
+  width?: Width;
+  depth?: Depth;
+  target?: number;
+  semantics?: string;
+  threshold?: number;
+  decompose?: ExplainBatchOptions['decompose'];
+  decomposeLayer?: number;
+  paths?: number;
+  baseline?: boolean;
+  mean?: number[];
+  std?: number[];
+  imageShape?: number[];
+  perChannel?: boolean;
+  clip?: number;
+  report?: boolean;
+  stripSoftmax?: boolean;
+  json?: boolean;
+  progress?: boolean;
+}
+
+/** Opens a model file: .json is a tfjs LayersModel, anything else ONNX. */
+export async function openModel(path: string, options: { stripSoftmax?: boolean } = {}): Promise<Model> {
+  if (isTfjsSource(path)) return loadModelSync(await tfjsSourceToSpec(path, { stripSoftmax: options.stripSoftmax === true }));
+  if (options.stripSoftmax) throw new UsageError('--strip-softmax applies to tfjs models (.json) only');
+  return loadModel(path);
+}
+
+
+/** The baseline drawn beside pathwise: input × gradient ('linear' semantics, everything kept). */
+export const BASELINE_NAME = 'input × gradient';
+export const BASELINE_OPTIONS: ExplainBatchOptions = { semantics: 'linear', width: 'all', depth: 'all', threshold: 0 };
+
+/**
+ * Explains every input in chunks, calling `each` for every explanation as its chunk completes
+ * (so files are written as the run goes), with a progress bar on a terminal.
+ */
+export async function explainAll(
+  model: Model, batch: InputBatch, options: ExplainBatchOptions, io: CliIO, progress: boolean,
+  each: (e: Explanation, index: number, baseline?: Float32Array) => Promise<void> | void = () => {},
+  baseline = false,
+): Promise<{ explanations: Explanation[]; baselines: Float32Array[] }> {
+  const size = model.inputSize;
+  const chunk = Math.max(1, Math.min(16, Math.floor(2 ** 22 / Math.max(1, size))));
+  const bar = progress && io.stderr.isTTY
+    ? new cliProgress.SingleBar({
+      stream: io.stderr as NodeJS.WritableStream,
+      format: 'explaining {bar} {value}/{total} | {rate} items/s | ETA {eta_formatted}',
+      hideCursor: true,
+      clearOnComplete: true,
+      etaBuffer: 50,
+    }, cliProgress.Presets.shades_classic)
+    : undefined;
+  const start = performance.now();
+  bar?.start(batch.count, 0, { rate: '0.0' });
+  const out: Explanation[] = [];
+  const baselines: Float32Array[] = [];
+  try {
+    for (let i = 0; i < batch.count; i += chunk) {
+      const n = Math.min(chunk, batch.count - i);
+      const xs = batch.values.subarray(i * size, (i + n) * size);
+      const part = await explainBatch(model, xs, {
+        ...options, targets: options.targets ? Array.from(options.targets).slice(i, i + n) : undefined,
+      });
+      // The baseline explains the same classes.
+      const base = baseline ? await explainBatch(model, xs, { ...BASELINE_OPTIONS, targets: part.map((e) => e.target) }) : undefined;
+      for (let j = 0; j < part.length; j++) {
+        await each(part[j], out.length, base?.[j].attribution);
+        out.push(part[j]);
+        if (base) baselines.push(base[j].attribution);
+      }
+      const seconds = (performance.now() - start) / 1000;
+      bar?.update(out.length, { rate: (out.length / Math.max(seconds, 1e-9)).toFixed(1) });
+    }
+  } finally {
+    bar?.stop();
+  }
+  return { explanations: out, baselines };
+}
+
+export function explainOptions(flags: ExplainFlags, count: number): ExplainBatchOptions {
+  const options: ExplainBatchOptions = {};
+  if (flags.width !== undefined) options.width = flags.width;
+  if (flags.depth !== undefined) options.depth = flags.depth;
+  if (flags.semantics !== undefined) options.semantics = flags.semantics as ExplainBatchOptions['semantics'];
+  if (flags.threshold !== undefined) options.threshold = flags.threshold;
+  if (flags.paths !== undefined) options.paths = { k: flags.paths };
+  if (flags.decompose !== undefined) options.decompose = { ...flags.decompose, ...(flags.decomposeLayer !== undefined ? { layer: flags.decomposeLayer } : {}) };
+  else if (flags.decomposeLayer !== undefined) throw new UsageError('--decompose-layer needs --decompose');
+  if (flags.target !== undefined) options.targets = new Array<number>(count).fill(flags.target);
+  return options;
+}
+
+export interface Prepared {
+  model: Model;
+  batch: InputBatch;
+  shape: ImageShape;
+  explanations: Explanation[];
+  baselines: Float32Array[];
+}
+
+export async function openInputs(modelPath: string, flags: ExplainFlags) {
+  const model = await openModel(modelPath, { stripSoftmax: flags.stripSoftmax });
+  try {
+    const shape = imageShapeOf(model.inputShape, flags.imageShape);
+    const batch = await readInputs(flags.input, model, shape, { mean: flags.mean, std: flags.std });
+    return { model, shape, batch };
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+}
+
+/** The report shows at most this many inputs (the first ones). */
+export const REPORT_LIMIT = 100;
+
+export function reportHtml(modelPath: string, flags: ExplainFlags, p: Prepared): string {
+  const total = p.explanations.length;
+  return renderReport({
+    title: 'pathwise report',
+    subtitle: total > REPORT_LIMIT ? `${modelPath} (the first ${REPORT_LIMIT} of ${total} inputs)` : modelPath,
+    model: p.model,
+    examples: p.explanations.slice(0, REPORT_LIMIT).map((e, i) => ({
+      title: p.batch.labels[i], explanation: e, input: p.batch.values.subarray(i * p.model.inputSize, (i + 1) * p.model.inputSize),
+      baselines: p.baselines[i] ? [{ name: BASELINE_NAME, attribution: p.baselines[i] }] : undefined,
+    })),
+    imageShape: p.shape,
+    mean: flags.mean,
+    std: flags.std,
+    settings: {
+      width: flags.width ?? 'all', depth: flags.depth ?? 'all', target: flags.target, semantics: flags.semantics ?? 'official',
+      threshold: flags.threshold,
+    },
+  });
+}
+
+
+export function addInputOptions(cmd: Command): Command {
+  return cmd
+    .requiredOption('-i, --input <files...>', 'input files: .npy or .json (normalised, NCHW; one input or a batch) or .png images')
+    .option('--width <k|P%|all>', 'units kept per path layer (default all)', parseWidth)
+    .option('--depth <d|all>', 'number of path layers, counted from the output (default all)', parseDepth)
+    .option('--target <class>', 'class to explain (default: the predicted class)', parseInteger('target'))
+    .option('--semantics <name>', "official (default: the authors' reference) or linear (the path model with the activation pattern frozen at x)")
+    .option('--threshold <t>', 'selection threshold on the class-softmax score (default 1/C)', parseNumber('threshold'))
+    .option('--decompose <by>', "split the explanation into one path layer's contributions: unit, channel or top:N", parseDecompose)
+    .option('--decompose-layer <ordinal>', 'the path layer to decompose (default the top one)', parseInteger('decompose-layer'))
+    .option('--paths <k>', 'also find the top k one-way paths (one unit per path layer)', parseInteger('paths'))
+    .option('--baseline', 'also compute input × gradient for comparison')
+    .option('--mean <values>', 'per-channel mean of the input normalisation, e.g. 0.485,0.456,0.406 (PNG inputs are normalised with it)', numberList('mean'))
+    .option('--std <values>', 'per-channel standard deviation of the input normalisation', numberList('std'))
+    .option('--image-shape <C,H,W>', 'how to read a flat model input as an image', numberList('image-shape'))
+    .option('--strip-softmax', "tfjs models: explain the logits under a final softmax")
+    .option('--json', 'machine-readable output on stdout')
+    .option('--no-progress', 'no progress bar (it only shows on a terminal anyway)');
+}
