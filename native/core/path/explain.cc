@@ -21,10 +21,10 @@ void validate_options(const Network& net, std::size_t n, const ExplainOptions& o
   const std::size_t relus = net.relu_positions().size();
   if (options.depth > relus)
     throw_range("depth " + std::to_string(options.depth) + " exceeds the network's " +
-                std::to_string(relus) + " ReLU layer(s); use 'all' for every layer");
+                std::to_string(relus) + " ReLU layer(s)");
   const WidthRule& w = options.width;
   if (w.mode == WidthRule::Mode::Count && !(w.value >= 1.0 && w.value == std::floor(w.value)))
-    throw_range("width must be an integer >= 1, 'P%' or 'all'");
+    throw_range("width must be a whole number of units, at least 1");
   if (w.mode == WidthRule::Mode::Percent && !(w.value > 0.0 && w.value <= 100.0))
     throw_range("width percentage must be in (0, 100]");
   if (options.decompose.by != DecomposeOptions::By::None) {
@@ -34,11 +34,11 @@ void validate_options(const Network& net, std::size_t n, const ExplainOptions& o
       throw_range("decompose.layer " + std::to_string(o) + " is not a path layer (path layers: ordinals " +
                   std::to_string(relus - depth) + " to " + std::to_string(relus - 1) + ")");
     if (options.decompose.by == DecomposeOptions::By::Top && options.decompose.top == 0)
-      throw_range("decompose.by.top must be >= 1");
+      throw_range("a decomposition into the top units must keep at least 1 unit");
   }
   if (options.paths.k > 0) {
-    if (options.paths.k > 100000) throw_range("paths.k must be at most 100000");
-    if (options.paths.beam == 0) throw_range("paths.beam must be >= 1");
+    if (options.paths.k > 100000) throw_range("the number of one-way paths must be at most 100000");
+    if (options.paths.beam == 0) throw_range("the beam of the one-way path search must be at least 1 unit");
     const std::size_t depth = options.depth == 0 ? relus : options.depth;
     const auto& layers = net.layers();
     for (std::size_t i = net.relu_positions()[relus - depth] + 1; i < layers.size(); ++i)
@@ -47,7 +47,7 @@ void validate_options(const Network& net, std::size_t n, const ExplainOptions& o
                     "(layer " + std::to_string(i) + " is a residual join or a branch); use a smaller depth");
   }
   if (std::isnan(options.threshold) || options.threshold >= 1.0f)
-    throw_range("threshold must be in [0, 1) (a softmax score), or omitted for 1/C");
+    throw_range("threshold must be a number below 1 (a softmax score), or negative for 1/C");
   class_chunk_for(net, options);  // throws Error(Memory) when not even one class fits
   if (!options.region.empty() && options.region.size() != n * net.input_size())
     throw_range("region has " + std::to_string(options.region.size()) + " values, expected " +
