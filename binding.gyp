@@ -10,6 +10,8 @@
         "native/core/vjp/vjp.cc",
         "native/core/path/select.cc",
         "native/core/path/explain.cc",
+        "native/core/path/memory_budget.cc",
+        "native/core/path/decompose.cc",
         "native/core/path/oneway.cc",
         "native/core/baselines/baselines.cc",
         "native/core/metrics/insdel.cc",

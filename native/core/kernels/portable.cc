@@ -2,12 +2,7 @@
 // baseline ISA gives) and, on arm64, "neon" (NEON is baseline on AArch64, so no dispatch needed).
 #include "kernels_isa.h"
 
-#include <cstddef>
-
-#include "../threads/pool.h"
-#include "workspace.h"
-
-namespace pathwise::kernels::scalar {
+#include "scalar/begin.h"
 // The oracle path: kept simple (4 × 4 tile of scalars), not tuned; ~3 GFLOP/s, so 1 MFLOP is
 // already ~0.3 ms of work, the same bar as the x86 kernels' 32 MFLOP.
 #define PW_VEC_WIDTH 1
@@ -19,20 +14,12 @@ namespace pathwise::kernels::scalar {
 #define PW_PAR_MIN_FLOPS 1e6
 #define PW_GROUP 1
 #include "gemm_f32_body.inc"
-#undef PW_VEC_WIDTH
-#undef PW_TILE_ROWS
-#undef PW_TILE_VECS
-#undef PW_KC
-#undef PW_MC
-#undef PW_NC
-#undef PW_PAR_MIN_FLOPS
-#undef PW_GROUP
 const KernelTable table = {"scalar", "portable C++, 4x4 tile", gemm_nn, gemm_nt, gemm_nn_threads,
                            gemm_nt_threads};
-}  // namespace pathwise::kernels::scalar
+#include "scalar/end.h"
 
 #if defined(__aarch64__)
-namespace pathwise::kernels::arm64_neon {
+#include "arm64_neon/begin.h"
 // Not yet measured on arm64 hardware: 8 × 12 = 24 accumulators + 3 B vectors + A of the 32
 // v-registers, the register block of BLIS's armv8a sgemm micro-kernel.
 #define PW_VEC_WIDTH 4
@@ -44,15 +31,7 @@ namespace pathwise::kernels::arm64_neon {
 #define PW_PAR_MIN_FLOPS 16e6
 #define PW_GROUP 2
 #include "gemm_f32_body.inc"
-#undef PW_VEC_WIDTH
-#undef PW_TILE_ROWS
-#undef PW_TILE_VECS
-#undef PW_KC
-#undef PW_MC
-#undef PW_NC
-#undef PW_PAR_MIN_FLOPS
-#undef PW_GROUP
 const KernelTable table = {"neon", "arm64 NEON, 8x12 tile", gemm_nn, gemm_nt, gemm_nn_threads,
                            gemm_nt_threads};
-}  // namespace pathwise::kernels::arm64_neon
+#include "arm64_neon/end.h"
 #endif

@@ -2,26 +2,7 @@
 #include "kernels_isa.h"
 
 #if PATHWISE_X86
-#include <immintrin.h>
-
-#include <cstddef>
-
-#include "../threads/pool.h"
-#include "workspace.h"
-
-// clang ignores GCC's target pragma (the fuzz and sanitizer builds use clang): give it the
-// same features through an attribute on every function of this region.
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512cd,avx512dq,avx512vl,avx2,fma,bmi,bmi2,f16c,lzcnt,movbe"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("arch=x86-64-v4")
-#endif
-// g++ 12 warns inside its own avx512fintrin.h (the _mm512_undefined_ps() pass-through of the
-// unpack/shuffle intrinsics) wherever transpose_tile is inlined: GCC bug 105593, a false positive.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-namespace pathwise::kernels::x86_v4 {
+#include "x86_v4/begin.h"
 // Measured on the 2-core KVM guest we develop on (AMD EPYC family 25 model 17, Zen 4: AVX-512
 // runs as 2 × 256 bit, one zmm FMA per cycle, 115 GFLOP/s peak per core at 3.6 GHz, measured;
 // L1d 32 KiB, L2 1 MiB), g++ 12 -O3, single thread, GFLOP/s by thread CPU time (the machine is
@@ -48,33 +29,6 @@ namespace pathwise::kernels::x86_v4 {
 //     regions per call) 1 thread 3.28–3.31 ms, 2 threads 6.27–6.32 (one run 3.73; perf: 24 %
 //     worker spin, 11 % caller waiting); 32 MFLOP (only the 640 × 256 × 128 Jacobian step split)
 //     1 thread 3.28–3.44, 2 threads 3.31–3.71. Retune on an idle machine.
-// dst[p·ldd + j] = src[j·lds + p] for j, p < 16: the 16 × 16 transpose pack_b uses for gemm_nt.
-static inline __attribute__((always_inline)) void transpose_tile(const float* src, std::size_t lds,
-                                                                 float* dst, std::size_t ldd) {
-  __m512 r[16], t[16];
-  for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(src + i * lds);
-  for (int i = 0; i < 16; i += 2) {
-    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-  }
-  for (int i = 0; i < 16; i += 4) {
-    r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
-    r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
-    r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-    r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
-  }
-  for (int h = 0; h < 16; h += 8)
-    for (int i = 0; i < 4; ++i) {
-      t[h + i] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0x88);
-      t[h + i + 4] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0xDD);
-    }
-  for (int i = 0; i < 8; ++i) {
-    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
-    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
-  }
-  for (int i = 0; i < 16; ++i) _mm512_storeu_ps(dst + i * ldd, r[i]);
-}
-#define PW_HAVE_TRANSPOSE_TILE 1
 #define PW_VEC_WIDTH 16
 #define PW_TILE_ROWS 12
 #define PW_TILE_VECS 2
@@ -84,22 +38,7 @@ static inline __attribute__((always_inline)) void transpose_tile(const float* sr
 #define PW_PAR_MIN_FLOPS 32e6
 #define PW_GROUP 4
 #include "gemm_f32_body.inc"
-#undef PW_VEC_WIDTH
-#undef PW_TILE_ROWS
-#undef PW_TILE_VECS
-#undef PW_KC
-#undef PW_MC
-#undef PW_NC
-#undef PW_PAR_MIN_FLOPS
-#undef PW_GROUP
-#undef PW_HAVE_TRANSPOSE_TILE
 const KernelTable table = {"avx512", "x86-64-v4 (AVX-512), 12x32 tile", gemm_nn, gemm_nt,
                            gemm_nn_threads, gemm_nt_threads};
-}  // namespace pathwise::kernels::x86_v4
-#pragma GCC diagnostic pop
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+#include "x86_v4/end.h"
 #endif

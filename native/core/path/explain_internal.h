@@ -1,0 +1,78 @@
+// Internal to path/: the state one chunk of a batch is explained with, and the saturating size
+// arithmetic of the memory budget. explain.cc runs the chunk (selection and the path network),
+// memory_budget.cc estimates and checks working memory, decompose.cc and oneway.cc add the
+// decomposition and the one-way paths. Nothing outside path/ includes this header.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "../forward/forward.h"
+#include "../ir/network.h"
+#include "../vjp/vjp.h"
+#include "explain.h"
+#include "select.h"
+
+namespace pathwise::explain_internal {
+
+// Saturating size arithmetic for the estimate: a network of legal sizes (each tensor < 2^31 values)
+// can still need more than 2^64 bytes (C × widest × 12), and a wrapped estimate would let it in.
+constexpr std::size_t kSizeMax = ~std::size_t(0);
+inline std::size_t sat_add(std::size_t a, std::size_t b) { return a > kSizeMax - b ? kSizeMax : a + b; }
+inline std::size_t sat_mul(std::size_t a, std::size_t b) { return a != 0 && b > kSizeMax / a ? kSizeMax : a * b; }
+
+// Floats one example keeps for the whole explanation (memory_budget.cc).
+std::size_t cached_floats(const Network& net);
+
+// State shared by both semantics while one chunk is explained.
+struct Chunk {
+  const Network& net;
+  const float* x;
+  std::size_t n;
+  const ExplainOptions& opt;
+  const float* region;  // this chunk's part of opt.region (n × d), or null
+  ExplainResult* results;
+  std::size_t class_chunk;  // < classes: score in class chunks (memory-bounded mode)
+  std::size_t held = 0;     // bytes of cached activations the chunk keeps (the estimate's 2 or 3 × cached)
+  std::size_t classes, depth, first_path, top;
+  std::vector<std::size_t> target;
+  Activations orig;  // H0 / L0: the original forward
+  Activations tau;   // with a region: the JVP of x ⊙ mask through the frozen original network
+  Frozen frozen;     // the frozen network the sweeps run through
+  std::vector<std::vector<float>> mask_store;     // path layer → n × N_l selection (or gate)
+  std::vector<const float*> masks;                // what forward passes apply at path layers
+  Sweep sweep;
+  float threshold;
+  ChunkedScores score_work;
+  std::vector<float> scores;
+  std::vector<std::uint8_t> identical;
+  std::vector<std::int32_t> order;
+
+  Chunk(const Network& net_, const float* x_, std::size_t n_, const ExplainOptions& opt_, const float* region_,
+        std::size_t opt_class_chunk, const std::int32_t* targets, ExplainResult* results_);
+
+  // The explanation steps (explain.cc).
+  void sweep_from_logits(std::size_t p, std::size_t c0 = 0, std::size_t c1 = 0);
+  std::vector<float>& select(std::size_t o, std::size_t p);
+  void select_official();
+  void select_linear();
+  void finish();
+  Frozen frozen_for(std::size_t e) const;
+
+  // Working memory known only at run time (memory_budget.cc).
+  void check_budget(std::size_t need, const char* what, const char* advice) const;
+  std::size_t vjp_bytes(std::size_t rows, std::size_t end) const;
+
+  // A path layer's components (decompose.cc).
+  void decompose(std::size_t e, std::size_t o, std::size_t pk, const float* delta_all, const float* z_all,
+                 double bias_above);
+
+  // The one-way paths (oneway.cc).
+  std::vector<float> block_jvp(std::size_t e, std::size_t from, std::size_t to, std::vector<float> t,
+                               std::size_t rows) const;
+  void one_way_paths(std::size_t e, const std::vector<std::vector<float>>& deltas, double bias_above,
+                     const Activations& fin);
+};
+
+}  // namespace pathwise::explain_internal

@@ -1,0 +1,121 @@
+// The memory budget of an explanation: the working-memory estimate that sizes chunks of examples
+// and of classes, and the run-time checks of the steps whose size is known only as they run.
+#include <algorithm>
+#include <string>
+
+#include "../forward/forward.h"
+#include "../util/error.h"
+#include "explain.h"
+#include "explain_internal.h"
+
+namespace pathwise {
+
+using explain_internal::sat_add;
+using explain_internal::sat_mul;
+
+namespace explain_internal {
+
+// Floats one example keeps for the whole explanation: the input and every layer's values, a ReLU's
+// gate or a pool's routing besides (the estimate holds two such sets: the original forward and a
+// gated one).
+std::size_t cached_floats(const Network& net) {
+  std::size_t cached = net.input_size();
+  for (const Layer& layer : net.layers()) {
+    const bool extra = layer.kind == LayerKind::Relu || layer.kind == LayerKind::MaxPool;
+    cached = sat_add(cached, sat_mul(layer.out_size(), extra ? 2 : 1));
+  }
+  return cached;
+}
+
+}  // namespace explain_internal
+
+std::size_t explain_bytes_per_example(const Network& net, const ExplainOptions& options, std::size_t class_chunk) {
+  const auto& layers = net.layers();
+  const auto& relus = net.relu_positions();
+  const std::size_t depth = options.depth == 0 || options.depth > relus.size() ? relus.size() : options.depth;
+  const std::size_t pmin = relus[relus.size() - depth];
+  // Per layer: its values, a ReLU's gate or a pool's routing — once for the original forward and
+  // once for a gated forward (H1/H4) — and a mask per path layer.
+  const std::size_t cached = explain_internal::cached_floats(net);
+  // The C-row sweep runs above l_min. In a chain two cotangent blocks are alive at once (a layer
+  // and its producer) plus a scratch block; every tensor read by several layers (a residual source)
+  // can hold one more while it waits for its last consumer (the fuzzer found a graph of five
+  // chained residual joins that kept five alive). Scoring keeps about ten words per unit of a
+  // path layer: ChunkedScores' max, first, sum, numerator, all-equal flags (32- and 8-bit) and
+  // list of units with exps, and the selection's scores, flags and order (the fuzzer caught the
+  // class-major scoring over its estimate when only chunked scoring's five were counted).
+  std::size_t widest = 0, shared = 0;
+  for (std::size_t i = pmin; i < layers.size(); ++i) {
+    widest = std::max(widest, layers[i].out_size());
+    if (net.consumers()[i].size() > 1) ++shared;
+  }
+  const std::size_t blocks = std::max<std::size_t>(3, 2 + shared);
+  const std::size_t sweep = sat_add(sat_mul(sat_mul(blocks, class_chunk), widest), sat_mul(10, widest));
+  // A region adds a third set: the JVP of x ⊙ mask through the frozen network (values, gates, routing).
+  const std::size_t sets = options.region.empty() ? 2 : 3;
+  // A conv layer's forward or VJP holds an im2col block and a gathered δ_out block besides
+  // (ops::conv_scratch_floats: they grow with the rows up to ~4 MiB each, so per example this
+  // over-counts only a chunk of many examples).
+  std::size_t scratch = 0;
+  for (const Layer& layer : layers) scratch = std::max(scratch, ops::conv_scratch_floats(layer, class_chunk));
+  return sat_mul(sizeof(float), sat_add(sat_add(sat_add(sat_mul(sets, cached), sweep), scratch), sat_mul(2, net.num_classes())));
+}
+
+std::size_t explain_fixed_bytes(const Network& net) {
+  // The sparse paths' list of nonzeros holds at most 1/kSparseDivisor of a layer's input.
+  std::size_t widest = net.input_size();
+  for (const Layer& layer : net.layers()) widest = std::max(widest, layer.out_size());
+  return sat_mul(sizeof(float), widest / ops::kSparseDivisor + 1);
+}
+
+std::size_t explain_chunk_examples(const Network& net, const ExplainOptions& options, std::size_t per_example) {
+  // class_chunk_for has checked that one example and the fixed part fit.
+  const std::size_t fixed = explain_fixed_bytes(net);
+  return std::max<std::size_t>(1, (options.max_memory_bytes - std::min(fixed, options.max_memory_bytes)) / per_example);
+}
+
+std::size_t class_chunk_for(const Network& net, const ExplainOptions& options) {
+  const std::size_t classes = net.num_classes(), fixed = explain_fixed_bytes(net);
+  const auto bytes = [&](std::size_t chunk) { return sat_add(explain_bytes_per_example(net, options, chunk), fixed); };
+  if (bytes(classes) <= options.max_memory_bytes) return classes;
+  std::size_t lo = 1, hi = classes - 1;
+  if (bytes(1) > options.max_memory_bytes)
+    throw Error(Error::Kind::Memory,
+                "explaining one input needs about " +
+                    std::to_string(sat_add(bytes(1), (1 << 20) - 1) >> 20) +
+                    " MiB of working memory even one class at a time, above maxMemoryBytes = " +
+                    std::to_string(options.max_memory_bytes) + " bytes; raise maxMemoryBytes or use a smaller depth");
+  while (lo < hi) {  // the largest chunk that fits
+    const std::size_t mid = (lo + hi + 1) / 2;
+    if (bytes(mid) <= options.max_memory_bytes) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+namespace explain_internal {
+
+// Decompositions and the one-way path search run batched VJPs whose row counts are known only
+// now (live units, groups, surviving nodes), so their working memory is checked here, before it
+// is allocated, against what maxMemoryBytes leaves besides the chunk's cached activations.
+void Chunk::check_budget(std::size_t need, const char* what, const char* advice) const {
+  if (sat_add(held, need) <= opt.max_memory_bytes) return;
+  throw Error(Error::Kind::Memory, std::string(what) + " needs about " + std::to_string(sat_add(need, (1 << 20) - 1) >> 20) +
+                                       " MiB of working memory besides the " + std::to_string(sat_add(held, (1 << 20) - 1) >> 20) +
+                                       " MiB the explanation holds, above maxMemoryBytes = " +
+                                       std::to_string(opt.max_memory_bytes) + " bytes; " + advice);
+}
+
+// Widest activation among layers [0, end) and the input: a VJP of `rows` rows down from layer
+// end − 1 holds at most three blocks of rows × that at once, and the input cotangent.
+std::size_t Chunk::vjp_bytes(std::size_t rows, std::size_t end) const {
+  std::size_t widest = net.input_size(), scratch = 0;
+  for (std::size_t i = 0; i < end; ++i) {
+    widest = std::max(widest, net.layers()[i].out_size());
+    scratch = std::max(scratch, ops::conv_scratch_floats(net.layers()[i], rows));
+  }
+  return sat_mul(sizeof(float), sat_add(sat_mul(rows, sat_add(sat_mul(3, widest), net.input_size())), scratch));
+}
+
+}  // namespace explain_internal
+}  // namespace pathwise
