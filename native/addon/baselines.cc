@@ -24,13 +24,11 @@ struct AttributeJob {
   static constexpr const char* kOutOfMemory = "out of memory";
   using Result = pathwise::AttributeResult;
 
-  std::shared_ptr<const pathwise::Network> net;
-  std::vector<float> input;
-  std::size_t n;
+  Batch batch;
   pathwise::AttributeOptions options;
 
-  void validate() const { pathwise::validate_attribute_options(*net, n, options); }
-  Result run() const { return pathwise::attribute(*net, input.data(), n, options); }
+  void validate() const { pathwise::validate_attribute_options(*batch.net, batch.n, options); }
+  Result run() const { return pathwise::attribute(*batch.net, batch.input.data(), batch.n, options); }
   static Napi::Value convert(Napi::Env env, Result& r) { return attribute_result_to_js(env, r); }
 };
 
@@ -39,13 +37,13 @@ struct UnwrapJob {
   static constexpr const char* kOutOfMemory = "out of memory";
   using Result = pathwise::UnwrapResult;
 
-  std::shared_ptr<const pathwise::Network> net;
-  std::vector<float> input;
-  std::size_t n;
+  Batch batch;
   UnwrapOptions options;
 
   void validate() const {}
-  Result run() const { return pathwise::unwrap(*net, input.data(), n, options.chunk, options.max_memory_bytes); }
+  Result run() const {
+    return pathwise::unwrap(*batch.net, batch.input.data(), batch.n, options.chunk, options.max_memory_bytes);
+  }
   static Napi::Value convert(Napi::Env env, Result& r) { return unwrap_result_to_js(env, r); }
 };
 
@@ -59,16 +57,15 @@ struct InsDelJob {
     std::size_t step = 0, steps = 0;
   };
 
-  std::shared_ptr<const pathwise::Network> net;
-  std::vector<float> input, attribution;
-  std::size_t n;
+  Batch batch;
+  std::vector<float> attribution;  // n × inputSize
   pathwise::InsDelOptions options;
 
-  void validate() const { pathwise::validate_insdel_options(*net, n, options); }
+  void validate() const { pathwise::validate_insdel_options(*batch.net, batch.n, options); }
   Result run() const {
     Result r;
-    r.results = pathwise::insertion_deletion(*net, input.data(), attribution.data(), n, options, &r.stats);
-    const pathwise::Shape shape = net->input_shape();
+    r.results = pathwise::insertion_deletion(*batch.net, batch.input.data(), attribution.data(), batch.n, options, &r.stats);
+    const pathwise::Shape shape = batch.net->input_shape();
     r.options = options;
     r.step = options.step == 0 ? shape.w : options.step;
     r.steps = (shape.h * shape.w + r.step - 1) / r.step;
@@ -83,18 +80,16 @@ struct InsDelJob {
 //   layer? } (options.h lists the options)
 Napi::Value Attribute(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  AttributeJob job{network_of(env, info[0]), copy_f32(env, info[1], "input"), 0, {}};
-  job.n = batch_size(env, *job.net, job.input.size(), info[2]);
-  job.options = parse_attribute_options(env, info[3]);
+  AttributeJob job{batch_of(env, network_of(env, info[0]), copy_f32(env, info[1], "input"), info[2]),
+                   parse_attribute_options(env, info[3])};
   return run_job(env, std::move(job), info[4].ToBoolean());
 }
 
 // unwrap(handle, x, n, { chunkSize?, maxMemoryBytes? }, async) -> { weights, bias, logits, residual }
 Napi::Value Unwrap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  UnwrapJob job{network_of(env, info[0]), copy_f32(env, info[1], "input"), 0, {}};
-  job.n = batch_size(env, *job.net, job.input.size(), info[2]);
-  job.options = parse_unwrap_options(env, info[3]);
+  UnwrapJob job{batch_of(env, network_of(env, info[0]), copy_f32(env, info[1], "input"), info[2]),
+                parse_unwrap_options(env, info[3])};
   return run_job(env, std::move(job), info[4].ToBoolean());
 }
 
@@ -103,11 +98,13 @@ Napi::Value Unwrap(const Napi::CallbackInfo& info) {
 //        deletionAuc?, forwards, batches }
 Napi::Value InsertionDeletion(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  InsDelJob job{network_of(env, info[0]), copy_f32(env, info[1], "input"), copy_f32(env, info[2], "attribution"), 0, {}};
-  job.n = batch_size(env, *job.net, job.input.size(), info[3]);
-  PATHWISE_THROW_RANGE_ERROR_IF(job.attribution.size() != job.input.size(), env,
+  auto net = network_of(env, info[0]);
+  std::vector<float> input = copy_f32(env, info[1], "input");
+  std::vector<float> attribution = copy_f32(env, info[2], "attribution");
+  InsDelJob job{batch_of(env, std::move(net), std::move(input), info[3]), std::move(attribution), {}};
+  PATHWISE_THROW_RANGE_ERROR_IF(job.attribution.size() != job.batch.input.size(), env,
                                 "attribution has " + std::to_string(job.attribution.size()) + " values, expected " +
-                                    std::to_string(job.input.size()));
+                                    std::to_string(job.batch.input.size()));
   job.options = parse_insdel_options(env, info[4]);
   return run_job(env, std::move(job), info[5].ToBoolean());
 }
@@ -169,13 +166,13 @@ Napi::Value BlurImage(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_baselines(Napi::Env env, Napi::Object exports) {
-  exports.Set("attribute", Napi::Function::New(env, Attribute));
-  exports.Set("unwrap", Napi::Function::New(env, Unwrap));
-  exports.Set("insertionDeletion", Napi::Function::New(env, InsertionDeletion));
-  exports.Set("networkLayers", Napi::Function::New(env, NetworkLayers));
-  exports.Set("quadrature", Napi::Function::New(env, Quadrature));
-  exports.Set("blurTaps", Napi::Function::New(env, BlurTaps));
-  exports.Set("blurImage", Napi::Function::New(env, BlurImage));
+  export_functions(env, exports, {{"attribute", Attribute},
+                                  {"unwrap", Unwrap},
+                                  {"insertionDeletion", InsertionDeletion},
+                                  {"networkLayers", NetworkLayers},
+                                  {"quadrature", Quadrature},
+                                  {"blurTaps", BlurTaps},
+                                  {"blurImage", BlurImage}});
 }
 
 }  // namespace pathwise_addon

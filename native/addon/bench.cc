@@ -122,10 +122,10 @@ Napi::Value GemmBench(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_runtime(Napi::Env env, Napi::Object exports) {
-  exports.Set("kernelInfo", Napi::Function::New(env, KernelInfo));
-  exports.Set("setThreads", Napi::Function::New(env, SetThreads));
-  exports.Set("gemmWithKernel", Napi::Function::New(env, GemmWithKernel));
-  exports.Set("gemmBench", Napi::Function::New(env, GemmBench));
+  export_functions(env, exports, {{"kernelInfo", KernelInfo},
+                                  {"setThreads", SetThreads},
+                                  {"gemmWithKernel", GemmWithKernel},
+                                  {"gemmBench", GemmBench}});
 }
 
 }  // namespace pathwise_addon

@@ -89,6 +89,11 @@ std::size_t batch_size(Napi::Env env, const pathwise::Network& net, std::size_t 
   return n;
 }
 
+Batch batch_of(Napi::Env env, std::shared_ptr<const pathwise::Network> net, std::vector<float> input, Napi::Value n_value) {
+  const std::size_t n = batch_size(env, *net, input.size(), n_value);
+  return {std::move(net), std::move(input), n};
+}
+
 Napi::Float32Array to_f32(Napi::Env env, const std::vector<float>& v) { return typed_from<Napi::Float32Array>(env, v); }
 Napi::Float64Array to_f64(Napi::Env env, const std::vector<double>& v) { return typed_from<Napi::Float64Array>(env, v); }
 Napi::Int32Array to_i32(Napi::Env env, const std::vector<std::int32_t>& v) { return typed_from<Napi::Int32Array>(env, v); }

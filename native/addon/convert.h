@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -16,6 +17,7 @@
 #include "../core/ir/network.h"
 #include "../core/metrics/insdel.h"
 #include "../core/path/explain.h"
+#include "errors.h"
 
 namespace pathwise_addon {
 
@@ -51,8 +53,27 @@ std::optional<T> choice(const std::string& name, std::initializer_list<std::pair
   return std::nullopt;
 }
 
+// The value named by the string v among `choices`: TypeError "<what> must be a string" for a value
+// that is not a string, RangeError `unknown` for a name that is not a choice.
+template <class T>
+T expect_choice(Napi::Env env, Napi::Value v, const char* what,
+                std::initializer_list<std::pair<const char*, T>> choices, const char* unknown) {
+  const auto c = choice<T>(expect_string(env, v, what), choices);
+  PATHWISE_THROW_RANGE_ERROR_IF(!c, env, unknown);
+  return *c;
+}
+
 // The batch size argument n of an input of `values` floats: n ≥ 1 and values = n × inputSize.
 std::size_t batch_size(Napi::Env env, const pathwise::Network& net, std::size_t values, Napi::Value n_value);
+
+// A network, an input batch of n examples (copied) and n: what every job on a network starts from.
+struct Batch {
+  std::shared_ptr<const pathwise::Network> net;
+  std::vector<float> input;  // n × inputSize
+  std::size_t n = 0;
+};
+// `input` checked against the n argument (batch_size).
+Batch batch_of(Napi::Env env, std::shared_ptr<const pathwise::Network> net, std::vector<float> input, Napi::Value n_value);
 
 // --- Results ------------------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <iterator>
+#include <optional>
 #include <string>
 
 #include "convert.h"
@@ -39,30 +40,32 @@ std::vector<int> parse_inputs(Napi::Env env, Napi::Value inputs, const std::stri
   return out;
 }
 
+// The `len` integers of the optional field `key`, or nothing when it is undefined.
+std::optional<std::vector<std::size_t>> optional_sizes(Napi::Env env, Napi::Object o, const char* key,
+                                                       const std::string& at, std::size_t len) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return std::nullopt;
+  return expect_sizes(env, v, at + "." + key, len);
+}
+
 void parse_window(Napi::Env env, Napi::Object o, const std::string& at, pathwise::Window& win) {
-  if (!o.Get("kernel").IsUndefined()) {
-    const auto kk = expect_sizes(env, o.Get("kernel"), at + ".kernel", 2);
-    win.kh = kk[0];
-    win.kw = kk[1];
-    win.sh = kk[0];  // pools default to stride = kernel; lib/ always passes it explicitly
-    win.sw = kk[1];
+  if (const auto kernel = optional_sizes(env, o, "kernel", at, 2)) {
+    win.kh = win.sh = (*kernel)[0];  // pools default to stride = kernel; lib/ always passes it explicitly
+    win.kw = win.sw = (*kernel)[1];
   }
-  if (!o.Get("stride").IsUndefined()) {
-    const auto st = expect_sizes(env, o.Get("stride"), at + ".stride", 2);
-    win.sh = st[0];
-    win.sw = st[1];
+  if (const auto stride = optional_sizes(env, o, "stride", at, 2)) {
+    win.sh = (*stride)[0];
+    win.sw = (*stride)[1];
   }
-  if (!o.Get("pads").IsUndefined()) {
-    const auto pd = expect_sizes(env, o.Get("pads"), at + ".pads", 4);
-    win.pt = pd[0];
-    win.pl = pd[1];
-    win.pb = pd[2];
-    win.pr = pd[3];
+  if (const auto pads = optional_sizes(env, o, "pads", at, 4)) {
+    win.pt = (*pads)[0];
+    win.pl = (*pads)[1];
+    win.pb = (*pads)[2];
+    win.pr = (*pads)[3];
   }
-  if (!o.Get("dilation").IsUndefined()) {
-    const auto dl = expect_sizes(env, o.Get("dilation"), at + ".dilation", 2);
-    win.dh = dl[0];
-    win.dw = dl[1];
+  if (const auto dilation = optional_sizes(env, o, "dilation", at, 2)) {
+    win.dh = (*dilation)[0];
+    win.dw = (*dilation)[1];
   }
   win.ceil_mode = o.Get("ceilMode").ToBoolean();
   win.count_include_pad = o.Get("countIncludePad").ToBoolean();

@@ -25,13 +25,11 @@ struct ExplainJob {
   static constexpr const char* kOutOfMemory = "out of memory while explaining";
   using Result = std::vector<pathwise::ExplainResult>;
 
-  std::shared_ptr<const pathwise::Network> net;
-  std::vector<float> input;  // n × inputSize
-  std::size_t n;
+  Batch batch;
   pathwise::ExplainOptions options;
 
-  void validate() const { pathwise::validate_options(*net, n, options); }
-  Result run() const { return pathwise::explain(*net, input.data(), n, options); }
+  void validate() const { pathwise::validate_options(*batch.net, batch.n, options); }
+  Result run() const { return pathwise::explain(*batch.net, batch.input.data(), batch.n, options); }
   static Napi::Value convert(Napi::Env env, Result& results) { return explain_results_to_js(env, results); }
 };
 
@@ -77,13 +75,11 @@ class NativeNetwork : public Napi::ObjectWrap<NativeNetwork> {
   // explain(input, n, options) / explainSync(…): the arguments of both, as a job.
   ExplainJob explain_job(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    ExplainJob job{network(env), {}, 0, {}};
+    auto net = network(env);
     // Options first: reading them can run JavaScript (getters) that detaches the input's buffer,
     // so the input is read afterwards.
-    job.options = parse_explain_options(env, info[2]);
-    job.input = copy_f32(env, info[0], "input");
-    job.n = batch_size(env, *job.net, job.input.size(), info[1]);
-    return job;
+    pathwise::ExplainOptions options = parse_explain_options(env, info[2]);
+    return {batch_of(env, std::move(net), copy_f32(env, info[0], "input"), info[1]), std::move(options)};
   }
 
   Napi::Value ExplainSync(const Napi::CallbackInfo& info) { return run_job(info.Env(), explain_job(info), false); }

@@ -12,10 +12,9 @@ namespace {
 
 void parse_width(Napi::Env env, Napi::Object o, pathwise::ExplainOptions& opt) {
   using Mode = pathwise::WidthRule::Mode;
-  const auto mode = choice<Mode>(expect_string(env, o.Get("widthMode"), "widthMode"),
-                                 {{"all", Mode::All}, {"count", Mode::Count}, {"percent", Mode::Percent}});
-  PATHWISE_THROW_RANGE_ERROR_IF(!mode, env, "widthMode must be 'all', 'count' or 'percent'");
-  opt.width.mode = *mode;
+  opt.width.mode = expect_choice<Mode>(env, o.Get("widthMode"), "widthMode",
+                                      {{"all", Mode::All}, {"count", Mode::Count}, {"percent", Mode::Percent}},
+                                      "widthMode must be 'all', 'count' or 'percent'");
   if (opt.width.mode != Mode::All) {
     Napi::Value wv = o.Get("widthValue");
     PATHWISE_THROW_TYPE_ERROR_IF(!wv.IsNumber(), env, "widthValue must be a number");
@@ -56,12 +55,10 @@ pathwise::ExplainOptions parse_explain_options(Napi::Env env, Napi::Value v) {
   parse_width(env, o, opt);
   opt.depth = expect_size(env, o.Get("depth"), "depth");
   Napi::Value sem = o.Get("semantics");
-  if (!sem.IsUndefined()) {
-    using S = pathwise::Semantics;
-    const auto s = choice<S>(expect_string(env, sem, "semantics"), {{"official", S::Official}, {"linear", S::Linear}});
-    PATHWISE_THROW_RANGE_ERROR_IF(!s, env, "semantics must be 'official' or 'linear'");
-    opt.semantics = *s;
-  }
+  using S = pathwise::Semantics;
+  if (!sem.IsUndefined())
+    opt.semantics = expect_choice<S>(env, sem, "semantics", {{"official", S::Official}, {"linear", S::Linear}},
+                                     "semantics must be 'official' or 'linear'");
   Napi::Value paths = o.Get("paths");
   if (!paths.IsUndefined()) parse_paths(env, paths, opt.paths);
   Napi::Value region = o.Get("region");
@@ -95,12 +92,10 @@ pathwise::AttributeOptions parse_attribute_options(Napi::Env env, Napi::Value v)
   opt.targets = copy_optional_i32(env, o.Get("targets"), "targets");
   opt.steps = size_or(env, o.Get("steps"), "steps", 50);
   Napi::Value rule = o.Get("rule");
-  if (!rule.IsUndefined()) {
-    using R = pathwise::IgRule;
-    const auto r = choice<R>(expect_string(env, rule, "rule"), {{"gauss-legendre", R::GaussLegendre}, {"trapezoid", R::Trapezoid}});
-    PATHWISE_THROW_RANGE_ERROR_IF(!r, env, "rule must be 'gauss-legendre' or 'trapezoid'");
-    opt.rule = *r;
-  }
+  using R = pathwise::IgRule;
+  if (!rule.IsUndefined())
+    opt.rule = expect_choice<R>(env, rule, "rule", {{"gauss-legendre", R::GaussLegendre}, {"trapezoid", R::Trapezoid}},
+                                "rule must be 'gauss-legendre' or 'trapezoid'");
   Napi::Value base = o.Get("baseline");
   if (!base.IsUndefined() && !base.IsNull()) opt.baseline = copy_f32(env, base, "baseline");
   opt.chunk = size_or(env, o.Get("chunkSize"), "chunkSize", 0);
@@ -123,12 +118,10 @@ pathwise::InsDelOptions parse_insdel_options(Napi::Env env, Napi::Value v) {
   pathwise::InsDelOptions opt;
   opt.step = size_or(env, o.Get("step"), "step", 0);
   Napi::Value order = o.Get("order");
-  if (!order.IsUndefined()) {
-    using T = pathwise::TieOrder;
-    const auto t = choice<T>(expect_string(env, order, "order"), {{"stable", T::Stable}, {"reference", T::Reference}});
-    PATHWISE_THROW_RANGE_ERROR_IF(!t, env, "order must be 'stable' or 'reference'");
-    opt.order = *t;
-  }
+  using T = pathwise::TieOrder;
+  if (!order.IsUndefined())
+    opt.order = expect_choice<T>(env, order, "order", {{"stable", T::Stable}, {"reference", T::Reference}},
+                                 "order must be 'stable' or 'reference'");
   for (const auto& [key, flag] : {std::pair<const char*, bool*>{"insertion", &opt.insertion},
                                   {"deletion", &opt.deletion},
                                   {"reuse", &opt.reuse}}) {
