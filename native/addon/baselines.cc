@@ -40,7 +40,7 @@ struct UnwrapJob {
   Batch batch;
   UnwrapOptions options;
 
-  void validate() const {}
+  void validate() const {}  // unwrap has no options to check against the network
   Result run() const {
     return pathwise::unwrap(*batch.net, batch.input.data(), batch.n, options.chunk, options.max_memory_bytes);
   }
