@@ -3,8 +3,14 @@
     {
       "target_name": "pathwise",
       "sources": [
-        "native/addon/addon.cc",
+        "native/addon/module.cc",
+        "native/addon/errors.cc",
+        "native/addon/convert.cc",
+        "native/addon/options.cc",
+        "native/addon/layers.cc",
+        "native/addon/network.cc",
         "native/addon/baselines.cc",
+        "native/addon/bench.cc",
         "native/core/ir/network.cc",
         "native/core/forward/forward.cc",
         "native/core/vjp/vjp.cc",
@@ -23,7 +29,7 @@
         "native/core/threads/pool.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
-      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++14", "-std=gnu++17", "-std=gnu++20"],
       "cflags_cc": ["-std=gnu++17", "-O3", "-fvisibility=hidden"],

@@ -1,12 +1,13 @@
 // Issue 6, part 5: concurrency. 1,000 explain promises in flight on one model, and the same in 4
 // worker_threads (each loads the addon in its own context), give results identical to serial
-// explanations; dispose() and worker termination while calls are in flight are safe.
+// explanations; dispose() while calls are in flight is safe, and so is worker termination with
+// calls of any async entry point (explain, attribute, unwrap, insertionDeletion) in flight.
 import { describe, it, expect } from 'vitest';
 import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { loadModelSync, explain, explainSync, explainBatch, PathwiseError, type Explanation } from '../lib/index.js';
+import { loadModelSync, explain, explainSync, explainBatch, attribute, attributeSync, PathwiseError, type Explanation } from '../lib/index.js';
 import { lowerNetwork } from '../lib/model/lower.js';
 import { inputs, smallCnn } from './helpers/small-models.js';
 
@@ -97,19 +98,33 @@ describe('concurrency', () => {
     await run.worker.terminate();
   });
 
-  it('terminating workers with explains queued or running does not crash the process', async () => {
-    const { nativeLayers, inputShape3 } = lowerNetwork(spec);
-    for (let round = 0; round < 4; round++) {
-      const runs = [0, 1].map(() => runWorker({ root, inputShape: inputShape3, layers: nativeLayers, inputs: xs.slice(0, 400), options: nativeOptions, mode: 'hold' }));
-      const replies = await Promise.all(runs.map((r) => r.done));
-      for (const reply of replies) expect(reply.queued).toBe(400);
-      // Terminate at once, or after the thread pool has had time to start on the queue.
-      if (round % 2) await new Promise((r) => setTimeout(r, 20));
-      await Promise.all(runs.map((r) => r.worker.terminate()));
-    }
-    // The main thread's model still works, and so does the thread pool.
-    expect(same(await explain(model, xs[0], options), serial[0])).toBe(true);
-  });
+  // Every async entry point of the addon, with the native options lib/ would pass it.
+  const asyncEntries = {
+    explain: nativeOptions,
+    attribute: { method: 'integratedGradients', steps: 8 },
+    unwrap: {},
+    insertionDeletion: {},
+  } as const;
+
+  for (const [entry, entryOptions] of Object.entries(asyncEntries)) {
+    it(`terminating workers with ${entry} calls queued or running does not crash the process`, async () => {
+      const { nativeLayers, inputShape3 } = lowerNetwork(spec);
+      for (let round = 0; round < 4; round++) {
+        const runs = [0, 1].map(() =>
+          runWorker({ root, inputShape: inputShape3, layers: nativeLayers, inputs: xs.slice(0, 400), options: entryOptions, mode: 'hold', entry }),
+        );
+        const replies = await Promise.all(runs.map((r) => r.done));
+        for (const reply of replies) expect(reply.queued).toBe(400);
+        // Terminate at once, or after the thread pool has had time to start on the queue.
+        if (round % 2) await new Promise((r) => setTimeout(r, 20));
+        await Promise.all(runs.map((r) => r.worker.terminate()));
+      }
+      // The main thread's model still works, and so does the thread pool.
+      expect(same(await explain(model, xs[0], options), serial[0])).toBe(true);
+      const sync = attributeSync(model, xs[0], { method: 'saliency' });
+      expect(Array.from((await attribute(model, xs[0], { method: 'saliency' })).attribution)).toEqual(Array.from(sync.attribution));
+    });
+  }
 
   it('dropping the last reference to a model with calls in flight is safe (the calls keep the network)', async () => {
     let pending: Promise<Explanation>[] = [];

@@ -1,11 +1,22 @@
 // A worker_threads body for test/reliability-concurrency.test.ts: loads the addon in the worker's
-// own context (as lib/addon/binding.cts does) and explains its inputs, all in flight at once.
-//   workerData: { root, inputShape, layers, inputs, options, mode: 'explain' | 'dispose' | 'hold' }
+// own context (as lib/addon/binding.cts does) and puts its inputs through one async entry point, all in
+// flight at once.
+//   workerData: { root, inputShape, layers, inputs, options, mode: 'explain' | 'dispose' | 'hold',
+//                 entry?: 'explain' | 'attribute' | 'unwrap' | 'insertionDeletion' (default explain) }
+// Modes 'explain' and 'dispose' use entry 'explain'; 'hold' queues calls of `entry` (with its
+// native options in `options`) and replies at once, so the parent can terminate the worker with
+// them queued or running.
 const { parentPort, workerData } = require('node:worker_threads');
-const { root, inputShape, layers, inputs, options, mode } = workerData;
+const { root, inputShape, layers, inputs, options, mode, entry = 'explain' } = workerData;
 const addon = require('node-gyp-build')(root);
 const net = new addon.NativeNetwork(inputShape, layers);
-const pending = inputs.map((x) => net.explain(x, 1, options));
+const start = {
+  explain: (x) => net.explain(x, 1, options),
+  attribute: (x) => addon.attribute(net, x, 1, options, true),
+  unwrap: (x) => addon.unwrap(net, x, 1, options, true),
+  insertionDeletion: (x) => addon.insertionDeletion(net, x, x, 1, options, true),
+}[entry];
+const pending = inputs.map(start);
 if (mode === 'dispose') net.dispose(); // in-flight calls keep their own reference to the network
 if (mode === 'hold') {
   // The parent terminates this worker while the calls are queued or running.
