@@ -1,6 +1,6 @@
 /**
  * Loads the compiled addon (a prebuild from prebuilds/<platform>-<arch>/ or build/Release/) and
- * describes its shape: NativeAddon is everything native/addon exports (addon.cc and baselines.cc),
+ * describes its shape: NativeAddon is everything native/addon exports (native/addon/*.cc),
  * the one TypeScript description of it that the rest of lib/ uses.
  */
 import { PathwiseError } from '../errors.js';
