@@ -48,6 +48,79 @@ export interface ConvLayerSpec extends LayerBase {
 
 export interface ReluLayerSpec extends LayerBase { type: 'relu' }
 
+/**
+ * The general piecewise-linear gate (docs/semantics.md, "Gates beyond ReLU"):
+ * g(z) = slope·(z − lower) + lowerValue for z ≤ lower, z for lower < z < upper, upper for z ≥ upper.
+ * Like every gate it is a path layer. ReLU is lower 0, upper Infinity, slope 0.
+ */
+export interface GateLayerSpec extends LayerBase {
+  type: 'gate';
+  /** Default 0; may be -Infinity (no lower piece). */
+  lower?: number;
+  /** Default Infinity (no upper piece). */
+  upper?: number;
+  /** Slope of the lower piece: one number, or one per channel (NCHW axis 1). Default 0. */
+  slope?: number | Float32Array;
+  /** g(lower) on the lower piece. Default `lower` (0 when lower is -Infinity). */
+  lowerValue?: number;
+}
+
+/** min(max(z, min), max): ReLU6 is `{ min: 0, max: 6 }`, Hardtanh `{ min: -1, max: 1 }`. A gate. */
+export interface ClipLayerSpec extends LayerBase {
+  type: 'clip';
+  /** Default -Infinity. */
+  min?: number;
+  /** Default Infinity. */
+  max?: number;
+}
+
+/** z for z > 0, alpha·z otherwise. A gate. */
+export interface LeakyReluLayerSpec extends LayerBase {
+  type: 'leakyrelu';
+  alpha: number;
+}
+
+/** z for z > 0, slope[c]·z otherwise; slope of length 1 (shared) or one per channel. A gate. */
+export interface PReluLayerSpec extends LayerBase {
+  type: 'prelu';
+  slope: Float32Array;
+}
+
+/**
+ * Concatenation along channels (NCHW axis 1) of two or more producers with equal H and W; for a
+ * flat (dense) output, of the features.
+ */
+export interface ConcatLayerSpec extends LayerBase {
+  type: 'concat';
+  inputs: number[];
+}
+
+/** Channels start … end − 1 of the input (a Split is several slices of one producer). */
+export interface SliceLayerSpec extends LayerBase {
+  type: 'slice';
+  channels: [number, number];
+}
+
+/**
+ * ShuffleNet's channel shuffle (reshape to groups × C/groups, transpose, reshape back): output
+ * channel i is input channel (i mod groups)·(C/groups) + ⌊i / groups⌋.
+ */
+export interface ChannelShuffleLayerSpec extends LayerBase {
+  type: 'channelshuffle';
+  groups: number;
+}
+
+/** Constant padding of H and W, [top, left, bottom, right]; negative entries crop. */
+export interface PadLayerSpec extends LayerBase {
+  type: 'pad';
+  pads: [number, number, number, number];
+  /** Default 0; must be finite. */
+  value?: number;
+}
+
+/** Max over each channel's H × W positions (first maximum wins); output C × 1 × 1. */
+export interface GlobalMaxPoolLayerSpec extends LayerBase { type: 'globalmaxpool' }
+
 /** Max pooling; ties go to the first element of the window in row-major scan order. */
 export interface MaxPoolLayerSpec extends LayerBase {
   type: 'maxpool';
@@ -112,6 +185,15 @@ export type LayerSpec =
   | DenseLayerSpec
   | ConvLayerSpec
   | ReluLayerSpec
+  | GateLayerSpec
+  | ClipLayerSpec
+  | LeakyReluLayerSpec
+  | PReluLayerSpec
+  | ConcatLayerSpec
+  | SliceLayerSpec
+  | ChannelShuffleLayerSpec
+  | PadLayerSpec
+  | GlobalMaxPoolLayerSpec
   | MaxPoolLayerSpec
   | AvgPoolLayerSpec
   | GlobalAvgPoolLayerSpec

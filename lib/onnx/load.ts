@@ -1329,6 +1329,15 @@ const OP_OF_TYPE: Record<LayerSpec['type'], string> = {
   flatten: 'Flatten',
   identity: 'Identity',
   reshape: 'Reshape',
+  gate: 'gate',
+  clip: 'Clip',
+  leakyrelu: 'LeakyRelu',
+  prelu: 'PRelu',
+  concat: 'Concat',
+  slice: 'Slice',
+  channelshuffle: 'channel shuffle',
+  pad: 'Pad',
+  globalmaxpool: 'GlobalMaxPool',
 };
 
 function nodeLabel(node: NodeProto, index: number): string {
