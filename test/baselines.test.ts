@@ -1,4 +1,4 @@
-// Baselines in the engine (SPEC §9) against the reference fixtures (captum 0.6 outputs, float32)
+// Baselines in the engine (docs/method.md §9) against the reference fixtures (captum 0.6 outputs, float32)
 // and against a float64 plain-loop oracle; unwrapping and its identities.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { join } from 'node:path';

@@ -1,4 +1,4 @@
-// Decomposition (SPEC §6): components of one path layer whose weights, attributions, biases and
+// Decomposition (docs/method.md §6): components of one path layer whose weights, attributions, biases and
 // contributions sum exactly (to float32 rounding) to the explanation's, for both semantics and
 // every grouping.
 import { describe, it, expect } from 'vitest';

@@ -1,6 +1,6 @@
 // Every compiled kernel the CPU can run agrees with a float64 scalar reference on odd shapes
 // (1, 7, 33, 129, …), both GEMM forms. Kernels differ from each other only by rounding: AVX
-// kernels contract a·b + c into FMA, the scalar build does not (ECOSYSTEM §5).
+// kernels contract a·b + c into FMA, the scalar build does not (DEVELOPERS.md "Toolchain notes").
 import { describe, it, expect } from 'vitest';
 import { kernelInfo } from '../lib/index.js';
 import { nativeAddon } from '../lib/addon/native.js';

@@ -1,4 +1,4 @@
-// 'linear' semantics (SPEC §4.3): the frozen path model with gates m ⊙ φ(z(x)) and the original
+// 'linear' semantics (docs/method.md §4.3): the frozen path model with gates m ⊙ φ(z(x)) and the original
 // routing. Identities: completeness on every input; with width and depth 'all' and threshold 0 it
 // is unwrapping (pathLogit = the original logit, attribution = input × gradient); at depth 1 it is
 // the reference's answer whenever the kept units are active.

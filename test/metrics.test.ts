@@ -1,4 +1,4 @@
-// Insertion/deletion (SPEC §10) against the reference fixture curves (RISE `evaluation.py`, stable
+// Insertion/deletion (docs/method.md §10) against the reference fixture curves (RISE `evaluation.py`, stable
 // tie order) and against the straightforward per-step loop of bench/eval/insdel-loop.ts.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { readFileSync } from 'node:fs';
@@ -43,7 +43,7 @@ function rgbCnn(seed = 4): NetworkSpec {
 }
 
 describe('blur substrate', () => {
-  it("computes SPEC §10's v (scipy gaussian_filter σ = 5 of an impulse) in float64", () => {
+  it("computes docs/method.md §10's v (scipy gaussian_filter σ = 5 of an impulse) in float64", () => {
     const v = baselineAddon().blurTaps();
     expect(v).toHaveLength(11);
     for (let i = 0; i < 11; i++) expect(Math.abs(v[i] - SPEC_V[i])).toBeLessThan(5e-9);

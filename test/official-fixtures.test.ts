@@ -1,4 +1,4 @@
-// 'official' semantics against the reference fixtures (SPEC §4.2 conformance target): identical
+// 'official' semantics against the reference fixtures (docs/method.md §4.2 conformance target): identical
 // unit sets (ambiguous layers excepted, as the fixture README allows), attribution within 1e-4 of
 // max |A_ref|, path logit within 1e-4 relative, and the completeness identity.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
@@ -71,7 +71,7 @@ describe.each(sets)('official semantics on $name', ({ name: setName, model: sour
           expect(mine.fallback).toBe(refLayer.fallback);
           expect(maxRelDiff(mine.scores, refLayer.scores)).toBeLessThan(1e-4);
         }
-        // Never reuse a Jacobian where the reference found reuse inexact (SPEC §4.2 H2).
+        // Never reuse a Jacobian where the reference found reuse inexact (docs/method.md §4.2 H2).
         const needed = ref.layers.filter((l) => l.recomputeNeeded).length;
         expect(ex.stats.recomputes, `${label} recomputes`).toBeGreaterThanOrEqual(needed);
         // Completeness holds whatever the path.

@@ -1,4 +1,4 @@
-// One-way paths (SPEC §8): the exact k-best search against brute-force enumeration on small MLPs,
+// One-way paths (docs/method.md §8): the exact k-best search against brute-force enumeration on small MLPs,
 // the identity Σ_p c_p + b_{>l_1} = ŷ_t, and each path's linear model W_p·x + b_p = c_p.
 import { describe, it, expect } from 'vitest';
 import { join } from 'node:path';

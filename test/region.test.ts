@@ -1,4 +1,4 @@
-// Regional explanation (SPEC §7.2): units scored by the part of their evidence that flows from a
+// Regional explanation (docs/method.md §7.2): units scored by the part of their evidence that flows from a
 // region (a forward-mode pass of x ⊙ 1_Ω through the frozen original network, no biases).
 import { describe, it, expect } from 'vitest';
 import { join } from 'node:path';

@@ -14,7 +14,7 @@ import { fixtureDir, loadFixtureSet } from './helpers/fixtures.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
-// Chromium as root in a closed network: the flags ECOSYSTEM / the machine notes require.
+// Chromium as root in a closed network: the flags DEVELOPERS.md "Toolchain notes" lists.
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 /** Where the screenshots go (kept after the run, to be looked at). */

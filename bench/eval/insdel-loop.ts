@@ -1,6 +1,6 @@
 /**
  * Insertion/deletion the straightforward way, with the Reference's structure (RISE
- * `evaluation.py`, SPEC §10): one forward pass per state, n + 1 states per curve, the state
+ * `evaluation.py`, docs/method.md §10): one forward pass per state, n + 1 states per curve, the state
  * updated in place between passes. Used as the oracle of test/metrics.test.ts and as the
  * per-step baseline of bench/eval/insdel-speed.run.ts. Plain loops on purpose.
  */

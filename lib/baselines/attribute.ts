@@ -1,5 +1,5 @@
 /**
- * Gradient baselines in the same engine as pathwise (SPEC §9) and unwrapping: attribute /
+ * Gradient baselines in the same engine as pathwise (docs/method.md §9) and unwrapping: attribute /
  * attributeSync / attributeBatch / attributeBatchSync, unwrap / unwrapSync / unwrapBatch /
  * unwrapBatchSync, and modelLayers (the engine's layer list, to name a Grad-CAM layer).
  */
@@ -42,7 +42,7 @@ export interface AttributeOptions {
   chunkSize?: number;
   /**
    * guidedGradCam: the layer L, as its index in modelLayers(model) or its name; default the last
-   * MaxPool (SPEC §9). Models without a MaxPool must name one.
+   * MaxPool (docs/method.md §9). Models without a MaxPool must name one.
    */
   layer?: number | string;
   /** Working-memory budget that sets the default chunk size (default 1 GiB). */

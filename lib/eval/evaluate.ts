@@ -1,5 +1,5 @@
 /**
- * The evaluation runner (SPEC §12): explanation methods × insertion/deletion AUC on a dataset, in
+ * The evaluation runner (docs/method.md §12): explanation methods × insertion/deletion AUC on a dataset, in
  * the paper's table form — pathwise over a width × depth grid (per semantics), the gradient
  * baselines, and a random attribution.
  */
@@ -142,7 +142,7 @@ function configs(model: Model, options: EvaluateOptions): Config[] {
 
 /**
  * Runs every method on the dataset's inputs [offset, offset + count), scores each attribution by
- * insertion and deletion (SPEC §10; target = the predicted class, as the Reference's protocol) and
+ * insertion and deletion (docs/method.md §10; target = the predicted class, as the Reference's protocol) and
  * returns one row per method configuration. Explanations and metrics run as batched engine calls
  * of `batchSize` inputs, one call at a time (timings are single-threaded wall times).
  */
@@ -261,7 +261,7 @@ const METHOD_LABEL: Record<EvalMethod, string> = {
 };
 
 /**
- * The SPEC §12.2 table (Markdown) of one or several reports: dataset, model, method, semantics,
+ * The docs/method.md §12.2 table (Markdown) of one or several reports: dataset, model, method, semantics,
  * depth, width, insertion AUC ↑ and deletion AUC ↓ as mean ± standard error, mean |S_l| per layer
  * (bottom → top, '–' for layers outside the path), ms per explanation.
  */

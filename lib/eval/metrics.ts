@@ -1,5 +1,5 @@
 /**
- * Insertion and deletion (SPEC §10, the Reference's RISE `evaluation.py`): insertionDeletion /
+ * Insertion and deletion (docs/method.md §10, the Reference's RISE `evaluation.py`): insertionDeletion /
  * insertionDeletionSync for one image, insertionDeletionBatch / insertionDeletionBatchSync for many.
  * The states of every curve run as forward batches of the original network.
  */

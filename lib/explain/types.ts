@@ -9,8 +9,8 @@ export type Width = number | `${number}%` | 'all';
 export type Depth = number | 'all';
 /**
  * 'official': the authors' reference algorithm (MaskLayers replace the path ReLUs, pools re-route
- * on masked values; SPEC §4.2). 'linear': the clean path linear model with the original activation
- * pattern and routing frozen at x (gates m ⊙ φ(z(x)); SPEC §4.3): completeness holds for every
+ * on masked values; docs/method.md §4.2). 'linear': the clean path linear model with the original activation
+ * pattern and routing frozen at x (gates m ⊙ φ(z(x)); docs/method.md §4.3): completeness holds for every
  * input, and with width and depth 'all' and threshold 0 it equals unwrapping (input × gradient).
  */
 export type Semantics = 'official' | 'linear';
@@ -28,7 +28,7 @@ export interface ExplainOptions {
   depth?: Depth;
   /** Class to explain; default the predicted class (argmax of the logits, lowest index on ties). */
   target?: number;
-  /** Default 'official' (the authors' reference, SPEC §4.2). */
+  /** Default 'official' (the authors' reference, docs/method.md §4.2). */
   semantics?: Semantics;
   /**
    * Selection threshold: a unit is kept when its class-softmax score exceeds it. Default 1/C, the
@@ -43,7 +43,7 @@ export interface ExplainOptions {
    */
   maxMemoryBytes?: number;
   /**
-   * Split the explanation exactly into the contributions of one path layer's units (SPEC §6):
+   * Split the explanation exactly into the contributions of one path layer's units (docs/method.md §6):
    * `by: 'unit'` (each kept unit), `'channel'` (the kept units of each conv channel), or
    * `{ top: m }` (the m units of largest |contribution| plus one "rest" group). `layer`: a path
    * layer's ordinal, default the top one. The components' weights, attributions and contributions
@@ -51,14 +51,14 @@ export interface ExplainOptions {
    */
   decompose?: { layer?: number; by: 'unit' | 'channel' | { top: number } };
   /**
-   * Regional explanation (SPEC §7.2): score units by the part of their evidence that comes from
+   * Regional explanation (docs/method.md §7.2): score units by the part of their evidence that comes from
    * this region (a forward-mode pass of x ⊙ 1_Ω), and report regionAttribution and regionShare.
    * With a region, 'official' no longer reproduces the reference (the scores exclude biases).
    */
   region?: Region;
   /**
    * The top-k complete one-way paths (one unit per path layer) by contribution to the target
-   * logit, each with its linear model (SPEC §8). `rank`: 'signed' (default: strongest evidence for
+   * logit, each with its linear model (docs/method.md §8). `rank`: 'signed' (default: strongest evidence for
    * the target) or 'abs'. Exact k-best search; above `maxEdges` edges (default 20 Mi) only the
    * `beam` (default 256) units of largest |contribution| per layer are searched and the result is
    * marked `exact: false`. Needs a chain above the first path layer.
@@ -168,7 +168,7 @@ export interface Explanation {
   /** Present when the `decompose` option was given. */
   decomposition?: Decomposition;
   stats: {
-    /** Path-layer steps whose C Jacobian rows were recomputed from the logits (SPEC §4.2 H2). */
+    /** Path-layer steps whose C Jacobian rows were recomputed from the logits (docs/method.md §4.2 H2). */
     recomputes: number;
     /**
      * Classes whose Jacobian rows one step held at once: C, unless maxMemoryBytes forced the

@@ -354,7 +354,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     opt.decompose.top = in.ConsumeIntegralInRange<std::size_t>(0, 5);
     opt.decompose.ordinal = in.ConsumeIntegralInRange<std::ptrdiff_t>(-2, std::ptrdiff_t(relus));
   }
-  if (in.ConsumeIntegralInRange<int>(0, 3) == 0) {  // one-way paths (SPEC §8), exact or beam
+  if (in.ConsumeIntegralInRange<int>(0, 3) == 0) {  // one-way paths (docs/method.md §8), exact or beam
     opt.paths.k = in.ConsumeIntegralInRange<std::size_t>(0, 6);
     opt.paths.abs_rank = in.ConsumeBool();
     if (in.ConsumeBool()) opt.paths.max_edges = in.ConsumeIntegralInRange<std::size_t>(0, 64);

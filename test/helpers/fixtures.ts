@@ -1,4 +1,4 @@
-/** Reads a reference fixture folder (../shared/fixtures format, copied into test/fixtures). */
+/** Reads a reference fixture folder (inputs, logits, targets and per-setting outputs as .npy files under test/fixtures). */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readNpy } from './npy.js';

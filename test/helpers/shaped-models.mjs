@@ -1,7 +1,7 @@
 /**
  * Paper-shaped networks with seeded random weights (He initialisation), built as plain layer specs
  * so tests and benchmarks need no large model files: VGG16 with the paper's 25088-256-64-10 head
- * (SPEC §11.2), and a ResNet-18 (basic blocks, BatchNorm) with a 10-class head.
+ * (docs/method.md §11.2), and a ResNet-18 (basic blocks, BatchNorm) with a 10-class head.
  *
  * Plain JavaScript (types in shaped-models.d.mts) because both vitest and the bench, which runs
  * plain Node on dist/, import this one file.

@@ -152,7 +152,7 @@ function randomNet(seed: number): NetworkSpec {
   return { inputShape: [c, h, w], layers };
 }
 
-/** Per-layer constant terms of the frozen network: the bias of each affine layer (SPEC §5.1). */
+/** Per-layer constant terms of the frozen network: the bias of each affine layer (docs/method.md §5.1). */
 function biasTerm(spec: NetworkSpec, deltas: Float64Array[]): number {
   let b = 0;
   spec.layers.forEach((l, i) => {

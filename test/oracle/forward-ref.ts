@@ -57,7 +57,7 @@ export function referenceVjp(spec: NetworkSpec, input: Float64Array | Float32Arr
   return referenceVjpAll(spec, input, cotangent).input;
 }
 
-/** The VJP with the cotangent at every layer's output too (δ_k of SPEC §5.1). */
+/** The VJP with the cotangent at every layer's output too (δ_k of docs/method.md §5.1). */
 export function referenceVjpAll(
   spec: NetworkSpec,
   input: Float64Array | Float32Array,

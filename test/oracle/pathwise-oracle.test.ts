@@ -37,7 +37,7 @@ describe('width rule', () => {
     expect(widthToK(3, 9)).toBe(3);
     expect(widthToK(50, 9)).toBe(9); // clamped to N
   });
-  it("evaluates 'P%' left to right, (N / 100) · P, as the Reference (SPEC §3.6)", () => {
+  it("evaluates 'P%' left to right, (N / 100) · P, as the Reference (docs/method.md §3.6)", () => {
     // (14 / 100) · 75 = 10.500000000000002 → 11, whereas 14 · 75 / 100 = 10.5 → 10.
     expect(widthToK('75%', 14)).toBe(11);
     // (35 / 100) · 90 = 31.499999999999996 → 31, whereas 35 · 90 / 100 = 31.5 → 32.

@@ -1,6 +1,6 @@
 /**
  * Test oracle: a deliberately plain TypeScript reference of the 'official' pathwise algorithm
- * (SPEC §3.1, §3.4–3.6, §5.1) for sequential dense ReLU networks.
+ * (docs/method.md §3.1, §3.4–3.6, §5.1) for sequential dense ReLU networks.
  *
  * It follows the Reference procedure literally, not the library's hybrid (§4.2): for every path
  * layer, top-down, it re-runs the lower forward and builds the full C × N_l Jacobian of the
@@ -9,7 +9,7 @@
  *
  * Numerics: the forward and the Jacobians accumulate in float64; the output of every dense
  * layer is rounded to float32 (the network is a float32 network); the selection score follows
- * the float32 rules of SPEC §3.4 with Math.fround.
+ * the float32 rules of docs/method.md §3.4 with Math.fround.
  */
 import type { LayerSpec, NetworkSpec } from '../../lib/model/layers.js';
 import type { Depth, Width } from '../../lib/explain/types.js';
@@ -68,7 +68,7 @@ export function roundHalfEven(v: number): number {
 }
 
 /**
- * Number of candidates kept by the width rule for a layer of n units (SPEC §3.6), clamped to n.
+ * Number of candidates kept by the width rule for a layer of n units (docs/method.md §3.6), clamped to n.
  * 'P%': k = max(1, round_half_even((n / 100) · P)), float64, left to right as the Reference.
  */
 export function widthToK(width: Width | undefined, n: number): number {
@@ -195,7 +195,7 @@ function argmax(v: ArrayLike<number>): number {
 }
 
 /**
- * Float32 selection score of one unit (SPEC §3.4) from its C contributions a[j] (already
+ * Float32 selection score of one unit (docs/method.md §3.4) from its C contributions a[j] (already
  * float32 values). Returns the score and whether the contributions are all identical.
  */
 export function unitScore(a: number[], target: number): { score: number; identical: boolean } {

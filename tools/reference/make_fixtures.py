@@ -25,7 +25,7 @@ dataset-fashion-mnist. After writing, the selection is recomputed in float64; th
 pairs whose unit sets differ are listed in index.json (`pathwise.<cfg>.float64_set_differences`)
 and in the summary: those decisions are rounding-sensitive.
 
-Per path layer, index.json also records the MaxPool winner comparison of SPEC §4.2 H2 against
+Per path layer, index.json also records the MaxPool winner comparison of docs/method.md §4.2 H2 against
 the step of the path layer above: `recompute`, `winners_changed`, `recompute_needed` (see
 pathwise_ref.LayerResult), and per input `recomputes` (= the number of `recompute` flags).
 

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Reference implementation of the pathwise explanation (SPEC §3, "official" semantics).
+"""Reference implementation of the pathwise explanation (docs/method.md §3, "official" semantics).
 
 A self-written PyTorch re-implementation of the algorithm of the authors' public code
 (Jo-won/PathwiseExplanation), kept deliberately close to its numerics:
@@ -31,7 +31,7 @@ For a chain this is exactly the computation of the ``nn.Sequential`` formulation
 kernels in the same order, bit-identical results).
 
 Besides the selection, each path-layer step records the winners of every MaxPool after the
-layer (SPEC §4.2 H1) and compares them with the step of the path layer above (H2), see
+layer (docs/method.md §4.2 H1) and compares them with the step of the path layer above (H2), see
 ``LayerResult.recompute``.
 
 Models are read from ONNX with the ``onnx`` package (Conv, BatchNormalization, Relu, MaxPool,
@@ -365,7 +365,7 @@ class UnitMask(nn.Module):
 
 
 def width_to_k(width: Union[int, str], n_units: int) -> int:
-    """Number of ranked candidates kept before the 1/C test (SPEC §3.6)."""
+    """Number of ranked candidates kept before the 1/C test (docs/method.md §3.6)."""
     if width == "all":
         return n_units
     if isinstance(width, str) and width.endswith("%"):
@@ -413,7 +413,7 @@ class LayerResult:
     min_selected_score: float
     best_rejected_score: float     # -1 if every unit was kept
     n_selected_negative_preactivation: int = 0
-    # SPEC §4.2 H2, against the step of the path layer just above (l'); all False/0 on the top
+    # docs/method.md §4.2 H2, against the step of the path layer just above (l'); all False/0 on the top
     # path layer, which does not count as a recompute:
     recompute: bool = False        # the winners of some MaxPool after l' differ
     winners_changed: int = 0       # number of MaxPool windows (after l') whose winner differs

@@ -107,7 +107,7 @@ void gradient_methods(const Network& net, const float* x, std::size_t n, const A
   }
 }
 
-// Integrated gradients: the n × steps path points run as batches of `chunk` points (SPEC §9).
+// Integrated gradients: the n × steps path points run as batches of `chunk` points (docs/method.md §9).
 void integrated_gradients(const Network& net, const float* x, std::size_t n, const AttributeOptions& opt, AttributeResult& r) {
   const std::size_t d = net.input_size(), classes = net.num_classes(), steps = opt.steps;
   {

@@ -1,4 +1,4 @@
-// Gradient baselines (SPEC §9) and unwrapping in the same engine as pathwise: the original network
+// Gradient baselines (docs/method.md §9) and unwrapping in the same engine as pathwise: the original network
 // at x, one forward pass to freeze gates and pool routing, then batched VJPs (vjp/vjp.h). Every
 // method runs a batch of examples (and, for integrated gradients, a batch of path points) as one
 // set of matrix products, cut into chunks that fit a memory budget.
@@ -26,7 +26,7 @@ struct AttributeOptions {
   std::vector<float> baseline;
   // Examples (IG: path points) per engine batch; 0 = as many as fit max_memory_bytes.
   std::size_t chunk = 0;
-  // GuidedGradCam: the engine layer whose output is L; -1 = the last MaxPool (SPEC §9).
+  // GuidedGradCam: the engine layer whose output is L; -1 = the last MaxPool (docs/method.md §9).
   long layer = -1;
   std::size_t max_memory_bytes = std::size_t(1) << 30;
 };
@@ -48,7 +48,7 @@ AttributeResult attribute(const Network& net, const float* x, std::size_t n, con
 // The GuidedGradCam default: the last MaxPool layer in topological order. Error(Range) if none.
 std::size_t default_gradcam_layer(const Network& net);
 
-// Quadrature on [0, 1], ascending α, weights summing to 1 (SPEC §9): Gauss–Legendre nodes by
+// Quadrature on [0, 1], ascending α, weights summing to 1 (docs/method.md §9): Gauss–Legendre nodes by
 // Newton iteration in float64, or captum's trapezoid (linspace(0, 1, n), end weights halved).
 void quadrature_01(IgRule rule, std::size_t n, std::vector<double>& alpha, std::vector<double>& weight);
 

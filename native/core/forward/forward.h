@@ -24,7 +24,7 @@ struct Activations {
 // `below` (required when first > 0). masks[i], for a ReLU layer i, replaces it by the reference's
 // MaskLayer z ↦ mask ⊙ z (mask: n × size); nullptr keeps the ReLU. MaxPools route on the values
 // they receive, first maximum in row-major window order — unless fixed_winners[i] is given (a frozen
-// network, SPEC §4.1): then pool i copies those winners (n × out_size) instead of routing.
+// network, docs/method.md §4.1): then pool i copies those winners (n × out_size) instead of routing.
 // Layers i + 1 < fuse_below that are an unmasked ReLU reading only layer i (which no other layer
 // reads) are fused with it: layer i's values are left empty (its gates and routing are kept).
 void forward_range(const Network& net, const float* x, std::size_t n, std::size_t first,

@@ -1,7 +1,7 @@
 // Per-thread scratch for the packed GEMM panels. Lives in its own translation unit, compiled
 // for the baseline ISA, so the AVX-512/AVX2 kernel files instantiate no standard-library template
 // (a template instantiated under `#pragma GCC target` could be the copy the linker keeps for
-// every caller; ECOSYSTEM §5).
+// every caller; DEVELOPERS.md "Toolchain notes").
 #pragma once
 
 #include <cstddef>

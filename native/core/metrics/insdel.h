@@ -1,5 +1,5 @@
 // Insertion and deletion metrics exactly as the Reference's RISE `evaluation.py` computes them
-// (SPEC §10): softmax probability of c = argmax f(x) along a curve of states, per-channel pixel
+// (docs/method.md §10): softmax probability of c = argmax f(x) along a curve of states, per-channel pixel
 // orders and the union of the channels' blocks per step, blur substrate for insertion, zeros for
 // deletion, AUC = (Σ s_i − s_0/2 − s_n/2) / n. The states of every curve of a batch run as forward
 // batches of the original network.
@@ -51,7 +51,7 @@ std::vector<InsDelResult> insertion_deletion(const Network& net, const float* x,
 
 void validate_insdel_options(const Network& net, std::size_t n, const InsDelOptions& options);
 
-// The 11-tap vector v of SPEC §10: scipy's gaussian_filter (σ = 5, truncate 4, reflect) of an
+// The 11-tap vector v of docs/method.md §10: scipy's gaussian_filter (σ = 5, truncate 4, reflect) of an
 // impulse, computed in float64. K = v vᵀ, rounded to float32 as the Reference's kernel.
 std::vector<double> blur_taps();
 // conv2d of one C × H × W image with the diagonal 11 × 11 kernel, zero padding 5.

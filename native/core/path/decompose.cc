@@ -1,5 +1,5 @@
 // Decomposition of an explanation into the contributions of one path layer's units, channels or
-// top units (SPEC §6).
+// top units (docs/method.md §6).
 #include <algorithm>
 #include <cmath>
 
@@ -17,7 +17,7 @@ Component single_unit(std::int32_t u) {
 
 }  // namespace
 
-// SPEC §6: components of path layer k (ordinal o, layer pk) for example e, all groups as one
+// docs/method.md §6: components of path layer k (ordinal o, layer pk) for example e, all groups as one
 // batched VJP seeded with δ_k ⊙ 1_G at the gate output (the gate applies γ̃_k on the way down).
 void Chunk::decompose(std::size_t e, std::size_t o, std::size_t pk, const float* delta_all, const float* z_all,
                       double bias_above) {

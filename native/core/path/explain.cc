@@ -166,7 +166,7 @@ std::vector<float>& Chunk::select(std::size_t o, std::size_t p) {
   return mask;
 }
 
-// 'official' steps H1–H3 for every path layer, top-down (SPEC §4.2).
+// 'official' steps H1–H3 for every path layer, top-down (docs/method.md §4.2).
 void Chunk::select_official() {
   const auto& layers = net.layers();
   const auto& relus = net.relu_positions();
@@ -230,7 +230,7 @@ void Chunk::select_official() {
 }
 
 // 'linear' steps L1–L3: one incremental sweep through the frozen original network, each path
-// layer's gate becoming m ⊙ φ once selected (SPEC §4.3).
+// layer's gate becoming m ⊙ φ once selected (docs/method.md §4.3).
 void Chunk::select_linear() {
   const auto& relus = net.relu_positions();
   std::size_t swept_down_to = net.layers().size();

@@ -1,4 +1,4 @@
-// Pathwise explanation of a batch of examples, 'official' (SPEC §4.2) or 'linear' (§4.3) semantics.
+// Pathwise explanation of a batch of examples, 'official' (docs/method.md §4.2) or 'linear' (§4.3) semantics.
 #pragma once
 
 #include <cstddef>
@@ -11,11 +11,11 @@
 namespace pathwise {
 
 enum class Semantics {
-  Official,  // the authors' reference: MaskLayers, pools re-routed on masked values (SPEC §4.2)
-  Linear,    // the frozen path model: gates m ⊙ φ(z(x)), original routing (SPEC §4.3)
+  Official,  // the authors' reference: MaskLayers, pools re-routed on masked values (docs/method.md §4.2)
+  Linear,    // the frozen path model: gates m ⊙ φ(z(x)), original routing (docs/method.md §4.3)
 };
 
-// Decomposition of the explanation into the contributions of one path layer's units (SPEC §6).
+// Decomposition of the explanation into the contributions of one path layer's units (docs/method.md §6).
 struct DecomposeOptions {
   enum class By { None, Unit, Channel, Top };
   By by = By::None;
@@ -23,7 +23,7 @@ struct DecomposeOptions {
   std::ptrdiff_t ordinal = -1;  // the path layer (ReLU ordinal); -1 = the top path layer
 };
 
-// The top-k complete one-way paths by contribution to the target logit (SPEC §8).
+// The top-k complete one-way paths by contribution to the target logit (docs/method.md §8).
 struct PathsOptions {
   std::size_t k = 0;  // 0 = off
   bool abs_rank = false;
@@ -37,7 +37,7 @@ struct ExplainOptions {
   Semantics semantics = Semantics::Official;
   PathsOptions paths;
   DecomposeOptions decompose;
-  // Regional explanation (SPEC §7.2): one 0/1 mask over the input per example (n × d), or empty.
+  // Regional explanation (docs/method.md §7.2): one 0/1 mask over the input per example (n × d), or empty.
   // Units are scored by the part of their evidence that comes from the region, a = J · τ with
   // τ = ∂h/∂x · (x ⊙ mask), instead of a = J · h.
   std::vector<float> region;
@@ -51,7 +51,7 @@ struct ExplainOptions {
   // Bound on the working memory of one call (cached activations, gates, routing, the C-row
   // Jacobian blocks). A batch is cut into chunks of examples that fit; if one example alone does
   // not fit, explain fails with Error(Memory) before allocating anything. 2 GiB: a VGG16-shaped
-  // explanation at depth 'all' needs about 0.6 GiB per example (SPEC §11.1: J at conv1 is
+  // explanation at depth 'all' needs about 0.6 GiB per example (docs/method.md §11.1: J at conv1 is
   // C × 3.2 M floats), so the default lets real models through and stops runaway ones.
   std::size_t max_memory_bytes = std::size_t(2) << 30;
 };

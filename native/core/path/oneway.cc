@@ -1,4 +1,4 @@
-// One-way paths (SPEC §8): the k best complete paths of a layered graph, and the graph an
+// One-way paths (docs/method.md §8): the k best complete paths of a layered graph, and the graph an
 // explanation builds from its frozen network (edge weights by one-hot JVPs through each block, one
 // VJP per path for its input weights).
 #include "oneway.h"
@@ -152,7 +152,7 @@ std::vector<float> Chunk::block_jvp(std::size_t e, std::size_t from, std::size_t
   return t;
 }
 
-// SPEC §8: the k best complete one-way paths of example e through the frozen network.
+// docs/method.md §8: the k best complete one-way paths of example e through the frozen network.
 void Chunk::one_way_paths(std::size_t e, const std::vector<std::vector<float>>& deltas, double bias_above,
                           const Activations& fin) {
   const auto& layers = net.layers();

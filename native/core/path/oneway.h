@@ -1,4 +1,4 @@
-// The k best complete one-way paths of a layered graph by signed or absolute product (SPEC §8).
+// The k best complete one-way paths of a layered graph by signed or absolute product (docs/method.md §8).
 #pragma once
 
 #include <cstddef>

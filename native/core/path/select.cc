@@ -111,7 +111,7 @@ void ChunkedScores::finish(std::vector<float>& scores, std::vector<std::uint8_t>
 void select_from_scores(const std::vector<float>& scores, const std::vector<std::uint8_t>& identical,
                         std::size_t units, const WidthRule& width, float threshold, Selection& out,
                         std::vector<std::int32_t>& order) {
-  // Ties: score descending, then unit index ascending (SPEC §3.5).
+  // Ties: score descending, then unit index ascending (docs/method.md §3.5).
   auto before = [&](std::int32_t x, std::int32_t y) {
     const float sx = rank_key(scores[x]), sy = rank_key(scores[y]);
     return sx != sy ? sx > sy : x < y;

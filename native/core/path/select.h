@@ -1,4 +1,4 @@
-// The reference's unit selection (SPEC §3.1 steps 5–11, §3.4–3.6), for one example and one layer.
+// The reference's unit selection (docs/method.md §3.1 steps 5–11, §3.4–3.6), for one example and one layer.
 #pragma once
 
 #include <cstddef>
@@ -13,7 +13,7 @@ struct WidthRule {
   double value = 0;  // k for Count, P for Percent
 };
 
-// k for a layer of `units` units (SPEC §3.6). Percent: max(1, round((N / 100) · P)) in float64,
+// k for a layer of `units` units (docs/method.md §3.6). Percent: max(1, round((N / 100) · P)) in float64,
 // evaluated left to right, rounded half to even as Python's round() does in the reference.
 std::size_t width_to_k(const WidthRule& rule, std::size_t units);
 

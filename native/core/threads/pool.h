@@ -27,7 +27,7 @@ namespace pathwise::threads {
 
 // A task body: runs task number `task` of a region. `ctx` is the caller's context. Plain function
 // pointer (not std::function) so kernel files compiled for AVX-512 instantiate no shared
-// templates (ECOSYSTEM §5: ODR risk across target-specific translation units).
+// templates (DEVELOPERS.md "Toolchain notes": ODR risk across target-specific translation units).
 using TaskFn = void (*)(void* ctx, std::size_t task);
 
 // Threads a region may use, the caller included (>= 1).

@@ -1,4 +1,4 @@
-// Batched vector-Jacobian products through a frozen gated network (SPEC §4.1): many cotangent rows
+// Batched vector-Jacobian products through a frozen gated network (docs/method.md §4.1): many cotangent rows
 // at once — the C class rows of every example, of every example in a batch — so each dense or conv
 // layer is one matrix product per step, never one per class.
 #pragma once
@@ -13,7 +13,7 @@ namespace pathwise {
 
 // The frozen network a sweep runs through: per ReLU layer the gate (n × size, 0/1 floats: the
 // ReLU becomes z ↦ gate ⊙ z), per MaxPool the winner of every window (n × out_size). `guided`
-// turns every ReLU's backward into guided backpropagation's δ_in = max(0, δ_out ⊙ gate) (SPEC §9).
+// turns every ReLU's backward into guided backpropagation's δ_in = max(0, δ_out ⊙ gate) (docs/method.md §9).
 struct Frozen {
   std::vector<const float*> gates;
   std::vector<const std::int32_t*> winners;
@@ -32,7 +32,7 @@ struct Sweep {
 // Pulls the cotangents back through layers hi − 1 down to lo, in reverse topological order, so
 // each layer's output cotangent is complete (every consumer is later) when it is processed; the
 // processed layers' cotangents are released. With `bias`, bias[r] += ⟨δ_k[r], β_k⟩ for every
-// affine layer k met (δ_k: the cotangent at its output), which yields b_P (SPEC §5.1) in the same
+// affine layer k met (δ_k: the cotangent at its output), which yields b_P (docs/method.md §5.1) in the same
 // pass.
 void sweep_back(const Network& net, const Frozen& frozen, Sweep& sweep, std::size_t lo,
                 std::size_t hi, double* bias = nullptr);
