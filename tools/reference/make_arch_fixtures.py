@@ -242,7 +242,6 @@ REFUSED = [
 # ---------------------------------------------------------------------------------------------
 # Gates in the traced graph.
 
-GATE_MODULES = (nn.ReLU, nn.Hardtanh, nn.LeakyReLU, nn.PReLU)  # ReLU6 is a Hardtanh
 RELU_FUNCS = (F.relu, torch.relu, torch.relu_, torch.nn.functional.relu_)
 ALL_ACTIVATION_FUNCS = RELU_FUNCS + (F.relu6, F.hardtanh, F.leaky_relu, F.prelu, torch.sigmoid,
                                      F.silu, F.hardswish, F.gelu, torch.tanh)
@@ -375,6 +374,7 @@ def official_depth1(gm, last, gate, x, t, widths):
             "attribution": (grad * x).detach().numpy().astype(np.float32),
             "pathLogit": float(out[0, t].detach()),
             "k": k,
+            "n_kept": int(sel.size),
             "fallback": bool(fallback),
             "zero_piece_kept": int((((s_piece == 0) & (c_piece == 0)).flatten()[keep.flatten()]).sum()),
             # how close the decisions were (float32 score units; an ulp at 1/C=0.1 is 7.5e-9)
@@ -438,9 +438,6 @@ def export(model, x, path, opset):
 def sha256(path):
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
-
-
-# ---------------------------------------------------------------------------------------------
 
 
 def seed_of(name):
@@ -528,82 +525,49 @@ def build_live(name, builder, size):
 
 def explainable(out, name, family, builder, size, opsets, table):
     model, x, seed, spread = build_live(name, builder, size)
+    files, graphs = {}, {}
+    for opset in opsets:  # as built (cnn_softmax with its Softmax)
+        files[str(opset)] = f"{name}.op{opset}.onnx"
+        graphs[str(opset)] = export(model, x, os.path.join(out, files[str(opset)]), opset).graph
+    softmax = getattr(model, "softmax", False)
+    with torch.no_grad():
+        output = model(x)
+    model.softmax = False  # the references are for the values entering a trailing Softmax
     with torch.no_grad():
         logits = model(x)
     gm = trace(model)
     with torch.no_grad():
         assert torch.equal(gm(x), logits), name
-    gates = [(n, gate_of(gm, n)) for n in gm.graph.nodes]
-    gates = [(n, g) for n, g in gates if g is not None]
+    gates = [(n, g) for n, g in ((n, gate_of(gm, n)) for n in gm.graph.nodes) if g is not None]
     last, last_gate = gates[-1]
-    softmax = getattr(model, "softmax", False)
-    if softmax:  # references are for the logits feeding the trailing Softmax
-        model.softmax = False
-        gm = trace(model)
-        with torch.no_grad():
-            pre = gm(x)
-        last = [n for n in gm.graph.nodes if gate_of(gm, n) is not None][-1]
-    else:
-        pre = logits
-    t = int(pre[0].argmax())
+    t = int(logits[0].argmax())
+
+    m64 = copy.deepcopy(model).double()  # gradient x input, float64
+    x64 = x.double().requires_grad_(True)
+    (g64,) = torch.autograd.grad(m64(x64)[0, t], x64)
+    n_units, gate_shape, pieces, official = official_depth1(gm, last, last_gate, x, t, WIDTHS)
 
     d = os.path.join(out, name)
     os.makedirs(d, exist_ok=True)
-    files, graphs = {}, {}
+    arrays = {"input": x, "logits": logits, "grad_x_input": g64 * x64}
     if softmax:
-        model.softmax = True
-    for opset in opsets:
-        path = os.path.join(out, f"{name}.op{opset}.onnx")
-        graphs[str(opset)] = export(model, x, path, opset).graph
-        files[str(opset)] = os.path.basename(path)
-    model.softmax = False if softmax else getattr(model, "softmax", False)
-
-    # gradient x input, float64
-    m64 = copy.deepcopy(model).double()
-    if softmax:
-        m64.softmax = False
-    x64 = x.double().requires_grad_(True)
-    (g64,) = torch.autograd.grad(m64(x64)[0, t], x64)
-    gxi = (g64 * x64).detach().numpy().astype(np.float32)
-
-    n_units, gate_shape, pieces, res = official_depth1(gm, last, last_gate, x, t, WIDTHS)
-    np.save(os.path.join(d, "input.npy"), x.numpy().astype(np.float32))
-    np.save(os.path.join(d, "logits.npy"), pre.numpy().astype(np.float32))
-    if softmax:
-        np.save(os.path.join(d, "output.npy"), logits.numpy().astype(np.float32))
-    np.save(os.path.join(d, "grad_x_input.npy"), gxi)
-    official = {}
-    for w, r in res.items():
-        np.save(os.path.join(d, f"official_w{w}_units.npy"), r["units"])
-        # 224 x 224 inputs (alexnet, vgg): no width-1 attribution, to keep the folder small
-        with_attribution = not (w == "1" and size > 100)
-        if with_attribution:
-            np.save(os.path.join(d, f"official_w{w}_attribution.npy"), r["attribution"])
-        official[w] = {
-            "units": f"{name}/official_w{w}_units.npy",
-            "attribution": f"{name}/official_w{w}_attribution.npy" if with_attribution else None,
-            "pathLogit": r["pathLogit"],
-            "k": r["k"],
-            "n_kept": int(r["units"].size),
-            "fallback": r["fallback"],
-            "zero_piece_kept": r["zero_piece_kept"],
-            "closest_to_threshold": r["closest_to_threshold"],
-            "width_cut_gap": r["width_cut_gap"],
-        }
+        arrays["output"] = output
+    for key, value in arrays.items():
+        np.save(os.path.join(d, f"{key}.npy"), value.detach().numpy().astype(np.float32))
+    for w, r in official.items():
+        np.save(os.path.join(d, f"official_w{w}_units.npy"), r.pop("units"))
+        attribution, stored = r.pop("attribution"), None
+        if not (w == "1" and size > 100):  # 224 x 224 (alexnet, vgg): no width-1 attribution (size)
+            np.save(os.path.join(d, f"official_w{w}_attribution.npy"), attribution)
+            stored = f"{name}/official_w{w}_attribution.npy"
+        official[w] = {"units": f"{name}/official_w{w}_units.npy", "attribution": stored, **r}
     onnx_gate_nodes = {o: [n for n in g.node if n.op_type in ONNX_GATE_OPS] for o, g in graphs.items()}
     entry = {
-        "name": name,
-        "family": family,
-        "reduction": builder.note,
-        "files": files,
+        "name": name, "family": family, "reduction": builder.note, "files": files,
         "sha256": {o: sha256(os.path.join(out, f)) for o, f in files.items()},
         "bytes": {o: os.path.getsize(os.path.join(out, f)) for o, f in files.items()},
-        "params": n_params(model),
-        "input_shape": list(x.shape),
-        "seed": seed,
-        "classifier_rescaled_by": 1.0 / spread,
-        "num_classes": NUM_CLASSES,
-        "target": t,
+        "params": n_params(model), "input_shape": list(x.shape), "seed": seed,
+        "classifier_rescaled_by": 1.0 / spread, "num_classes": NUM_CLASSES, "target": t,
         "trailing_softmax": bool(softmax),
         "gate_types": sorted({g.kind for _, g in gates}),
         "n_gate_layers": len(gates),
@@ -620,22 +584,18 @@ def explainable(out, name, family, builder, size, opsets, table):
         "ops": {o: op_counts(g) for o, g in graphs.items()},
         "first_refused_op": {o: first_refused_op(g)[0] for o, g in graphs.items()},
         "references": {
-            "input": f"{name}/input.npy",
-            "logits": f"{name}/logits.npy",
-            "grad_x_input": f"{name}/grad_x_input.npy",
-            "original_logit_t": float(pre[0, t]),
+            **{key: f"{name}/{key}.npy" for key in arrays},
+            "original_logit_t": float(logits[0, t]),
             "official_depth1": official,
         },
     }
-    if softmax:
-        entry["references"]["output"] = f"{name}/output.npy"
     for o, g in graphs.items():
         table.append((name, o, entry["ops"][o], entry["params"], entry["bytes"][o]))
         assert (first_refused_op(g)[0] is not None) == bool(softmax), (name, first_refused_op(g))
         assert len(onnx_gate_nodes[o]) == len(gates), (name, o, len(onnx_gate_nodes[o]), len(gates))
-    print(f"{name}: t={t} logits[{float(pre.min()):.3g}, {float(pre.max()):.3g}] gates={len(gates)} "
-          f"last={last.name} units={n_units} kept={[official[w]['n_kept'] for w in official]} "
-          f"fallback={[official[w]['fallback'] for w in official]} pieces={pieces}", flush=True)
+    print(f"{name}: t={t} logits[{float(logits.min()):.3g}, {float(logits.max()):.3g}] gates={len(gates)} "
+          f"last={last.name} units={n_units} kept={[r['n_kept'] for r in official.values()]} "
+          f"fallback={[r['fallback'] for r in official.values()]} pieces={pieces}", flush=True)
     return entry
 
 
@@ -646,18 +606,10 @@ def refused(out, name, family, builder, size, opset, table):
     m = export(model, x, path, opset)
     op, node = first_refused_op(m.graph)
     entry = {
-        "name": name,
-        "family": family,
-        "reduction": builder.note,
-        "file": os.path.basename(path),
-        "sha256": sha256(path),
-        "bytes": os.path.getsize(path),
-        "opset": opset,
-        "params": n_params(model),
-        "input_shape": list(x.shape),
-        "first_refused_op": op,
-        "first_refused_node": node,
-        "ops": op_counts(m.graph),
+        "name": name, "family": family, "reduction": builder.note, "file": os.path.basename(path),
+        "sha256": sha256(path), "bytes": os.path.getsize(path), "opset": opset,
+        "params": n_params(model), "input_shape": list(x.shape),
+        "first_refused_op": op, "first_refused_node": node, "ops": op_counts(m.graph),
     }
     table.append((name, str(opset), entry["ops"], entry["params"], entry["bytes"]))
     print(f"{name}: refused at {op} ({node})", flush=True)
@@ -675,7 +627,7 @@ def main():
         "torch": torch.__version__,
         "torchvision": torchvision.__version__,
         "onnx": onnx.__version__,
-        "gate_finding": "torch.fx.symbolic_trace (gate modules and functional relu, execution order)",
+        "gate_finding": "torch.fx trace: gate module calls and functional relu calls, in execution order",
         "num_classes": NUM_CLASSES,
         "models": [],
         "refused": [],
