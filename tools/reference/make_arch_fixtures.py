@@ -354,6 +354,7 @@ def official_depth1(gm, last, gate, x, t, widths):
         active = ~((s_piece == 0) & (c_piece == 0))
         same = GateInterpreter(gm, last, "mask", s=s_piece, c=c_piece, keep=active).run(x)
         assert torch.allclose(same, logits.detach(), rtol=1e-4, atol=1e-4), (same, logits)
+    piece_masks = {"lower": z <= gate.lower, "identity": (z > gate.lower) & (z < gate.upper), "upper": z >= gate.upper}
     results = {}
     sc = score.numpy()
     for w in widths:
@@ -377,17 +378,14 @@ def official_depth1(gm, last, gate, x, t, widths):
             "n_kept": int(sel.size),
             "fallback": bool(fallback),
             "zero_piece_kept": int((((s_piece == 0) & (c_piece == 0)).flatten()[keep.flatten()]).sum()),
+            "kept_by_piece": {p: int(v[keep].sum()) for p, v in piece_masks.items()},
             # how close the decisions were (float32 score units; an ulp at 1/C=0.1 is 7.5e-9)
             # (units with identical contributions, score exactly 1/C, are left out: rejected by rule)
             "closest_to_threshold": float(np.abs(sc[top][~identical[top]] - thr).min()) if (~identical[top]).any() else None,
             # lowest kept score minus best rejected score, when the width (not 1/C) made the cut
             "width_cut_gap": float(sc[order[k - 1]] - sc[order[k]]) if k < n_units and sc[order[k - 1]] > thr else None,
         }
-    pieces = {
-        "lower": int((z <= gate.lower).sum()),
-        "identity": int(((z > gate.lower) & (z < gate.upper)).sum()),
-        "upper": int((z >= gate.upper).sum()),
-    }
+    pieces = {p: int(v.sum()) for p, v in piece_masks.items()}
     return n_units, list(h.shape), pieces, results
 
 
