@@ -291,7 +291,8 @@ describe('tfjs errors', () => {
     unsupported(() => tfjsLayersModelToSpec(sig), /"act_sig" \(Activation\).*sigmoid/);
 
     const relu6 = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 5 }), tf.layers.reLU({ maxValue: 6, name: 'r6' }), tf.layers.dense({ units: 2 })] });
-    unsupported(() => tfjsLayersModelToSpec(relu6), /"r6" \(ReLU\).*max_value/);
+    // Issue 14: a clipped ReLU is a gate now (test/tfjs-arch.test.ts covers the others).
+    expect(tfjsLayersModelToSpec(relu6).layers[1]).toEqual({ type: 'clip', name: 'r6', min: 0, max: 6 });
 
     const dense3d = tf.sequential({ layers: [tf.layers.dense({ inputShape: [3, 4], units: 5, name: 'd3' }), tf.layers.flatten(), tf.layers.dense({ units: 2 })] });
     unsupported(() => tfjsLayersModelToSpec(dense3d), /"d3" \(Dense\).*Flatten/);
