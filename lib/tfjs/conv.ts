@@ -66,11 +66,14 @@ export function convolution(layer: TfjsLayer, x: Tensor, emit: Emit): Tensor {
     return emit({ type: 'conv', name: layer.name, inChannels: cin, outChannels: filters, ...geometry, groups, weights, bias: biasOf(layer, filters) },
       [x], [filters, oh, ow], 'image');
   }
-  const dm = positive(layer, 'depthMultiplier', 1);
+  // Keras 3 names a DepthwiseConv2D's kernel 'kernel' (Keras 2 and tfjs 'depthwise_kernel').
+  const kernelName = cls === 'DepthwiseConv2D' && !layer.weights.has('depthwise_kernel') ? 'kernel' : 'depthwise_kernel';
+  // tfjs's SeparableConv2D leaves depth_multiplier out of its saved config: the kernel's shape has it.
+  const dm = positive(layer, 'depthMultiplier', layer.weights.get(kernelName)?.shape[3] ?? 1);
   // tfjs's DepthwiseConv2D ignores dilation_rate (Keras applies it): refuse rather than pick one meaning.
   if (cls === 'DepthwiseConv2D' && (dilation[0] !== 1 || dilation[1] !== 1))
     throw unsupported(layer, `DepthwiseConv2D with dilation_rate [${dilation.join(', ')}]: tfjs ignores it and Keras applies it, so the model is ambiguous`);
-  const depthwise = depthwiseWeights(weight(layer, 'depthwise_kernel', [kh, kw, cin, dm]), kh, kw, cin, dm);
+  const depthwise = depthwiseWeights(weight(layer, kernelName, [kh, kw, cin, dm]), kh, kw, cin, dm);
   if (cls === 'DepthwiseConv2D') {
     return emit({ type: 'conv', name: layer.name, inChannels: cin, outChannels: cin * dm, ...geometry, groups: cin, weights: depthwise, bias: biasOf(layer, cin * dm) },
       [x], [cin * dm, oh, ow], 'image');
