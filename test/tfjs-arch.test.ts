@@ -10,29 +10,10 @@ import { loadModelSync, explainSync, PathwiseError } from '../lib/index.js';
 import { tfjsLayersModelToSpec, tfjsArtifactsToSpec, convertTfjsGraph, type TfjsArtifacts } from '../lib/tfjs/index.js';
 import type { LayerSpec, NetworkSpec } from '../lib/model/layers.js';
 import { maxRelDiff } from './helpers/fixtures.js';
+import { batch, expectUnsupported, predict, seeded, toNchw } from './helpers/tfjs.js';
 
 tf.setBackend('cpu');
 beforeAll(async () => { await tf.ready(); });
-
-function seeded(seed: number) {
-  let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32) * 2 - 1;
-}
-const batch = (n: number, size: number, seed: number, scale = 1) => new Float32Array(n * size).map(seeded(seed)).map((v) => v * scale);
-
-/** NHWC batch → NCHW batch. */
-function toNchw(x: Float32Array, n: number, h: number, w: number, c: number): Float32Array {
-  const out = new Float32Array(x.length);
-  for (let b = 0; b < n; b++)
-    for (let y = 0; y < h; y++)
-      for (let xx = 0; xx < w; xx++)
-        for (let ch = 0; ch < c; ch++) out[((b * c + ch) * h + y) * w + xx] = x[((b * h + y) * w + xx) * c + ch];
-  return out;
-}
-
-function predict(model: tf.LayersModel, x: Float32Array, shape: number[]): Float32Array {
-  return tf.tidy(() => (model.predict(tf.tensor(x, shape)) as tf.Tensor).dataSync() as Float32Array);
-}
 
 /** Random weights everywhere (biases and PReLU slopes too, so that every term matters). */
 function randomize(model: tf.LayersModel, seed: number, scale = 0.6) {
@@ -428,31 +409,25 @@ describe('tfjs gates on dense layers', () => {
 });
 
 describe('tfjs refusals', () => {
-  const refused = (fn: () => unknown, message: RegExp) => {
-    let err: unknown;
-    try { fn(); } catch (e) { err = e; }
-    expect(err).toBeInstanceOf(PathwiseError);
-    expect(err).toMatchObject({ code: 'PATHWISE_UNSUPPORTED_OP', message: expect.stringMatching(message) });
-  };
   const mlp = (middle: tf.layers.Layer[], hidden: Record<string, unknown> = {}) => tf.sequential({
     layers: [tf.layers.dense({ inputShape: [4], units: 5, name: 'hidden', ...hidden }), ...middle, tf.layers.dense({ units: 2 })],
   });
 
   it('non-piecewise-linear activations, fused or as layers, name the layer and the activation', () => {
     for (const act of ['sigmoid', 'tanh', 'swish', 'mish', 'gelu', 'elu', 'selu', 'softplus', 'softsign'] as const)
-      refused(() => tfjsLayersModelToSpec(mlp([], { activation: act })), new RegExp(`"hidden" \\(Dense\\): activation "${act}" is not piecewise linear; pathwise explains piecewise-linear networks`));
-    refused(() => tfjsLayersModelToSpec(mlp([], { activation: 'hardSigmoid' })), /"hidden" \(Dense\): activation "hard_?sigmoid".*piecewise-linear networks.*ambiguous/i);
-    refused(() => tfjsLayersModelToSpec(mlp([tf.layers.activation({ activation: 'tanh', name: 'act' })])), /"act" \(Activation\): activation "tanh" is not piecewise linear/);
-    refused(() => tfjsLayersModelToSpec(mlp([tf.layers.elu({ name: 'e' })])), /"e" \(ELU\): activation "elu" is not piecewise linear; pathwise explains piecewise-linear/);
+      expectUnsupported(() => tfjsLayersModelToSpec(mlp([], { activation: act })), new RegExp(`"hidden" \\(Dense\\): activation "${act}" is not piecewise linear; pathwise explains piecewise-linear networks`));
+    expectUnsupported(() => tfjsLayersModelToSpec(mlp([], { activation: 'hardSigmoid' })), /"hidden" \(Dense\): activation "hard_?sigmoid".*piecewise-linear networks.*ambiguous/i);
+    expectUnsupported(() => tfjsLayersModelToSpec(mlp([tf.layers.activation({ activation: 'tanh', name: 'act' })])), /"act" \(Activation\): activation "tanh" is not piecewise linear/);
+    expectUnsupported(() => tfjsLayersModelToSpec(mlp([tf.layers.elu({ name: 'e' })])), /"e" \(ELU\): activation "elu" is not piecewise linear; pathwise explains piecewise-linear/);
   });
 
   it('a softmax before the last layer is refused, even with stripSoftmax; a trailing one keeps its option', () => {
     for (const stripSoftmax of [false, true]) {
-      refused(() => tfjsLayersModelToSpec(mlp([], { activation: 'softmax' }), { stripSoftmax }), /"hidden" \(Dense\): activation "softmax" is not piecewise linear.*only a softmax on the output/);
-      refused(() => tfjsLayersModelToSpec(mlp([tf.layers.softmax({ name: 'sm' })]), { stripSoftmax }), /"sm" \(Softmax\).*softmax.*piecewise-linear/);
+      expectUnsupported(() => tfjsLayersModelToSpec(mlp([], { activation: 'softmax' }), { stripSoftmax }), /"hidden" \(Dense\): activation "softmax" is not piecewise linear.*only a softmax on the output/);
+      expectUnsupported(() => tfjsLayersModelToSpec(mlp([tf.layers.softmax({ name: 'sm' })]), { stripSoftmax }), /"sm" \(Softmax\).*softmax.*piecewise-linear/);
     }
     const trailing = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 5, activation: 'relu' }), tf.layers.dense({ units: 3 }), tf.layers.softmax({ name: 'out' })] });
-    refused(() => tfjsLayersModelToSpec(trailing), /"out" \(Softmax\).*stripSoftmax: true/);
+    expectUnsupported(() => tfjsLayersModelToSpec(trailing), /"out" \(Softmax\).*stripSoftmax: true/);
     expect(tfjsLayersModelToSpec(trailing, { stripSoftmax: true }).layers.map((l) => l.type)).toEqual(['dense', 'relu', 'dense']);
   });
 
@@ -460,14 +435,14 @@ describe('tfjs refusals', () => {
     const image = (layers: tf.layers.Layer[]) => tf.sequential({
       layers: [tf.layers.conv2d({ inputShape: [4, 4, 2], filters: 3, kernelSize: 1 }), ...layers, tf.layers.flatten(), tf.layers.dense({ units: 2 })],
     });
-    refused(() => tfjsLayersModelToSpec(image([tf.layers.prelu({ name: 'pp' })])), /"pp" \(PReLU\).*\[4, 4, 3\] varies over positions/);
-    refused(() => tfjsLayersModelToSpec(image([tf.layers.prelu({ sharedAxes: [3], name: 'pp' })])), /"pp" \(PReLU\).*varies over positions/);
-    refused(() => tfjsLayersModelToSpec(image([tf.layers.depthwiseConv2d({ kernelSize: 2, dilationRate: 2, name: 'dd' })])), /"dd" \(DepthwiseConv2D\).*dilation_rate/);
+    expectUnsupported(() => tfjsLayersModelToSpec(image([tf.layers.prelu({ name: 'pp' })])), /"pp" \(PReLU\).*\[4, 4, 3\] varies over positions/);
+    expectUnsupported(() => tfjsLayersModelToSpec(image([tf.layers.prelu({ sharedAxes: [3], name: 'pp' })])), /"pp" \(PReLU\).*varies over positions/);
+    expectUnsupported(() => tfjsLayersModelToSpec(image([tf.layers.depthwiseConv2d({ kernelSize: 2, dilationRate: 2, name: 'dd' })])), /"dd" \(DepthwiseConv2D\).*dilation_rate/);
     const input = tf.input({ shape: [4, 4, 2] });
     const a = apply(tf.layers.conv2d({ filters: 2, kernelSize: 1, activation: 'relu' }), input);
     const cat = apply(tf.layers.concatenate({ axis: 1, name: 'rows' }), [a, input]);
     const out = apply(tf.layers.dense({ units: 2 }), apply(tf.layers.flatten(), cat));
-    refused(() => tfjsLayersModelToSpec(tf.model({ inputs: input, outputs: out })), /"rows" \(Concatenate\): concatenates along axis 1; only the channel/);
+    expectUnsupported(() => tfjsLayersModelToSpec(tf.model({ inputs: input, outputs: out })), /"rows" \(Concatenate\): concatenates along axis 1; only the channel/);
   });
 
   it('channels_first: the channel axis is 1', () => {
@@ -480,7 +455,7 @@ describe('tfjs refusals', () => {
     const feat = [...Array.from({ length: 9 }, (_, j) => Math.max(0, x[j] - x[9 + j])), ...Array.from(x)];
     const w = channelsFirstGraph(1).layers[4].weights.get('kernel')!.data;
     for (let o = 0; o < 2; o++) expect(y[o]).toBeCloseTo(feat.reduce((a, f, j) => a + f * w[j * 2 + o], 0), 5);
-    refused(() => convertTfjsGraph(channelsFirstGraph(-1)), /"cat" \(Concatenate\): concatenates along axis -1/);
+    expectUnsupported(() => convertTfjsGraph(channelsFirstGraph(-1)), /"cat" \(Concatenate\): concatenates along axis -1/);
   });
 
   it("a Keras 3 DepthwiseConv2D (its kernel named 'kernel')", () => {
