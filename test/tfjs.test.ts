@@ -6,17 +6,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
-import { loadModel, loadModelSync, explainSync, PathwiseError } from '../lib/index.js';
+import { loadModel, loadModelSync, explainSync } from '../lib/index.js';
 import { loadTfjsModel, loadTfjsModelSync, tfjsLayersModelToSpec, tfjsArtifactsToSpec, isTfjsLayersModel } from '../lib/tfjs/index.js';
 import { isTfjsSource, tfjsSourceToSpec } from '../lib/model/sources.js';
 import { maxRelDiff } from './helpers/fixtures.js';
+import { batch, expectUnsupported, predict, seeded, toNchw } from './helpers/tfjs.js';
 
 tf.setBackend('cpu');
-
-function seeded(seed: number) {
-  let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32) * 2 - 1;
-}
 
 let dir: string;
 beforeAll(async () => {
@@ -51,16 +47,6 @@ async function save(model: tf.LayersModel, name: string, shards = 2): Promise<st
   return path;
 }
 
-/** NHWC batch → NCHW batch. */
-function toNchw(x: Float32Array, n: number, h: number, w: number, c: number): Float32Array {
-  const out = new Float32Array(x.length);
-  for (let b = 0; b < n; b++)
-    for (let y = 0; y < h; y++)
-      for (let xx = 0; xx < w; xx++)
-        for (let ch = 0; ch < c; ch++) out[((b * c + ch) * h + y) * w + xx] = x[((b * h + y) * w + xx) * c + ch];
-  return out;
-}
-
 /** Trains briefly on a synthetic 3-class problem (a linear rule on the inputs). */
 async function train(model: tf.LayersModel, inputShape: number[], n = 96, epochs = 3) {
   const size = inputShape.reduce((a, b) => a * b, 1);
@@ -78,14 +64,6 @@ async function train(model: tf.LayersModel, inputShape: number[], n = 96, epochs
   const h = await model.fit(x, y, { epochs, batchSize: 16, verbose: 0 });
   x.dispose(); y.dispose();
   return h.history.loss as number[];
-}
-
-function predict(model: tf.LayersModel, x: Float32Array, shape: number[]): Float32Array {
-  return tf.tidy(() => (model.predict(tf.tensor(x, shape)) as tf.Tensor).dataSync() as Float32Array);
-}
-
-function batch(n: number, size: number, seed: number) {
-  return new Float32Array(n * size).map(seeded(seed));
 }
 
 describe('tfjs MLP', () => {
@@ -271,30 +249,25 @@ describe('tfjs functional graphs', () => {
 });
 
 describe('tfjs errors', () => {
-  const unsupported = (fn: () => unknown, name: RegExp) => {
-    let err: unknown;
-    try { fn(); } catch (e) { err = e; }
-    expect(err).toBeInstanceOf(PathwiseError);
-    expect(err).toMatchObject({ code: 'PATHWISE_UNSUPPORTED_OP', message: expect.stringMatching(name) });
-  };
 
   it('names the layer with an unsupported activation or type', async () => {
     const tanh = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 5, activation: 'tanh', name: 'hidden_tanh' }), tf.layers.dense({ units: 2 })] });
-    unsupported(() => tfjsLayersModelToSpec(tanh), /"hidden_tanh" \(Dense\).*tanh/);
+    expectUnsupported(() => tfjsLayersModelToSpec(tanh), /"hidden_tanh" \(Dense\).*tanh/);
     const p = await save(tanh, 'tanh', 1);
     await expect(loadTfjsModel(p)).rejects.toMatchObject({ code: 'PATHWISE_UNSUPPORTED_OP', message: expect.stringContaining('hidden_tanh') });
 
     const conv1d = tf.sequential({ layers: [tf.layers.conv1d({ inputShape: [8, 2], filters: 3, kernelSize: 3, name: 'c1d' }), tf.layers.flatten(), tf.layers.dense({ units: 2 })] });
-    unsupported(() => tfjsLayersModelToSpec(conv1d), /"c1d" \(Conv1D\): unsupported layer type/);
+    expectUnsupported(() => tfjsLayersModelToSpec(conv1d), /"c1d" \(Conv1D\): unsupported layer type/);
 
     const sig = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 5 }), tf.layers.activation({ activation: 'sigmoid', name: 'act_sig' }), tf.layers.dense({ units: 2 })] });
-    unsupported(() => tfjsLayersModelToSpec(sig), /"act_sig" \(Activation\).*sigmoid/);
+    expectUnsupported(() => tfjsLayersModelToSpec(sig), /"act_sig" \(Activation\).*sigmoid/);
 
     const relu6 = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 5 }), tf.layers.reLU({ maxValue: 6, name: 'r6' }), tf.layers.dense({ units: 2 })] });
-    unsupported(() => tfjsLayersModelToSpec(relu6), /"r6" \(ReLU\).*max_value/);
+    // Issue 14: a clipped ReLU is a gate now (test/tfjs-arch.test.ts covers the others).
+    expect(tfjsLayersModelToSpec(relu6).layers[1]).toEqual({ type: 'clip', name: 'r6', min: 0, max: 6 });
 
     const dense3d = tf.sequential({ layers: [tf.layers.dense({ inputShape: [3, 4], units: 5, name: 'd3' }), tf.layers.flatten(), tf.layers.dense({ units: 2 })] });
-    unsupported(() => tfjsLayersModelToSpec(dense3d), /"d3" \(Dense\).*Flatten/);
+    expectUnsupported(() => tfjsLayersModelToSpec(dense3d), /"d3" \(Dense\).*Flatten/);
   });
 
   it('reports missing files and malformed json as PATHWISE_BAD_MODEL', async () => {

@@ -9,8 +9,10 @@
  * as the tfjs model, given its input in NCHW order.
  */
 import type { LayerSpec, NetworkSpec } from '../model/layers.js';
-import { PathwiseError } from '../errors.js';
 import { checkOptions } from '../validate.js';
+import { bad, cfg, norm, pairOf, unsupported, weight, windowGeometry, type Emit, type Tensor } from './common.js';
+import { activationLayer, namedActivation } from './activations.js';
+import { convolution, padding } from './conv.js';
 
 const CONVERT_OPTIONS = new Set(['stripSoftmax']);
 
@@ -28,7 +30,10 @@ export interface TfjsLayer {
   config: Record<string, unknown>;
   /** Names of the layers feeding this one; undefined = the layer before it (a Sequential model). */
   inbound?: string[];
-  /** Weights by short name: 'kernel', 'bias', 'gamma', 'beta', 'moving_mean', 'moving_variance'. */
+  /**
+   * Weights by short name: 'kernel', 'bias', 'gamma', 'beta', 'moving_mean', 'moving_variance',
+   * 'alpha' (PReLU), 'depthwise_kernel', 'pointwise_kernel'.
+   */
   weights: Map<string, TfjsWeight>;
 }
 
@@ -50,74 +55,9 @@ export interface TfjsGraph {
   output?: string;
 }
 
-const SUPPORTED = 'Dense, Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Flatten, Dropout, ' +
-  'SpatialDropout2D, BatchNormalization, ReLU, Activation (relu, linear), Add, InputLayer';
-
-function unsupported(layer: TfjsLayer, what: string): PathwiseError {
-  return new PathwiseError('PATHWISE_UNSUPPORTED_OP', `tfjs layer "${layer.name}" (${layer.className}): ${what}`);
-}
-
-function bad(layer: TfjsLayer | undefined, what: string): PathwiseError {
-  return new PathwiseError('PATHWISE_BAD_MODEL', layer ? `tfjs layer "${layer.name}" (${layer.className}): ${what}` : `tfjs model: ${what}`);
-}
-
-/** snake_case or camelCase config access. */
-function cfg(layer: TfjsLayer, camel: string): unknown {
-  const c = layer.config;
-  if (camel in c) return c[camel];
-  const snake = camel.replace(/[A-Z]/g, (m) => `_${m.toLowerCase()}`);
-  return c[snake];
-}
-
-/** 'channels_last' / 'channelsLast' → 'channelslast'. */
-const norm = (v: unknown) => (typeof v === 'string' ? v.replace(/_/g, '').toLowerCase() : v);
-
-function pairOf(layer: TfjsLayer, key: string, fallback?: [number, number]): [number, number] {
-  const v = cfg(layer, key);
-  if (v === undefined || v === null) {
-    if (fallback) return fallback;
-    throw bad(layer, `missing ${key}`);
-  }
-  const arr = typeof v === 'number' ? [v, v] : v;
-  if (!Array.isArray(arr) || arr.length !== 2 || !arr.every((x) => Number.isSafeInteger(x) && x > 0))
-    throw bad(layer, `${key} must be a positive integer or a pair of them, got ${JSON.stringify(v)}`);
-  return [arr[0], arr[1]];
-}
-
-function weight(layer: TfjsLayer, short: string, shape: number[] | undefined): Float32Array {
-  const w = layer.weights.get(short);
-  if (!w) throw bad(layer, `weight "${short}" is missing`);
-  const count = w.shape.reduce((a, b) => a * b, 1);
-  if (w.data.length !== count) throw bad(layer, `weight "${short}" has ${w.data.length} values for shape [${w.shape.join(', ')}]`);
-  if (shape && (w.shape.length !== shape.length || w.shape.some((d, i) => d !== shape[i])))
-    throw bad(layer, `weight "${short}" has shape [${w.shape.join(', ')}], expected [${shape.join(', ')}]`);
-  return w.data;
-}
-
-/** Where a tensor lives: which spec layer made it and how our layout relates to tfjs's. */
-interface Tensor {
-  /** Spec layer index producing it; -1 = the network input. */
-  ref: number;
-  /** Our shape (NCHW for images). */
-  shape: number[];
-  /** 'image': our [C, H, W] is tfjs's [H, W, C] (or [C, H, W] itself under channels_first). */
-  kind: 'image' | 'flat' | 'other';
-  /** For 'flat': ours[j] = tfjs[perm[j]]; null = the same order. */
-  perm: Int32Array | null;
-}
-
-/** TF's 'same' padding for one axis: [begin, end] with the extra pixel at the end. */
-function samePads(size: number, k: number, s: number, d: number): [number, number, number] {
-  const out = Math.ceil(size / s);
-  const span = (k - 1) * d + 1;
-  const total = Math.max((out - 1) * s + span - size, 0);
-  return [Math.floor(total / 2), total - Math.floor(total / 2), out];
-}
-
-function validExtent(size: number, k: number, s: number, d: number): number {
-  const span = (k - 1) * d + 1;
-  return size < span ? 0 : Math.floor((size - span) / s) + 1;
-}
+const SUPPORTED = 'Dense, Conv2D, DepthwiseConv2D, SeparableConv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, ' +
+  'GlobalMaxPooling2D, ZeroPadding2D, Cropping2D, Flatten, Dropout, SpatialDropout2D, BatchNormalization, ReLU, LeakyReLU, PReLU, ' +
+  'ThresholdedReLU, Activation (relu, relu6, linear), Add, Concatenate, InputLayer';
 
 /** Converts a tfjs graph to a NetworkSpec. */
 export function convertTfjsGraph(graph: TfjsGraph, options: TfjsConvertOptions = {}): NetworkSpec {
@@ -139,22 +79,19 @@ export function convertTfjsGraph(graph: TfjsGraph, options: TfjsConvertOptions =
   const outputName = graph.output ?? layers[layers.length - 1].name;
   let previous: Tensor = input;
 
-  const emit = (layer: LayerSpec, from: Tensor[], shape: number[], kind: Tensor['kind'], perm: Int32Array | null = null): Tensor => {
+  const emit: Emit = (layer, from, shape, kind, perm = null) => {
     const refs = from.map((t) => t.ref);
-    if (layer.type === 'add' || refs.length !== 1 || refs[0] !== spec.length - 1) layer.inputs = refs as never;
+    if (layer.type === 'add' || layer.type === 'concat' || refs.length !== 1 || refs[0] !== spec.length - 1) layer.inputs = refs as never;
     spec.push(layer);
     return { ref: spec.length - 1, shape, kind, perm };
   };
 
-  /** A fused or standalone activation: 'relu' adds a ReLU, 'linear' nothing. */
-  const activation = (layer: TfjsLayer, act: unknown, t: Tensor, isOutput: boolean): Tensor => {
-    const a = act === undefined || act === null ? 'linear' : norm(act);
-    if (a === 'linear') return t;
-    if (a === 'relu') return emit({ type: 'relu', name: layer.name }, [t], t.shape, t.kind, t.perm);
-    if (a === 'softmax' && isOutput && options.stripSoftmax) return t;
-    const hint = a === 'softmax' && isOutput ? '; pass { stripSoftmax: true } to explain the logits under it' : '';
-    throw unsupported(layer, `activation ${JSON.stringify(act)} is not supported (relu and linear only)${hint}`);
-  };
+  /** A gate keeps its input's shape and layout. */
+  const gate = (layer: TfjsLayer, g: LayerSpec | null, t: Tensor): Tensor =>
+    (g ? emit({ ...g, name: layer.name }, [t], t.shape, t.kind, t.perm) : t);
+  /** A fused or standalone named activation: a gate, or nothing for 'linear' (activations.ts). */
+  const activation = (layer: TfjsLayer, act: unknown, t: Tensor, isOutput: boolean): Tensor =>
+    gate(layer, namedActivation(layer, act, isOutput, options.stripSoftmax === true), t);
 
   for (let i = 0; i < layers.length; i++) {
     const layer = layers[i];
@@ -169,7 +106,7 @@ export function convertTfjsGraph(graph: TfjsGraph, options: TfjsConvertOptions =
       });
     }
     const cls = layer.className;
-    if (cls !== 'Add' && cls !== 'InputLayer' && inputs.length !== 1) throw unsupported(layer, `takes ${inputs.length} inputs`);
+    if (cls !== 'Add' && cls !== 'Concatenate' && cls !== 'InputLayer' && inputs.length !== 1) throw unsupported(layer, `takes ${inputs.length} inputs`);
     const x = inputs[0];
     let out: Tensor;
     switch (cls) {
@@ -184,21 +121,15 @@ export function convertTfjsGraph(graph: TfjsGraph, options: TfjsConvertOptions =
         out = activation(layer, cfg(layer, 'activation'), x, isOutput);
         break;
       case 'Softmax':
-        if (!(isOutput && options.stripSoftmax))
-          throw unsupported(layer, `softmax is not supported${isOutput ? '; pass { stripSoftmax: true } to explain the logits under it' : ''}`);
-        out = x;
+        out = activation(layer, 'softmax', x, isOutput);
         break;
-      case 'ReLU': {
-        const maxValue = cfg(layer, 'maxValue');
-        const slope = cfg(layer, 'negativeSlope');
-        const threshold = cfg(layer, 'threshold');
-        if (maxValue !== undefined && maxValue !== null && maxValue !== Infinity)
-          throw unsupported(layer, `ReLU with max_value ${JSON.stringify(maxValue)} (a clipped ReLU) is not supported`);
-        if ((slope ?? 0) !== 0) throw unsupported(layer, `ReLU with negative_slope ${JSON.stringify(slope)} is not supported`);
-        if ((threshold ?? 0) !== 0) throw unsupported(layer, `ReLU with threshold ${JSON.stringify(threshold)} is not supported`);
-        out = activation(layer, 'relu', x, isOutput);
+      case 'ReLU':
+      case 'LeakyReLU':
+      case 'PReLU':
+      case 'ThresholdedReLU':
+      case 'ELU':
+        out = gate(layer, activationLayer(layer, x, channelsFirst), x);
         break;
-      }
       case 'Flatten': {
         const n = x.shape.reduce((a, b) => a * b, 1);
         let perm: Int32Array | null = x.perm;
@@ -229,64 +160,22 @@ export function convertTfjsGraph(graph: TfjsGraph, options: TfjsConvertOptions =
         out = activation(layer, cfg(layer, 'activation'), d, isOutput);
         break;
       }
-      case 'Conv2D': {
-        if (x.kind !== 'image') throw unsupported(layer, `Conv2D needs an image input [H, W, C], got a tensor of rank ${x.shape.length}`);
-        const [cin, h, w] = x.shape;
-        const filters = cfg(layer, 'filters') as number;
-        if (!Number.isSafeInteger(filters) || filters < 1) throw bad(layer, `filters must be a positive integer, got ${JSON.stringify(filters)}`);
-        const [kh, kw] = pairOf(layer, 'kernelSize');
-        const stride = pairOf(layer, 'strides', [1, 1]);
-        const dilation = pairOf(layer, 'dilationRate', [1, 1]);
-        const groups = (cfg(layer, 'groups') as number | undefined) ?? 1;
-        if (!Number.isSafeInteger(groups) || groups < 1 || cin % groups !== 0 || filters % groups !== 0)
-          throw bad(layer, `groups ${groups} must divide the input channels ${cin} and the filters ${filters}`);
-        const cg = cin / groups;
-        const kernel = weight(layer, 'kernel', [kh, kw, cg, filters]);
-        const wt = new Float32Array(filters * cg * kh * kw);
-        for (let co = 0; co < filters; co++)
-          for (let ci = 0; ci < cg; ci++)
-            for (let y = 0; y < kh; y++)
-              for (let xx = 0; xx < kw; xx++) wt[((co * cg + ci) * kh + y) * kw + xx] = kernel[((y * kw + xx) * cg + ci) * filters + co];
-        const padding = norm(cfg(layer, 'padding') ?? 'valid');
-        let pads: [number, number, number, number] = [0, 0, 0, 0];
-        let oh: number, ow: number;
-        if (padding === 'same') {
-          const [t, b, oh_] = samePads(h, kh, stride[0], dilation[0]);
-          const [l, r, ow_] = samePads(w, kw, stride[1], dilation[1]);
-          pads = [t, l, b, r];
-          [oh, ow] = [oh_, ow_];
-        } else if (padding === 'valid') {
-          oh = validExtent(h, kh, stride[0], dilation[0]);
-          ow = validExtent(w, kw, stride[1], dilation[1]);
-        } else throw unsupported(layer, `padding ${JSON.stringify(cfg(layer, 'padding'))} is not supported (valid, same)`);
-        if (oh < 1 || ow < 1) throw bad(layer, `the kernel does not fit the input [${h}, ${w}]`);
-        const useBias = cfg(layer, 'useBias') !== false;
-        const bias = useBias ? Float32Array.from(weight(layer, 'bias', [filters])) : undefined;
-        const c = emit({
-          type: 'conv', name: layer.name, inChannels: cin, outChannels: filters, kernel: [kh, kw], stride, pads, dilation,
-          groups, weights: wt, bias,
-        }, [x], [filters, oh, ow], 'image');
-        out = activation(layer, cfg(layer, 'activation'), c, isOutput);
+      case 'Conv2D':
+      case 'DepthwiseConv2D':
+      case 'SeparableConv2D':
+        out = activation(layer, cfg(layer, 'activation'), convolution(layer, x, emit), isOutput);
         break;
-      }
+      case 'ZeroPadding2D':
+      case 'Cropping2D':
+        out = padding(layer, x, emit);
+        break;
       case 'MaxPooling2D':
       case 'AveragePooling2D': {
         if (x.kind !== 'image') throw unsupported(layer, `pooling needs an image input [H, W, C], got a tensor of rank ${x.shape.length}`);
         const [c, h, w] = x.shape;
         const kernel = pairOf(layer, 'poolSize', [2, 2]);
         const stride = pairOf(layer, 'strides', kernel);
-        const padding = norm(cfg(layer, 'padding') ?? 'valid');
-        let pads: [number, number, number, number] = [0, 0, 0, 0];
-        let oh: number, ow: number;
-        if (padding === 'same') {
-          const [t, b, oh_] = samePads(h, kernel[0], stride[0], 1);
-          const [l, r, ow_] = samePads(w, kernel[1], stride[1], 1);
-          pads = [t, l, b, r];
-          [oh, ow] = [oh_, ow_];
-        } else if (padding === 'valid') {
-          oh = validExtent(h, kernel[0], stride[0], 1);
-          ow = validExtent(w, kernel[1], stride[1], 1);
-        } else throw unsupported(layer, `padding ${JSON.stringify(cfg(layer, 'padding'))} is not supported (valid, same)`);
+        const { pads, oh, ow } = windowGeometry(layer, h, w, kernel, stride, [1, 1]);
         if (oh < 1 || ow < 1) throw bad(layer, `the window does not fit the input [${h}, ${w}]`);
         // TF's average pooling divides by the number of real (unpadded) elements in the window.
         const p: LayerSpec = cls === 'MaxPooling2D'
@@ -295,11 +184,13 @@ export function convertTfjsGraph(graph: TfjsGraph, options: TfjsConvertOptions =
         out = emit(p, [x], [c, oh, ow], 'image');
         break;
       }
-      case 'GlobalAveragePooling2D': {
+      case 'GlobalAveragePooling2D':
+      case 'GlobalMaxPooling2D': {
         if (x.kind !== 'image') throw unsupported(layer, `global pooling needs an image input [H, W, C]`);
         if (cfg(layer, 'keepdims') === true) throw unsupported(layer, 'keepdims: true is not supported');
         // Our output is [C, 1, 1]; as a flat vector it is tfjs's [C] in the same order.
-        const g = emit({ type: 'globalavgpool', name: layer.name }, [x], [x.shape[0], 1, 1], 'other');
+        const type = cls === 'GlobalMaxPooling2D' ? 'globalmaxpool' : 'globalavgpool';
+        const g = emit({ type, name: layer.name }, [x], [x.shape[0], 1, 1], 'other');
         out = emit({ type: 'flatten', name: `${layer.name}/flatten` }, [g], [x.shape[0]], 'flat');
         break;
       }
@@ -337,6 +228,9 @@ export function convertTfjsGraph(graph: TfjsGraph, options: TfjsConvertOptions =
         out = activation(layer, cfg(layer, 'activation'), acc, isOutput);
         break;
       }
+      case 'Concatenate':
+        out = concatenate(layer, inputs, channelsFirst, emit);
+        break;
       default:
         throw unsupported(layer, `unsupported layer type (supported: ${SUPPORTED})`);
     }
@@ -352,4 +246,41 @@ export function convertTfjsGraph(graph: TfjsGraph, options: TfjsConvertOptions =
   if (!last) throw bad(undefined, `output layer "${outputName}" not found`);
   if (last.ref !== spec.length - 1) throw bad(undefined, `the output layer "${outputName}" does not compute the logits last`);
   return { inputShape, layers: spec };
+}
+
+/**
+ * Concatenate along the channel axis: tfjs's axis −1 (or 3) of NHWC, 1 of NCHW under
+ * channels_first, is our NCHW axis 1, so the spec's concat (the flat concatenation of the inputs
+ * per example) is exact. Flat inputs concatenate their features; a flattened NHWC map carries its
+ * HWC → CHW permutation into the result, shifted by the features before it.
+ */
+function concatenate(layer: TfjsLayer, inputs: Tensor[], channelsFirst: boolean, emit: Emit): Tensor {
+  if (inputs.length < 2) throw bad(layer, `Concatenate needs at least 2 inputs, got ${inputs.length}`);
+  const rawAxis = cfg(layer, 'axis') ?? -1;
+  const first = inputs[0];
+  if (inputs.some((t) => t.kind !== first.kind) || first.kind === 'other')
+    throw unsupported(layer, 'concatenates tensors that are not all images [H, W, C] or all flat');
+  const rank = first.shape.length + 1; // tfjs counts the batch axis
+  const axis = typeof rawAxis === 'number' && rawAxis < 0 ? rank + rawAxis : rawAxis;
+  const channelAxis = first.kind === 'image' && !channelsFirst ? 3 : 1;
+  if (axis !== channelAxis)
+    throw unsupported(layer, `concatenates along axis ${JSON.stringify(rawAxis)}; only the channel (feature) axis is supported`);
+  if (first.kind === 'image') {
+    const [, h, w] = first.shape;
+    if (inputs.some((t) => t.shape[1] !== h || t.shape[2] !== w))
+      throw bad(layer, `concatenates images of different sizes ${inputs.map((t) => `[${t.shape[1]}, ${t.shape[2]}]`).join(', ')}`);
+    const c = inputs.reduce((a, t) => a + t.shape[0], 0);
+    return emit({ type: 'concat', name: layer.name, inputs: [] }, inputs, [c, h, w], 'image');
+  }
+  const n = inputs.reduce((a, t) => a + t.shape[0], 0);
+  let perm: Int32Array | null = null;
+  if (inputs.some((t) => t.perm)) {
+    perm = new Int32Array(n);
+    let at = 0;
+    for (const t of inputs) {
+      for (let j = 0; j < t.shape[0]; j++) perm[at + j] = at + (t.perm ? t.perm[j] : j);
+      at += t.shape[0];
+    }
+  }
+  return emit({ type: 'concat', name: layer.name, inputs: [] }, inputs, [n], 'flat', perm);
 }

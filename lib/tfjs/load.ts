@@ -303,7 +303,7 @@ export function isTfjsLayersModel(value: unknown): boolean {
 const classOf = (l: LayerLike) =>
   typeof l.getClassName === 'function' ? l.getClassName() : String((l.constructor as { className?: string }).className ?? l.constructor.name);
 
-const WEIGHT_NAMES = /^(kernel|bias|gamma|beta|moving_mean|moving_variance)(_\d+)?$/;
+const WEIGHT_NAMES = /^(kernel|bias|gamma|beta|moving_mean|moving_variance|alpha|depthwise_kernel|pointwise_kernel)(_\d+)?$/;
 
 /** 'dense_Dense1/kernel' → 'kernel' (tfjs may suffix duplicate variable names with _1, _2, …). */
 function shortWeightName(full: string): string {
