@@ -9,7 +9,7 @@ import { DataType, TensorProtoSchema, badModel, unsupported, type PathwiseError,
 import type { NodeContext } from './context.js';
 import { dataTypeName } from './decode.js';
 import { product, stridesOf } from './numbers.js';
-import { axesOf, normAxes, resolveReshape } from './shapes.js';
+import { axesOf, normAxes, resolveReshape, unsqueezeDims } from './shapes.js';
 import { BATCH, MAX_FOLDED_ELEMENTS, foldedOf, noBatch, take, type Folded, type IntElem } from './values.js';
 
 /** Computes a node's output from constant inputs. */
@@ -110,10 +110,7 @@ export const foldUnsqueeze: FoldHandler = (n) => {
   const axes = axesOf(n);
   if (!axes) throw badModel(`${n.where} has no axes`);
   const outRank = data.dims.length + axes.length;
-  const norm = normAxes(axes, outRank, n.op, n.label);
-  const dims: number[] = [];
-  let k = 0;
-  for (let a = 0; a < outRank; a++) dims.push(norm.includes(a) ? 1 : data.dims[k++]);
+  const dims = unsqueezeDims(data.dims, normAxes(axes, outRank, n.op, n.label));
   return { ...data, dims } as Folded;
 };
 

@@ -28,6 +28,14 @@ export function normAxes(axes: number[], rank: number, op: string, label: string
   return norm;
 }
 
+/** `dims` with a 1 inserted at each of the normalised output axes `norm` (Unsqueeze). */
+export function unsqueezeDims(dims: number[], norm: number[]): number[] {
+  const out: number[] = [];
+  let k = 0;
+  for (let a = 0; a < dims.length + norm.length; a++) out.push(norm.includes(a) ? 1 : dims[k++]);
+  return out;
+}
+
 /** ONNX Reshape rules: 0 copies the input dimension (unless allowzero), one -1 is inferred. */
 export function resolveReshape(inDims: number[], target: number[], allowZero: number, label: string): number[] {
   const total = product(inDims);

@@ -6,7 +6,7 @@
 import { badModel, unsupported } from '../deps.js';
 import type { NodeContext } from '../context.js';
 import { bigToNumber, product } from '../numbers.js';
-import { axesOf, normAxes, resolveReshape } from '../shapes.js';
+import { axesOf, normAxes, resolveReshape, unsqueezeDims } from '../shapes.js';
 import { BATCH, intsOf } from '../values.js';
 
 export function identity(n: NodeContext): void {
@@ -114,9 +114,8 @@ export function squeezeOrUnsqueeze(n: NodeContext): void {
     if (norm.includes(0)) {
       throw unsupported(`Unsqueeze at node ${label} inserts a dimension before the batch; pathwise needs the batch first`);
     }
-    shape = [];
-    let k = 1;
-    for (let a = 1; a < outRank; a++) shape.push(norm.includes(a) ? 1 : x.shape[k++ - 1]);
+    // The batch (axis 0) is not among the new axes: unsqueeze [1, ...shape] and drop it again.
+    shape = unsqueezeDims([1, ...x.shape], norm).slice(1);
   } else {
     if (!axes) {
       throw unsupported(
