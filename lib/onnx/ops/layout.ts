@@ -73,8 +73,7 @@ export function reshape(n: NodeContext): void {
 function reshapeTarget(n: NodeContext): number[] {
   const { label } = n;
   if (!n.node.input[1]) {
-    // Opset 1-4 carried the shape as an attribute.
-    // Read as it is, without the attribute type check.
+    // Opset 1-4 carried the shape as an attribute; its ints are read whatever its declared type.
     const a = n.attr('shape');
     if (!a) throw badModel(`Reshape at node ${label} has no shape input`);
     return a.ints.map((v) => bigToNumber(v, `shape of Reshape at node ${label}`));
