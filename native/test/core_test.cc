@@ -243,6 +243,20 @@ void test_completeness() {
   }
 }
 
+// `rows` cotangent rows dy at layer `at`'s output pulled back to the network input (layers at and
+// below; none of them a ReLU or MaxPool, so nothing is frozen), accumulating b_P into `bias`.
+pathwise::Sweep sweep_to_input(const pathwise::Network& net, std::size_t at, std::size_t rows, const std::vector<float>& dy,
+                               double* bias = nullptr) {
+  pathwise::Frozen frozen;
+  frozen.gates.assign(net.layers().size(), nullptr);
+  frozen.winners.assign(net.layers().size(), nullptr);
+  pathwise::Sweep sweep;
+  sweep.reset(net, rows, 1);
+  sweep.cot[at] = dy;
+  pathwise::sweep_back(net, frozen, sweep, 0, at + 1, bias);
+  return sweep;
+}
+
 // The sparse paths of conv and dense layers (inputs or cotangent rows with at most 1/32 nonzero)
 // and the dense ones (GEMM, im2col, rows batched across a block) against float64 loops, on random
 // geometry: strides, pads, dilation, groups; rows of both kinds mixed in one sweep.
@@ -325,13 +339,7 @@ void test_sparse_and_dense_layers() {
     // The VJP of the conv layer alone for the same three kinds of rows.
     std::vector<float> dy;
     fill(dy, out_size);
-    pathwise::Frozen frozen;
-    frozen.gates.assign(3, nullptr);
-    frozen.winners.assign(3, nullptr);
-    pathwise::Sweep sweep;
-    sweep.reset(net, 4, 1);
-    sweep.cot[0] = dy;
-    pathwise::sweep_back(net, frozen, sweep, 0, 1);
+    const pathwise::Sweep sweep = sweep_to_input(net, 0, 4, dy);
     for (std::size_t r = 0; r < 4; ++r) {
       std::vector<double> ref(in_size, 0.0);
       each_tap([&](std::size_t out, std::size_t in, double wt) { ref[in] += wt * dy[r * out_size + out]; });
@@ -398,14 +406,8 @@ void test_gather_concat() {
     std::vector<float> dy(3 * width, 0.0f);
     for (std::size_t q = 0; q < 2 * width; ++q) dy[q] = g(rng);
     dy[2 * width + rng() % width] = 1.0f;
-    pathwise::Frozen frozen;
-    frozen.gates.assign(4, nullptr);
-    frozen.winners.assign(4, nullptr);
-    pathwise::Sweep sweep;
-    sweep.reset(net, 3, 1);
-    sweep.cot[1] = dy;
     std::vector<double> bias(3, 0.0);
-    pathwise::sweep_back(net, frozen, sweep, 0, 2, bias.data());
+    const pathwise::Sweep sweep = sweep_to_input(net, 1, 3, dy, bias.data());
     for (std::size_t r = 0; r < 3; ++r) {
       std::vector<double> ref(d, 0.0);
       double ref_bias = 0;
