@@ -307,6 +307,52 @@ describe('graph operations (concat, slice, channelshuffle, pad, globalmaxpool)',
     branched.dispose();
   });
 
+  it("'official' reuses the sweep across pools that read a concat or a pad, and selects as a fresh sweep from the logits would", () => {
+    // The memory-bounded mode (classChunk < C) sweeps from the logits at every step: the reference
+    // the reuse rule (a changed winner matters only if it copies a unit that is kept) must match.
+    let recomputes = 0, steps = 0;
+    for (let seed = 1; seed <= 12; seed++) {
+      const { rand } = rng(seed);
+      const w = (n: number, fan: number) => new Float32Array(n).map(() => ((rand() * 2 - 1) * 1.7) / Math.sqrt(fan));
+      const spec: NetworkSpec = {
+        inputShape: [2, 8, 8],
+        layers: [
+          { type: 'conv', inChannels: 2, outChannels: 4, kernel: [3, 3], pads: [1, 1, 1, 1], weights: w(72, 18), bias: w(4, 4) }, // 0
+          { type: 'relu' }, // 1
+          { type: 'conv', inputs: [1], inChannels: 4, outChannels: 3, kernel: [1, 1], weights: w(12, 4), bias: w(3, 4) }, // 2
+          { type: 'relu' }, // 3
+          { type: 'conv', inputs: [1], inChannels: 4, outChannels: 3, kernel: [3, 3], pads: [1, 1, 1, 1], weights: w(108, 36), bias: w(3, 4) }, // 4
+          { type: 'relu' }, // 5
+          { type: 'concat', inputs: [3, 5] }, // [6, 8, 8]
+          { type: 'maxpool', kernel: [2, 2], stride: [2, 2] }, // [6, 4, 4]
+          { type: 'conv', inChannels: 6, outChannels: 4, kernel: [3, 3], pads: [1, 1, 1, 1], weights: w(216, 54), bias: w(4, 4) },
+          { type: 'relu' },
+          { type: 'pad', pads: [1, 1, 0, 0], value: 0 }, // [4, 5, 5]
+          { type: 'maxpool', kernel: [2, 2], stride: [2, 2] }, // [4, 2, 2]
+          { type: 'flatten' },
+          { type: 'dense', in: 16, out: 6, weights: w(96, 16), bias: w(6, 4) },
+          { type: 'relu' },
+          { type: 'dense', in: 6, out: 4, weights: w(24, 6), bias: w(4, 4) },
+        ],
+      };
+      const model = loadModelSync(spec);
+      const x = inputFor(seed, model.inputSize);
+      for (const width of [1, 4, 'all'] as const) {
+        const ex = explainSync(model, x, { width });
+        recomputes += ex.stats.recomputes;
+        steps += model.reluLayers.length - 1;
+        let bound = 1 << 20;
+        let fresh = explainSync(model, x, { width, maxMemoryBytes: bound });
+        while (fresh.stats.classChunk === model.numClasses) fresh = explainSync(model, x, { width, maxMemoryBytes: (bound = Math.floor(bound * 0.9)) });
+        expect(fresh.stats.classChunk).toBeLessThan(model.numClasses);
+        expect(ex.layers.map((l) => Array.from(l.units))).toEqual(fresh.layers.map((l) => Array.from(l.units)));
+        expect(Array.from(ex.attribution)).toEqual(Array.from(fresh.attribution));
+      }
+      model.dispose();
+    }
+    expect(recomputes).toBeLessThan(steps / 4);
+  });
+
   it('rejects bad specs with the right error class', () => {
     const dense = (inp: number, out: number): LayerSpec => ({ type: 'dense', in: inp, out, weights: new Float32Array(inp * out) });
     const conv = (cin: number, cout: number): LayerSpec => ({ type: 'conv', inChannels: cin, outChannels: cout, kernel: [1, 1], weights: new Float32Array(cin * cout) });
