@@ -9,7 +9,7 @@ import { loadBinding } from './binding.cjs';
 
 /** One engine layer (native/core/ir/network.h LayerDesc); lib/model/lower.ts produces them. */
 export interface NativeLayer {
-  kind: 'dense' | 'conv' | 'relu' | 'maxpool' | 'avgpool' | 'affine' | 'add';
+  kind: 'dense' | 'conv' | 'relu' | 'maxpool' | 'avgpool' | 'affine' | 'add' | 'concat' | 'gather';
   /** Producers (engine layer indices, -1 = the network input); default the previous layer. */
   inputs?: number[];
   /** [C, H, W] the layer reads its (first) input as. */
@@ -27,6 +27,10 @@ export interface NativeLayer {
   dilation?: [number, number];
   ceilMode?: boolean;
   countIncludePad?: boolean;
+  /** Gather: the output shape, out[o] = map[o] ≥ 0 ? in[map[o]] : fill (map: one entry per output value). */
+  outShape?: [number, number, number];
+  map?: Int32Array;
+  fill?: number;
   name?: string;
 }
 
@@ -88,7 +92,7 @@ export interface KernelInfo {
 /** One engine layer (after flatten/identity are resolved and BatchNorm folded). */
 export interface EngineLayer {
   index: number;
-  kind: 'dense' | 'conv' | 'relu' | 'maxpool' | 'avgpool' | 'affine' | 'add';
+  kind: 'dense' | 'conv' | 'relu' | 'maxpool' | 'avgpool' | 'affine' | 'add' | 'concat' | 'gather';
   name?: string;
   /** Output shape [C, H, W]. */
   shape: [number, number, number];

@@ -4,7 +4,7 @@
  * BatchNorm into the conv or dense layer before it, and wires graph edges. The engine validates
  * everything again (native/core/ir/network.cc) and must agree on every output shape.
  */
-import type { BatchNormLayerSpec, LayerSpec, NetworkSpec } from './layers.js';
+import type { BatchNormLayerSpec, ChannelShuffleLayerSpec, LayerSpec, NetworkSpec, PadLayerSpec, SliceLayerSpec } from './layers.js';
 import type { ReluLayerInfo } from '../explain/types.js';
 import type { NativeLayer } from '../addon/native.js';
 import { badModel, PathwiseError } from '../errors.js';
@@ -81,6 +81,63 @@ function batchNormAffine(bn: BatchNormLayerSpec, channels: number, at: string): 
     t[c] = bn.bias[c] - bn.mean[c] * s[c];
   }
   return { s, t };
+}
+
+/** Engine tensors stay below 2^31 values (native/core/ir/network.cc): no larger map is built. */
+const MAX_VALUES = 2 ** 31 - 1;
+
+/**
+ * The engine Gather of a slice, channel shuffle or pad: the output shape, the map (out[o] = map[o] ≥ 0 ?
+ * in[map[o]] : fill) and the fill. A flat [F] input has F channels of one value each.
+ */
+function lowerGather(layer: SliceLayerSpec | ChannelShuffleLayerSpec | PadLayerSpec, srcShape: number[], where: string):
+  { shape: number[]; map: Int32Array; fill: number } {
+  const [c, h, w] = to3(srcShape, where);
+  const plane = h * w;
+  if (layer.type === 'pad') {
+    if (srcShape.length !== 3) throw badModel(`${where}: pad needs a [C, H, W] input, got [${srcShape.join(', ')}]`);
+    const pads = layer.pads;
+    if (!Array.isArray(pads) || pads.length !== 4) throw wrongType(`${where}.pads`, '[top, left, bottom, right]', pads);
+    if (!pads.every((p) => Number.isSafeInteger(p))) throw new RangeError(`${where}.pads must hold integers, got ${JSON.stringify(pads)}`);
+    const value = layer.value ?? 0;
+    if (typeof value !== 'number') throw wrongType(`${where}.value`, 'a number', value);
+    if (!Number.isFinite(value)) throw new RangeError(`${where}.value must be finite, got ${value}`);
+    const [top, left, bottom, right] = pads;
+    const crop = (a: number, b: number) => Math.max(0, -a) + Math.max(0, -b);
+    if (crop(top, bottom) >= h || crop(left, right) >= w)
+      throw new RangeError(`${where}: pads ${JSON.stringify(pads)} crop away all of the [${srcShape.join(', ')}] input`);
+    const oh = h + top + bottom, ow = w + left + right;
+    if (c * oh * ow > MAX_VALUES) throw new RangeError(`${where}: pads ${JSON.stringify(pads)} make an output of more than 2^31 values`);
+    const map = new Int32Array(c * oh * ow);
+    for (let ch = 0; ch < c; ch++)
+      for (let y = 0; y < oh; y++)
+        for (let x = 0; x < ow; x++) {
+          const iy = y - top, ix = x - left;
+          map[(ch * oh + y) * ow + x] = iy >= 0 && iy < h && ix >= 0 && ix < w ? (ch * h + iy) * w + ix : -1;
+        }
+    return { shape: [c, oh, ow], map, fill: value };
+  }
+  const reshaped = (channels: number) => (srcShape.length === 1 ? [channels] : srcShape.length === 2 ? [...srcShape] : [channels, h, w]);
+  if (layer.type === 'slice') {
+    const ch = layer.channels;
+    if (!Array.isArray(ch) || ch.length !== 2) throw wrongType(`${where}.channels`, '[start, end]', ch);
+    const [start, end] = ch;
+    if (!(Number.isSafeInteger(start) && Number.isSafeInteger(end) && start >= 0 && start < end && end <= c))
+      throw new RangeError(`${where}.channels must be [start, end] with 0 ≤ start < end ≤ ${c} (the input's channels), got ${JSON.stringify(ch)}`);
+    const map = new Int32Array((end - start) * plane);
+    for (let o = 0; o < map.length; o++) map[o] = start * plane + o;
+    return { shape: reshaped(end - start), map, fill: 0 };
+  }
+  const groups = layer.groups;
+  if (!isPositiveInteger(groups) || c % groups !== 0)
+    throw new RangeError(`${where}.groups must be a positive integer dividing the ${c} input channels, got ${describe(groups)}`);
+  // Output channel i = input channel (i mod g)·(C/g) + ⌊i / g⌋ (reshape to g × C/g, transpose).
+  const map = new Int32Array(c * plane), perGroup = c / groups;
+  for (let i = 0; i < c; i++) {
+    const from = (i % groups) * perGroup + Math.floor(i / groups);
+    for (let p = 0; p < plane; p++) map[i * plane + p] = from * plane + p;
+  }
+  return { shape: reshaped(c), map, fill: 0 };
 }
 
 export function lowerNetwork(spec: NetworkSpec): LoweredNetwork {
@@ -179,6 +236,31 @@ export function lowerNetwork(spec: NetworkSpec): LoweredNetwork {
         push({ kind: 'avgpool', inShape: [c, h, w], kernel: [h, w], stride: [h, w] }, [c, 1, 1]);
         return;
       }
+      case 'globalmaxpool': {
+        const [c, h, w] = to3(srcShape, where);
+        if (srcShape.length !== 3) throw badModel(`${where}: global pooling needs a [C, H, W] input, got [${srcShape.join(', ')}]`);
+        push({ kind: 'maxpool', inShape: [c, h, w], kernel: [h, w], stride: [h, w], pads: [0, 0, 0, 0], dilation: [1, 1], ceilMode: false }, [c, 1, 1]);
+        return;
+      }
+      case 'concat': {
+        if (producers.length < 2) throw badModel(`${where}: concat needs inputs: [a, b, …] (at least 2 producers)`);
+        const shapesIn = producers.map((p) => (p < 0 ? inputShape : shapes[p]));
+        const flat = shapesIn.every((sh) => sh.length === 1);
+        const all3 = shapesIn.map((sh) => to3(sh, where));
+        const [, h, w] = all3[0];
+        if (!flat && !all3.every(([, hh, ww]) => hh === h && ww === w))
+          throw badModel(`${where}: concat needs equal H and W, got ${shapesIn.map((sh) => `[${sh.join(', ')}]`).join(', ')}`);
+        const channels = all3.reduce((sum, [cc]) => sum + cc, 0);
+        push({ kind: 'concat', inShape: all3[0], inputs: producers.map((p) => (p < 0 ? -1 : ref[p])) }, flat ? [channels] : [channels, h, w]);
+        return;
+      }
+      case 'slice':
+      case 'channelshuffle':
+      case 'pad': {
+        const g = lowerGather(layer, srcShape, where);
+        push({ kind: 'gather', inShape: to3(srcShape, where), outShape: to3(g.shape, where), map: g.map, fill: g.fill }, g.shape);
+        return;
+      }
       case 'batchnorm': {
         const channels = srcShape[0];
         const { s, t } = batchNormAffine(layer, channels, where);
@@ -245,7 +327,8 @@ export function lowerNetwork(spec: NetworkSpec): LoweredNetwork {
         throw new PathwiseError(
           'PATHWISE_UNSUPPORTED_OP',
           `${where}: unsupported layer type ${describe((layer as { type?: unknown }).type)} ` +
-            '(supported: dense, conv, relu, maxpool, avgpool, globalavgpool, batchnorm, affine, add, flatten, reshape, identity)',
+            '(supported: dense, conv, relu, maxpool, avgpool, globalavgpool, globalmaxpool, batchnorm, affine, add, concat, slice, ' +
+            'channelshuffle, pad, flatten, reshape, identity)',
         );
     }
   });

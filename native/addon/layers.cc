@@ -16,8 +16,8 @@ namespace {
 using pathwise::LayerKind;
 
 // Indexed by LayerKind.
-constexpr const char* kLayerKindNames[] = {"dense", "conv", "relu", "maxpool", "avgpool", "affine", "add"};
-static_assert(std::size(kLayerKindNames) == std::size_t(LayerKind::Add) + 1, "a name for every LayerKind");
+constexpr const char* kLayerKindNames[] = {"dense", "conv", "relu", "maxpool", "avgpool", "affine", "add", "concat", "gather"};
+static_assert(std::size(kLayerKindNames) == std::size_t(LayerKind::Gather) + 1, "a name for every LayerKind");
 
 // The weight and bias arrays of one layer, whose data pointers are taken after every layer has
 // been read (see parse_layers).
@@ -71,6 +71,26 @@ void parse_window(Napi::Env env, Napi::Object o, const std::string& at, pathwise
   win.count_include_pad = o.Get("countIncludePad").ToBoolean();
 }
 
+// Gather's outShape, map (an Int32Array, copied now: later JavaScript may detach it) and fill.
+void parse_gather(Napi::Env env, Napi::Object o, const std::string& at, pathwise::LayerDesc& d) {
+  d.out_shape = expect_shape(env, o.Get("outShape"), at + ".outShape");
+  Napi::Value map = o.Get("map");
+  PATHWISE_THROW_TYPE_ERROR_IF(map.IsUndefined() || map.IsNull(), env, at + ".map must be an Int32Array");
+  d.map = copy_optional_i32(env, map, (at + ".map").c_str());
+  PATHWISE_THROW_RANGE_ERROR_IF(d.map.size() != d.out_shape.size(), env,
+                                at + ".map has " + std::to_string(d.map.size()) + " entries, expected " +
+                                    std::to_string(d.out_shape.size()) + " (one per output value)");
+  for (std::int32_t m : d.map)
+    PATHWISE_THROW_RANGE_ERROR_IF(m < -1, env, at + ".map entries must be input indices or -1 (the fill)");
+  Napi::Value fill = o.Get("fill");
+  if (fill.IsUndefined()) return;
+  PATHWISE_THROW_TYPE_ERROR_IF(!fill.IsNumber(), env, at + ".fill must be a number");
+  const double f = fill.As<Napi::Number>().DoubleValue();
+  PATHWISE_THROW_RANGE_ERROR_IF(!std::isfinite(f) || std::fabs(f) > 3.4028234663852886e38, env,
+                                at + ".fill must be a finite float32 value");
+  d.fill = float(f);
+}
+
 pathwise::LayerDesc parse_layer(Napi::Env env, Napi::Object o, const std::string& at, LayerArrays& arrays) {
   pathwise::LayerDesc d;
   Napi::Value name = o.Get("name");
@@ -79,7 +99,7 @@ pathwise::LayerDesc parse_layer(Napi::Env env, Napi::Object o, const std::string
   bool known = false;
   for (std::size_t i = 0; i < std::size(kLayerKindNames) && !known; ++i)
     if (kind == kLayerKindNames[i]) d.kind = LayerKind(i), known = true;
-  PATHWISE_THROW_TYPE_ERROR_IF(!known, env, at + ".kind must be dense, conv, relu, maxpool, avgpool, affine or add");
+  PATHWISE_THROW_TYPE_ERROR_IF(!known, env, at + ".kind must be dense, conv, relu, maxpool, avgpool, affine, add, concat or gather");
   Napi::Value inputs = o.Get("inputs");
   if (!inputs.IsUndefined()) d.inputs = parse_inputs(env, inputs, at);
   Napi::Value in_shape = o.Get("inShape");
@@ -97,6 +117,9 @@ pathwise::LayerDesc parse_layer(Napi::Env env, Napi::Object o, const std::string
   }
   d.groups = size_or(env, o.Get("groups"), (at + ".groups").c_str(), d.groups);
   parse_window(env, o, at, d.window);
+  if (d.kind == LayerKind::Concat)
+    PATHWISE_THROW_RANGE_ERROR_IF(d.inputs.size() < 2, env, at + ".inputs must name at least 2 producers to concatenate");
+  if (d.kind == LayerKind::Gather) parse_gather(env, o, at, d);
   return d;
 }
 

@@ -11,7 +11,8 @@
 namespace pathwise_addon {
 
 // layers: [{ kind, inputs?, inShape?, out?, weights?, bias?, groups?, kernel?, stride?, pads?,
-//   dilation?, ceilMode?, countIncludePad?, name? }]. The descriptions point into the layers'
+//   dilation?, ceilMode?, countIncludePad?, outShape?, map?, fill?, name? }] (outShape, map: Int32Array
+//   and fill for "gather", copied). The descriptions point into the layers'
 // Float32Arrays: valid until JavaScript runs again (Network::build copies them).
 std::vector<pathwise::LayerDesc> parse_layers(Napi::Env env, Napi::Value layers);
 

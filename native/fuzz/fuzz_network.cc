@@ -156,9 +156,13 @@ void decode_network(FuzzedDataProvider& in, Built& b) {
     // The last layer is usually a dense head (a valid network must end in one).
     d.kind = last && in.ConsumeIntegralInRange<int>(0, 7) != 0
                  ? LayerKind::Dense
-                 : LayerKind(in.ConsumeIntegralInRange<int>(0, int(LayerKind::Add)));
+                 : LayerKind(in.ConsumeIntegralInRange<int>(0, int(LayerKind::Gather)));
     if (d.kind == LayerKind::Add) {
       d.inputs = {int(i) - 1, in.ConsumeIntegralInRange<int>(-1, int(i) - 1)};
+    } else if (d.kind == LayerKind::Concat) {  // 2 or 3 producers, sometimes the same one twice
+      d.inputs = {int(i) - 1, in.ConsumeIntegralInRange<int>(-1, int(i) - 1)};
+      if (in.ConsumeBool()) d.inputs.push_back(in.ConsumeIntegralInRange<int>(-1, int(i) - 1));
+      if (in.ConsumeIntegralInRange<int>(0, 31) == 0) d.inputs.resize(1);
     } else if (in.ConsumeIntegralInRange<int>(0, 15) == 0) {
       d.inputs = {in.ConsumeIntegralInRange<int>(-3, int(i) + 1)};  // possibly a forward edge
     }
@@ -247,6 +251,34 @@ void decode_network(FuzzedDataProvider& in, Built& b) {
       case LayerKind::Add:
         out = src_ok ? shape_of(src) : s;
         break;
+      case LayerKind::Concat: {
+        // The builder's rule: channels add up when every H × W agrees, else the flat sum.
+        std::size_t total = 0, channels = 0;
+        bool agree = true;
+        for (int p : d.inputs) {
+          const Shape ps = p >= -1 && p < int(i) ? shape_of(p) : Shape{1, 1, 1};
+          total += ps.size();
+          channels += ps.c;
+          agree = agree && ps.h == out.h && ps.w == out.w;
+        }
+        out = agree ? Shape{channels, out.h, out.w} : Shape{total, 1, 1};
+        break;
+      }
+      case LayerKind::Gather: {
+        // A crop or pad of H and W (or junk): map entries mostly in range, sometimes -1 or beyond.
+        const Shape& is = d.in_shape.size() == 0 ? s : d.in_shape;
+        d.out_shape = {is.c, in.ConsumeIntegralInRange<std::size_t>(1, 8), in.ConsumeIntegralInRange<std::size_t>(1, 8)};
+        if (raw && in.ConsumeBool()) d.out_shape = {raw_size(in), raw_size(in), raw_size(in)};
+        const std::size_t len = d.out_shape.size() <= 4096 ? near(in, d.out_shape.size()) : 0;
+        const std::size_t in_size = std::min<std::size_t>(is.size(), 1 << 20);
+        for (std::size_t o = 0; o < len; ++o)
+          d.map.push_back(in.ConsumeIntegralInRange<int>(0, 7) == 0
+                              ? in.ConsumeIntegralInRange<std::int32_t>(-2, std::int32_t(in_size) + 1)
+                              : std::int32_t(in.ConsumeIntegralInRange<std::size_t>(0, in_size - 1)));
+        d.fill = wild && in.ConsumeBool() ? fuzz_float(in) : float(in.ConsumeIntegralInRange<int>(-4, 4));
+        out = d.out_shape;
+        break;
+      }
     }
     if (d.kind == LayerKind::Dense || d.kind == LayerKind::Conv || d.kind == LayerKind::Affine) {
       const int mode = in.ConsumeIntegralInRange<int>(0, 3);
@@ -372,7 +404,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (float& v : x) v = wild_input ? fuzz_float(in) : float(in.ConsumeIntegralInRange<int>(-512, 512)) / 128.0f;
 
   if (std::getenv("PATHWISE_FUZZ_DUMP")) {  // what a reproducer needs to know
-    static const char* kinds[] = {"dense", "conv", "relu", "maxpool", "avgpool", "affine", "add"};
+    static const char* kinds[] = {"dense", "conv", "relu", "maxpool", "avgpool", "affine", "add", "concat", "gather"};
     std::fprintf(stderr, "input [%zu, %zu, %zu], n %zu\n", b.input.c, b.input.h, b.input.w, n);
     for (std::size_t i = 0; i < net->layers().size(); ++i) {
       const auto& l = net->layers()[i];

@@ -243,6 +243,20 @@ void test_completeness() {
   }
 }
 
+// `rows` cotangent rows dy at layer `at`'s output pulled back to the network input (layers at and
+// below; none of them a ReLU or MaxPool, so nothing is frozen), accumulating b_P into `bias`.
+pathwise::Sweep sweep_to_input(const pathwise::Network& net, std::size_t at, std::size_t rows, const std::vector<float>& dy,
+                               double* bias = nullptr) {
+  pathwise::Frozen frozen;
+  frozen.gates.assign(net.layers().size(), nullptr);
+  frozen.winners.assign(net.layers().size(), nullptr);
+  pathwise::Sweep sweep;
+  sweep.reset(net, rows, 1);
+  sweep.cot[at] = dy;
+  pathwise::sweep_back(net, frozen, sweep, 0, at + 1, bias);
+  return sweep;
+}
+
 // The sparse paths of conv and dense layers (inputs or cotangent rows with at most 1/32 nonzero)
 // and the dense ones (GEMM, im2col, rows batched across a block) against float64 loops, on random
 // geometry: strides, pads, dilation, groups; rows of both kinds mixed in one sweep.
@@ -325,13 +339,7 @@ void test_sparse_and_dense_layers() {
     // The VJP of the conv layer alone for the same three kinds of rows.
     std::vector<float> dy;
     fill(dy, out_size);
-    pathwise::Frozen frozen;
-    frozen.gates.assign(3, nullptr);
-    frozen.winners.assign(3, nullptr);
-    pathwise::Sweep sweep;
-    sweep.reset(net, 4, 1);
-    sweep.cot[0] = dy;
-    pathwise::sweep_back(net, frozen, sweep, 0, 1);
+    const pathwise::Sweep sweep = sweep_to_input(net, 0, 4, dy);
     for (std::size_t r = 0; r < 4; ++r) {
       std::vector<double> ref(in_size, 0.0);
       each_tap([&](std::size_t out, std::size_t in, double wt) { ref[in] += wt * dy[r * out_size + out]; });
@@ -349,6 +357,97 @@ void test_sparse_and_dense_layers() {
         for (std::size_t i = 0; i < out_size; ++i) ref += double(dw[o * out_size + i]) * z[e * out_size + i];
         check(std::fabs(out[e * 2 + o] - ref) <= 1e-4 * (1 + std::fabs(ref)), "dense forward (sparse/dense)", out[e * 2 + o], ref);
       }
+  }
+}
+
+// Gather (a map with repeats and -1 = fill) and Concat (the input read twice through the gather,
+// once directly) against loops: forward values, and the VJP of dense and sparse cotangent rows with
+// the fill's bias term Σ_{map[o] < 0} δ[o] · fill.
+void test_gather_concat() {
+  std::mt19937 rng(21);
+  std::normal_distribution<float> g(0.f, 1.f);
+  for (int trial = 0; trial < 40; ++trial) {
+    const pathwise::Shape in_shape{1 + rng() % 3, 1 + rng() % 5, 1 + rng() % 5};
+    const std::size_t d = in_shape.size();
+    pathwise::LayerDesc gather, concat, relu, dense;
+    gather.kind = pathwise::LayerKind::Gather;
+    gather.in_shape = in_shape;
+    gather.out_shape = {1 + rng() % 4, 1 + rng() % 4, 1 + rng() % 4};
+    for (std::size_t o = 0; o < gather.out_shape.size(); ++o)
+      gather.map.push_back(rng() % 4 == 0 ? -1 : std::int32_t(rng() % d));
+    gather.fill = g(rng);
+    const std::size_t m = gather.out_shape.size(), width = 2 * m + d;
+    concat.kind = pathwise::LayerKind::Concat;
+    concat.inputs = {0, -1, 0};
+    std::vector<float> dw(2 * width);
+    for (auto& v : dw) v = g(rng);
+    dense.kind = pathwise::LayerKind::Dense;
+    dense.in_shape = {width, 1, 1};
+    dense.out_features = 2;
+    dense.weights = dw.data();
+    dense.weights_len = dw.size();
+    const auto net = pathwise::Network::build(in_shape, {gather, concat, relu, dense});
+    check(net.layers()[1].out_size() == width, "concat output size = sum of its inputs", double(net.layers()[1].out_size()), double(width));
+    std::vector<float> x(3 * d);
+    for (auto& v : x) v = g(rng);
+    pathwise::Activations act;
+    pathwise::forward_original(net, x.data(), 3, act);
+    const auto gathered = [&](const float* xe, std::size_t o) { return gather.map[o] >= 0 ? xe[gather.map[o]] : gather.fill; };
+    for (std::size_t e = 0; e < 3; ++e) {
+      const float* xe = x.data() + e * d;
+      const float* ye = act.values[1].data() + e * width;
+      bool same = true;
+      for (std::size_t o = 0; o < m; ++o)
+        same = same && act.values[0][e * m + o] == gathered(xe, o) && ye[o] == gathered(xe, o) && ye[m + d + o] == gathered(xe, o);
+      for (std::size_t i = 0; i < d; ++i) same = same && ye[m + i] == xe[i];
+      check(same, "gather and concat forward copy exactly");
+    }
+    // Cotangent rows at the concat's output: two dense, one sparse (a single nonzero).
+    std::vector<float> dy(3 * width, 0.0f);
+    for (std::size_t q = 0; q < 2 * width; ++q) dy[q] = g(rng);
+    dy[2 * width + rng() % width] = 1.0f;
+    std::vector<double> bias(3, 0.0);
+    const pathwise::Sweep sweep = sweep_to_input(net, 1, 3, dy, bias.data());
+    for (std::size_t r = 0; r < 3; ++r) {
+      std::vector<double> ref(d, 0.0);
+      double ref_bias = 0;
+      const float* row = dy.data() + r * width;
+      for (std::size_t i = 0; i < d; ++i) ref[i] += row[m + i];
+      for (std::size_t o = 0; o < m; ++o) {
+        const double both = double(row[o]) + double(row[m + d + o]);
+        if (gather.map[o] >= 0) ref[std::size_t(gather.map[o])] += both;
+        else ref_bias += both * gather.fill;
+      }
+      for (std::size_t i = 0; i < d; ++i)
+        check(std::fabs(sweep.input_cot[r * d + i] - ref[i]) <= 1e-5 * (1 + std::fabs(ref[i])), "gather/concat VJP (scatter-add)",
+              sweep.input_cot[r * d + i], ref[i]);
+      check(std::fabs(bias[r] - ref_bias) <= 1e-5 * (1 + std::fabs(ref_bias)), "gather fill enters the bias", bias[r], ref_bias);
+    }
+    // Bad descriptions are model errors, caught before anything is sized from them.
+    const auto rejects = [&](pathwise::LayerDesc bad, const char* what) {
+      bool threw = false;
+      try {
+        pathwise::Network::build(in_shape, {bad, relu, dense});
+      } catch (const pathwise::Error& e) {
+        threw = e.kind() == pathwise::Error::Kind::Model;
+      }
+      check(threw, what);
+    };
+    pathwise::LayerDesc bad = gather;
+    bad.map[0] = std::int32_t(d);
+    rejects(bad, "a gather map entry past the input is a model error");
+    bad = gather;
+    bad.map[0] = -2;
+    rejects(bad, "a gather map entry below -1 is a model error");
+    bad = gather;
+    bad.map.pop_back();
+    rejects(bad, "a gather map of the wrong length is a model error");
+    bad = gather;
+    bad.fill = std::nanf("");
+    rejects(bad, "a non-finite gather fill is a model error");
+    bad = concat;
+    bad.inputs = {-1};
+    rejects(bad, "a concat of one input is a model error");
   }
 }
 
@@ -379,6 +478,7 @@ int main() {
   test_width_rule();
   test_completeness();
   test_sparse_and_dense_layers();
+  test_gather_concat();
   test_rejects_bad_models();
   std::printf("core tests: %d checks, %d failed (kernel %s)\n", checks, failures,
               pathwise::kernels::active().name);

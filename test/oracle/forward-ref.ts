@@ -1,7 +1,8 @@
 /**
  * Test oracle: a plain-loop float64 forward pass and vector-Jacobian product for the whole
  * layer-spec language of lib/model/layers.ts (dense, conv, relu, maxpool, avgpool, globalavgpool,
- * batchnorm, affine, add, flatten, identity, reshape), `inputs` DAGs included.
+ * globalmaxpool, batchnorm, affine, add, concat, slice, channelshuffle, pad, flatten, identity,
+ * reshape), `inputs` DAGs included.
  *
  * Independent of the loaders and of the engine: it re-derives every shape from the spec and
  * throws a plain Error when something does not chain. Clarity over speed: one scalar loop per
@@ -24,8 +25,13 @@
  *   kernel (PyTorch's default; lib/model/layers.ts leaves it open, the ONNX loader always writes it).
  * - batchnorm: scale · (x − mean) / sqrt(variance + epsilon) + bias per channel (axis 0 of the
  *   input shape; a flat [F] input has F channels).
- * - VJP: frozen at the input. ReLU passes the cotangent where its input z > 0; maxpool routes it
- *   to the window's winner at the input; everything else is linear.
+ * - VJP: frozen at the input. ReLU passes the cotangent where its input z > 0; maxpool and
+ *   globalmaxpool route it to the window's winner at the input; everything else is linear.
+ * - concat: along channels (axis 0 here) of producers with equal H and W, or of flat [F] producers.
+ *   slice and channelshuffle act on axis 0 too (a flat [F] input has F channels). channelshuffle:
+ *   output channel i = input channel (i mod g)·(C/g) + ⌊i / g⌋. pad: [top, left, bottom, right] on
+ *   H and W of a [C, H, W] input, negative entries crop, padded positions hold `value`.
+ * - globalmaxpool: the first maximum of each channel's plane in row-major order wins.
  */
 import type { LayerSpec, NetworkSpec } from '../../lib/model/layers.js';
 
@@ -123,6 +129,27 @@ export function referenceVjpAll(
         for (let j = 0; j < g.length; j++) gx[j] += g[j] * scale[Math.floor(j / per)];
         break;
       }
+      case 'globalmaxpool': {
+        const win = t.routes[i] as Int32Array;
+        for (let j = 0; j < g.length; j++) gx[win[j]] += g[j];
+        break;
+      }
+      case 'concat': {
+        let offset = 0;
+        for (const src of srcs) {
+          const gs = gradOf(src);
+          for (let j = 0; j < gs.length; j++) gs[j] += g[offset + j];
+          offset += gs.length;
+        }
+        break;
+      }
+      case 'slice':
+      case 'channelshuffle':
+      case 'pad': {
+        const from = copyIndices(layer, shapeOf(srcs[0]));
+        for (let j = 0; j < g.length; j++) if (from[j] >= 0) gx[from[j]] += g[j];
+        break;
+      }
       case 'add': {
         const gy = gradOf(srcs[1]);
         for (let j = 0; j < g.length; j++) gx[j] += g[j];
@@ -156,7 +183,8 @@ export function referenceTrace(spec: NetworkSpec, input: Float64Array | Float32A
     const where = `layer ${i} (${layer.type}${layer.name ? ` "${layer.name}"` : ''})`;
     const srcs = layer.inputs ?? [i - 1];
     const arity = layer.type === 'add' ? 2 : 1;
-    if (srcs.length !== arity) throw new Error(`${where}: ${srcs.length} inputs, expected ${arity}`);
+    if (layer.type === 'concat' ? srcs.length < 2 : srcs.length !== arity)
+      throw new Error(`${where}: ${srcs.length} inputs, expected ${layer.type === 'concat' ? 'at least 2' : arity}`);
     for (const s of srcs) {
       if (!Number.isInteger(s) || s < -1 || s >= i) throw new Error(`${where}: input ${s} is not an earlier layer or -1`);
     }
@@ -265,6 +293,51 @@ export function referenceTrace(spec: NetworkSpec, input: Float64Array | Float32A
           y[ch] = s / (h * w);
         }
         ys = [c, 1, 1];
+        break;
+      }
+      case 'globalmaxpool': {
+        if (xs.length !== 3) throw new Error(`${where}: input shape [${xs}] is not [C, H, W]`);
+        const [c, h, w] = xs;
+        y = new Float64Array(c);
+        const win = new Int32Array(c);
+        for (let ch = 0; ch < c; ch++) {
+          let arg = ch * h * w;
+          for (let j = 1; j < h * w; j++) if (x[ch * h * w + j] > x[arg]) arg = ch * h * w + j;
+          y[ch] = x[arg];
+          win[ch] = arg;
+        }
+        route = win;
+        ys = [c, 1, 1];
+        break;
+      }
+      case 'concat': {
+        const parts = srcs.map(valueOf);
+        const partShapes = srcs.map(shapeOf);
+        y = new Float64Array(parts.reduce((n, v) => n + v.length, 0));
+        let offset = 0;
+        for (const v of parts) {
+          y.set(v, offset);
+          offset += v.length;
+        }
+        if (partShapes.every((sh) => sh.length === 1)) {
+          ys = [y.length];
+        } else {
+          const [h, w] = partShapes[0].length === 3 ? partShapes[0].slice(1) : [1, 1];
+          for (const sh of partShapes) {
+            const [, sh2, sw] = sh.length === 3 ? sh : [sh[0], 1, 1];
+            if (sh.length === 2 || sh2 !== h || sw !== w) throw new Error(`${where}: cannot concatenate [${partShapes.join('], [')}]`);
+          }
+          ys = [partShapes.reduce((n, sh) => n + sh[0], 0), h, w];
+        }
+        break;
+      }
+      case 'slice':
+      case 'channelshuffle':
+      case 'pad': {
+        const from = copyIndices(layer, xs, where);
+        const fill = layer.type === 'pad' ? (layer.value ?? 0) : 0;
+        y = Float64Array.from(from, (j) => (j >= 0 ? x[j] : fill));
+        ys = copyShape(layer, xs);
         break;
       }
       case 'batchnorm':
@@ -428,6 +501,51 @@ function forEachAvgWindow(
       }
     }
   }
+}
+
+type CopySpec = Extract<LayerSpec, { type: 'slice' | 'channelshuffle' | 'pad' }>;
+
+/** Output shape of a slice, channel shuffle or pad (axis 0 = channels; a flat [F] input has F). */
+function copyShape(layer: CopySpec, xs: number[]): number[] {
+  if (layer.type === 'slice') return [layer.channels[1] - layer.channels[0], ...xs.slice(1)];
+  if (layer.type === 'channelshuffle') return xs.slice();
+  const [top, left, bottom, right] = layer.pads;
+  return [xs[0], xs[1] + top + bottom, xs[2] + left + right];
+}
+
+/** For each output value of a slice, channel shuffle or pad: the input index it copies, or -1 (padding). */
+function copyIndices(layer: CopySpec, xs: number[], where: string = layer.type): Int32Array {
+  const c = xs[0];
+  const plane = xs.slice(1).reduce((a, b) => a * b, 1);
+  if (layer.type === 'slice') {
+    const [start, end] = layer.channels;
+    if (!(start >= 0 && start < end && end <= c)) throw new Error(`${where}: channels [${start}, ${end}) outside [0, ${c})`);
+    const out = new Int32Array((end - start) * plane);
+    for (let ch = start; ch < end; ch++) for (let p = 0; p < plane; p++) out[(ch - start) * plane + p] = ch * plane + p;
+    return out;
+  }
+  if (layer.type === 'channelshuffle') {
+    const g = layer.groups;
+    if (!(g >= 1 && c % g === 0)) throw new Error(`${where}: groups ${g} do not divide ${c} channels`);
+    // Reshape to [g, C/g], transpose to [C/g, g], flatten: output channel a·g + b reads input b·(C/g) + a.
+    const out = new Int32Array(c * plane);
+    for (let a = 0; a < c / g; a++)
+      for (let b = 0; b < g; b++) for (let p = 0; p < plane; p++) out[(a * g + b) * plane + p] = (b * (c / g) + a) * plane + p;
+    return out;
+  }
+  if (xs.length !== 3) throw new Error(`${where}: input shape [${xs}] is not [C, H, W]`);
+  const [, h, w] = xs;
+  const [top, left] = layer.pads;
+  const [, oh, ow] = copyShape(layer, xs);
+  if (!(oh >= 1 && ow >= 1)) throw new Error(`${where}: empty output`);
+  const out = new Int32Array(c * oh * ow).fill(-1);
+  for (let ch = 0; ch < c; ch++)
+    for (let y = 0; y < oh; y++)
+      for (let x = 0; x < ow; x++) {
+        const iy = y - top, ix = x - left;
+        if (iy >= 0 && iy < h && ix >= 0 && ix < w) out[(ch * oh + y) * ow + x] = (ch * h + iy) * w + ix;
+      }
+  return out;
 }
 
 /** batchnorm and affine as y = scale[c]·x + shift[c] (used by the VJP; the forward applies batchnorm as written). */

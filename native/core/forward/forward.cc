@@ -399,9 +399,42 @@ void affine_forward(const Layer& layer, const float* in, std::size_t n, float* o
     }
 }
 
+void gather_forward(const Layer& layer, const float* in, std::size_t n, float* out, bool with_bias) {
+  const std::size_t in_size = layer.in_size(), out_size = layer.out_size();
+  const float fill = with_bias ? layer.fill : 0.0f;
+  const std::int32_t* map = layer.map.data();
+  for (std::size_t e = 0; e < n; ++e) {
+    const float* x = in + e * in_size;
+    float* y = out + e * out_size;
+    for (std::size_t o = 0; o < out_size; ++o) y[o] = map[o] >= 0 ? x[map[o]] : fill;
+  }
+}
+
+void concat_forward(const std::vector<const float*>& inputs, const std::vector<std::size_t>& sizes, std::size_t n,
+                    float* out) {
+  for (std::size_t e = 0; e < n; ++e)
+    for (std::size_t j = 0; j < inputs.size(); ++j) {
+      const float* x = inputs[j] + e * sizes[j];
+      out = std::copy(x, x + sizes[j], out);
+    }
+}
+
 }  // namespace ops
 
 namespace {
+
+// A Concat layer of the network: its producers' values (read through values_of) concatenated.
+template <class ValuesOf>
+void run_concat(const Network& net, const Layer& layer, ValuesOf values_of, std::size_t n, std::vector<float>& y) {
+  std::vector<const float*> inputs;
+  std::vector<std::size_t> sizes;
+  for (int p : layer.inputs) {
+    inputs.push_back(values_of(p));
+    sizes.push_back(net.producer_size(p));
+  }
+  y.resize(n * layer.out_size());
+  ops::concat_forward(inputs, sizes, n, y.data());
+}
 
 // Runs layer i on inputs a (and b for Add). For a ReLU, `mask` selects the MaskLayer and `gates`
 // receives the gate of the frozen network; for a MaxPool, `winners` receives the routing.
@@ -431,6 +464,8 @@ void run_layer(const Layer& layer, const float* a, const float* b, std::size_t n
     }
     case LayerKind::AvgPool: ops::avg_pool_forward(layer, a, n, y.data()); break;
     case LayerKind::Affine: ops::affine_forward(layer, a, n, y.data(), with_bias); break;
+    case LayerKind::Gather: ops::gather_forward(layer, a, n, y.data(), with_bias); break;
+    case LayerKind::Concat: throw Error(Error::Kind::Runtime, "internal: Concat runs through run_concat");
     case LayerKind::Add:
       for (std::size_t q = 0; q < y.size(); ++q) y[q] = a[q] + b[q];
       break;
@@ -472,6 +507,10 @@ void forward_range(const Network& net, const float* x, std::size_t n, std::size_
     const float* b = layer.inputs.size() > 1 ? values_of(layer.inputs[1]) : nullptr;
     const float* mask = i < masks.size() ? masks[i] : nullptr;
     const std::int32_t* fixed = fixed_winners && i < fixed_winners->size() ? (*fixed_winners)[i] : nullptr;
+    if (layer.kind == LayerKind::Concat) {  // k inputs; never fused (it keeps its values)
+      run_concat(net, layer, values_of, n, out.values[i]);
+      continue;
+    }
     const bool fuse = i + 1 < fuse_below && layers[i + 1].kind == LayerKind::Relu && layer.kind != LayerKind::Relu &&
                       net.consumers()[i].size() == 1 && net.consumers()[i][0] == i + 1 &&
                       (i + 1 >= masks.size() || !masks[i + 1]);
@@ -522,7 +561,10 @@ std::vector<float> forward_logits(const Network& net, const float* x, std::size_
     const Layer& layer = layers[i];
     auto values_of = [&](int p) -> const float* { return p < 0 ? x : values[std::size_t(p)].data(); };
     const float* b = layer.inputs.size() > 1 ? values_of(layer.inputs[1]) : nullptr;
-    run_layer(layer, values_of(layer.inputs[0]), b, n, nullptr, nullptr, values[i], nullptr, nullptr);
+    if (layer.kind == LayerKind::Concat)
+      run_concat(net, layer, values_of, n, values[i]);
+    else
+      run_layer(layer, values_of(layer.inputs[0]), b, n, nullptr, nullptr, values[i], nullptr, nullptr);
     for (int p : layer.inputs)
       if (p >= 0 && --pending[std::size_t(p)] == 0) std::vector<float>().swap(values[std::size_t(p)]);
   }

@@ -60,6 +60,11 @@ void conv_forward(const Layer& layer, const float* in, std::size_t n, float* out
 void max_pool_forward(const Layer& layer, const float* in, std::size_t n, float* out, std::int32_t* winners);
 void avg_pool_forward(const Layer& layer, const float* in, std::size_t n, float* out);
 void affine_forward(const Layer& layer, const float* in, std::size_t n, float* out, bool with_bias = true);
+// Gather: out[o] = map[o] ≥ 0 ? in[map[o]] : fill (0 without the bias: the fill is a constant).
+void gather_forward(const Layer& layer, const float* in, std::size_t n, float* out, bool with_bias = true);
+// Concat: each example's output is inputs[j]'s sizes[j] values, j = 0, 1, …, back to back.
+void concat_forward(const std::vector<const float*>& inputs, const std::vector<std::size_t>& sizes, std::size_t n,
+                    float* out);
 // AvgPool divisor of output position (oy, ox), PyTorch's rule for count_include_pad both ways.
 float avg_pool_divisor(const Layer& layer, std::size_t oy, std::size_t ox);
 // im2col of one group of one example for output positions [p0, p0 + count): cols is K × count.

@@ -84,7 +84,9 @@ Network Network::build(Shape input_shape, const std::vector<LayerDesc>& descs) {
     layer.name = d.name;
     layer.inputs = d.inputs.empty() ? std::vector<int>{int(i) - 1} : d.inputs;
     const std::size_t arity = d.kind == LayerKind::Add ? 2 : 1;
-    if (layer.inputs.size() != arity)
+    if (d.kind == LayerKind::Concat && layer.inputs.size() < 2)
+      throw_model(where(i, d) + ": concatenates at least 2 inputs, got " + std::to_string(layer.inputs.size()));
+    if (d.kind != LayerKind::Concat && layer.inputs.size() != arity)
       throw_model(where(i, d) + ": expects " + std::to_string(arity) + " input(s), got " +
                   std::to_string(layer.inputs.size()));
     std::vector<Shape> producer_shapes;
@@ -97,7 +99,7 @@ Network Network::build(Shape input_shape, const std::vector<LayerDesc>& descs) {
     }
     const Shape& produced = producer_shapes[0];
     // The declared input shape re-reads the producer's values (a flatten or reshape in between).
-    layer.in_shape = (d.in_shape.size() == 0 || d.kind == LayerKind::Relu || d.kind == LayerKind::Add) ? produced : d.in_shape;
+    layer.in_shape = (d.in_shape.size() == 0 || d.kind == LayerKind::Relu || d.kind == LayerKind::Add || d.kind == LayerKind::Concat) ? produced : d.in_shape;
     if (!valid_shape(layer.in_shape) || layer.in_shape.size() != produced.size())
       throw_model(where(i, d) + ": reads its input as " + str(layer.in_shape) + " but its producer writes " +
                   str(produced) + " (" + std::to_string(produced.size()) + " values)");
@@ -165,6 +167,35 @@ Network Network::build(Shape input_shape, const std::vector<LayerDesc>& descs) {
           throw_model(where(i, d) + ": adds " + str(producer_shapes[0]) + " and " + str(producer_shapes[1]));
         layer.out_shape = in;
         break;
+      case LayerKind::Concat: {
+        // Channels concatenate when every producer has the same H × W; otherwise the output is the
+        // flat concatenation (the same values in the same order either way).
+        std::size_t total = 0, channels = 0;
+        bool planes_agree = true;
+        for (const Shape& s : producer_shapes) {
+          total += s.size();
+          channels += s.c;
+          planes_agree = planes_agree && s.h == produced.h && s.w == produced.w;
+        }
+        layer.out_shape = planes_agree ? Shape{channels, produced.h, produced.w} : Shape{total, 1, 1};
+        break;
+      }
+      case LayerKind::Gather: {
+        if (!valid_shape(d.out_shape))
+          throw_model(where(i, d) + ": output shape " + str(d.out_shape) + " is out of range (2^31 values at most)");
+        if (d.map.size() != d.out_shape.size())
+          throw_model(where(i, d) + ": the map has " + std::to_string(d.map.size()) + " entries, expected " +
+                      std::to_string(d.out_shape.size()) + " (one per output value)");
+        for (std::int32_t m : d.map)
+          if (m < -1 || (m >= 0 && std::size_t(m) >= in.size()))
+            throw_model(where(i, d) + ": map entry " + std::to_string(m) + " is not an input index (0 to " +
+                        std::to_string(in.size() - 1) + ") or -1");
+        if (!std::isfinite(d.fill)) throw_model(where(i, d) + ": the fill value must be finite");
+        layer.out_shape = d.out_shape;
+        layer.map = d.map;
+        layer.fill = d.fill;
+        break;
+      }
       default:
         throw_model(where(i, d) + ": unknown layer kind");
     }

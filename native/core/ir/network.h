@@ -18,7 +18,10 @@ struct Shape {
   bool operator==(const Shape& o) const { return c == o.c && h == o.h && w == o.w; }
 };
 
-enum class LayerKind { Dense, Conv, Relu, MaxPool, AvgPool, Affine, Add };
+// Concat: k ≥ 2 producers, each example's output their values back to back in input order (channel
+// concatenation in NCHW). Gather: one producer and a map, out[o] = map[o] ≥ 0 ? in[map[o]] : fill
+// (slices, splits, channel shuffles, constant padding and cropping; docs/semantics.md).
+enum class LayerKind { Dense, Conv, Relu, MaxPool, AvgPool, Affine, Add, Concat, Gather };
 
 // Window geometry shared by Conv and the pools. Pads are [top, left, bottom, right].
 struct Window {
@@ -46,6 +49,8 @@ struct Layer {
   std::vector<float> weights, bias, weights_t;
   Window window;
   std::size_t groups = 1;
+  std::vector<std::int32_t> map;  // Gather: out_size entries, each an input index or -1 (= fill)
+  float fill = 0.0f;              // Gather: the constant a -1 entry reads
   std::string name;
   std::size_t in_size() const { return in_shape.size(); }
   std::size_t out_size() const { return out_shape.size(); }
@@ -64,6 +69,9 @@ struct LayerDesc {
   std::size_t bias_len = 0;
   Window window;
   std::size_t groups = 1;
+  Shape out_shape;                // Gather: the output shape (map holds out_shape.size() entries)
+  std::vector<std::int32_t> map;  // Gather: owned, so the caller's array is never read after build
+  float fill = 0.0f;              // Gather: finite
   std::string name;
 };
 
@@ -87,6 +95,8 @@ class Network {
   std::size_t max_width() const { return max_width_; }
   std::size_t total_activation() const { return total_activation_; }
   bool has_max_pool() const { return has_max_pool_; }
+  // Values per example of producer p (-1 = the network input).
+  std::size_t producer_size(int p) const { return p < 0 ? input_size() : layers_[std::size_t(p)].out_size(); }
 
  private:
   Shape input_shape_;

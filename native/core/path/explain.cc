@@ -64,6 +64,31 @@ void validate_options(const Network& net, std::size_t n, const ExplainOptions& o
 }
 
 namespace explain_internal {
+namespace {
+
+// Whether value v of example e at layer q's output can carry cotangent to the layers below it: not
+// a unit its MaskLayer drops, nor a Gather's fill (a constant); Gathers and Concats only copy, so
+// the question passes to the value they copy. Anything else may carry.
+bool carries(const Network& net, const std::vector<const float*>& masks, int q, std::size_t e, std::size_t v) {
+  while (q >= 0) {
+    const Layer& layer = net.layers()[std::size_t(q)];
+    if (layer.kind == LayerKind::Relu) return !masks[std::size_t(q)] || masks[std::size_t(q)][e * layer.out_size() + v] != 0.0f;
+    if (layer.kind == LayerKind::Gather) {
+      if (layer.map[v] < 0) return false;
+      v = std::size_t(layer.map[v]);
+      q = layer.inputs[0];
+    } else if (layer.kind == LayerKind::Concat) {
+      std::size_t j = 0;
+      while (v >= net.producer_size(layer.inputs[j])) v -= net.producer_size(layer.inputs[j++]);
+      q = layer.inputs[j];
+    } else {
+      return true;
+    }
+  }
+  return true;
+}
+
+}  // namespace
 
 Chunk::Chunk(const Network& net_, const float* x_, std::size_t n_, const ExplainOptions& opt_, const float* region_,
              std::size_t opt_class_chunk, const std::int32_t* targets, ExplainResult* results_)
@@ -194,6 +219,8 @@ void Chunk::select_official() {
           // path layer would recompute: 16 of 32 steps on the fixture CNN, none needed.)
           const int q = layers[i].inputs[0];
           const float* feed_mask = q >= 0 && layers[std::size_t(q)].kind == LayerKind::Relu ? masks[std::size_t(q)] : nullptr;
+          // A pool that reads a Gather or Concat: the same rule, asked of the values they copy.
+          const bool copies = q >= 0 && (layers[std::size_t(q)].kind == LayerKind::Gather || layers[std::size_t(q)].kind == LayerKind::Concat);
           const std::size_t out = layers[i].out_size(), in = layers[i].in_size();
           for (std::size_t e = 0; e < n; ++e) {
             const std::int32_t* now = upper.winners[i].data() + e * out;
@@ -201,6 +228,12 @@ void Chunk::select_official() {
             const float* m = feed_mask ? feed_mask + e * in : nullptr;
             for (std::size_t w = 0; w < out && !changed[e]; ++w) {
               if (now[w] == before[w]) continue;
+              if (copies) {
+                if ((now[w] >= 0 && carries(net, masks, q, e, std::size_t(now[w]))) ||
+                    (before[w] >= 0 && carries(net, masks, q, e, std::size_t(before[w]))))
+                  changed[e] = 1;
+                continue;
+              }
               const bool relevant = !m || (now[w] >= 0 && m[now[w]] != 0.0f) || (before[w] >= 0 && m[before[w]] != 0.0f);
               if (relevant) changed[e] = 1;
             }

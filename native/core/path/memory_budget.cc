@@ -40,14 +40,15 @@ std::size_t explain_bytes_per_example(const Network& net, const ExplainOptions& 
   // The C-row sweep runs above l_min. In a chain two cotangent blocks are alive at once (a layer
   // and its producer) plus a scratch block; every tensor read by several layers (a residual source)
   // can hold one more while it waits for its last consumer (the fuzzer found a graph of five
-  // chained residual joins that kept five alive). Scoring keeps about ten words per unit of a
+  // chained residual joins that kept five alive); a Concat hands its producers their parts of its
+  // cotangent at once, which wait (together at most its width) until each is processed. Scoring keeps about ten words per unit of a
   // path layer: ChunkedScores' max, first, sum, numerator, all-equal flags (32- and 8-bit) and
   // list of units with exps, and the selection's scores, flags and order (the fuzzer caught the
   // class-major scoring over its estimate when only chunked scoring's five were counted).
   std::size_t widest = 0, shared = 0;
   for (std::size_t i = pmin; i < layers.size(); ++i) {
     widest = std::max(widest, layers[i].out_size());
-    if (net.consumers()[i].size() > 1) ++shared;
+    if (net.consumers()[i].size() > 1 || layers[i].kind == LayerKind::Concat) ++shared;
   }
   const std::size_t blocks = std::max<std::size_t>(3, 2 + shared);
   const std::size_t sweep = sat_add(sat_mul(sat_mul(blocks, class_chunk), widest), sat_mul(10, widest));

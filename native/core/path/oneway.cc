@@ -143,8 +143,10 @@ std::vector<float> Chunk::block_jvp(std::size_t e, std::size_t from, std::size_t
             if (win[o] >= 0) out[r * layer.out_size() + o] = t[r * layer.in_size() + std::size_t(win[o])];
         break;
       }
+      case LayerKind::Gather: ops::gather_forward(layer, t.data(), rows, out.data(), false); break;
       case LayerKind::Relu:
       case LayerKind::Add:
+      case LayerKind::Concat:
         throw Error(Error::Kind::Runtime, "internal: a ReLU or join inside a path block");
     }
     t.swap(out);

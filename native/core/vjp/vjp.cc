@@ -226,6 +226,35 @@ void sweep_back(const Network& net, const Frozen& frozen, Sweep& s, std::size_t 
           }
         break;
       }
+      case LayerKind::Gather: {
+        // Scatter-add: an input value read by several outputs receives the sum of their
+        // cotangents; a fill value is a constant, entering b_P as ⟨δ_out, fill⟩ over its outputs.
+        float* t = target_of(net, s, layer.inputs[0]);
+        const std::int32_t* map = layer.map.data();
+        for (std::size_t r = 0; r < rows; ++r) {
+          const float* dy = cot + r * out;
+          float* dx = t + r * in;
+          double constant = 0.0;
+          for (std::size_t o = 0; o < out; ++o) {
+            if (map[o] >= 0) dx[map[o]] += dy[o];
+            else constant += double(dy[o]);
+          }
+          if (bias) bias[r] += constant * double(layer.fill);
+        }
+        break;
+      }
+      case LayerKind::Concat: {
+        // Each producer receives its own columns of the cotangent rows (summed if it is read twice).
+        std::size_t offset = 0;
+        for (int p : layer.inputs) {
+          const std::size_t size = net.producer_size(p);
+          float* t = target_of(net, s, p);
+          for (std::size_t r = 0; r < rows; ++r)
+            for (std::size_t q = 0; q < size; ++q) t[r * size + q] += cot[r * out + offset + q];
+          offset += size;
+        }
+        break;
+      }
       case LayerKind::Add:
         for (int p : layer.inputs) {
           float* t = target_of(net, s, p);

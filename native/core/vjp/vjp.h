@@ -32,8 +32,8 @@ struct Sweep {
 // Pulls the cotangents back through layers hi − 1 down to lo, in reverse topological order, so
 // each layer's output cotangent is complete (every consumer is later) when it is processed; the
 // processed layers' cotangents are released. With `bias`, bias[r] += ⟨δ_k[r], β_k⟩ for every
-// affine layer k met (δ_k: the cotangent at its output), which yields b_P (docs/method.md §5.1) in the same
-// pass.
+// affine layer k met (δ_k: the cotangent at its output), and ⟨δ_k, fill⟩ over the fill outputs of
+// every Gather (a padding constant), which yields b_P (docs/method.md §5.1) in the same pass.
 void sweep_back(const Network& net, const Frozen& frozen, Sweep& sweep, std::size_t lo,
                 std::size_t hi, double* bias = nullptr);
 
