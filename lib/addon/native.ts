@@ -27,6 +27,12 @@ export interface NativeLayer {
   dilation?: [number, number];
   ceilMode?: boolean;
   countIncludePad?: boolean;
+  /** Gate ('relu') parameters (native/core/ir/network.h GateParams); absent = ReLU's. */
+  lower?: number;
+  upper?: number;
+  lowerValue?: number;
+  /** Lower-piece slope: 1 value or one per channel. */
+  slope?: Float32Array;
   name?: string;
 }
 

@@ -5,7 +5,7 @@ import { openModel } from './explaining.js';
 
 async function runInfo(modelPath: string, flags: { json?: boolean; stripSoftmax?: boolean }, io: CliIO): Promise<void> {
   const model = await openModel(modelPath, flags);
-  const info = { source: modelPath, inputShape: model.inputShape, inputSize: model.inputSize, numClasses: model.numClasses, reluLayers: model.reluLayers };
+  const info = { source: modelPath, inputShape: model.inputShape, inputSize: model.inputSize, numClasses: model.numClasses, reluLayers: model.gateLayers };
   model.dispose();
   if (flags.json) {
     io.stdout.write(JSON.stringify(info) + '\n');
