@@ -479,8 +479,7 @@ void run_layer(const Layer& layer, const float* a, const float* b, std::size_t n
         if (gates) gates->assign(mask, mask + y.size());
         if (mask_constant)
           for (std::size_t q = 0; q < y.size(); ++q) y[q] += mask_constant[q];
-        if (constants && mask_constant) constants->assign(mask_constant, mask_constant + y.size());
-        else if (constants) constants->clear();
+        if (constants) constants->clear();  // the caller holds the masked gate's constants
       } else {
         if (gates) gates->resize(y.size());
         ops::gate_forward(layer, a, n, y.data(), gates ? gates->data() : nullptr, constants);

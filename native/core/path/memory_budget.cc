@@ -22,9 +22,10 @@ std::size_t cached_floats(const Network& net) {
   std::size_t cached = net.input_size();
   for (const Layer& layer : net.layers()) {
     const bool extra = layer.kind == LayerKind::Relu || layer.kind == LayerKind::MaxPool;
-    // A gate other than ReLU may keep a constant per unit as well (and its path mask's constants).
+    // A gate other than ReLU may keep a constant per unit as well, and a path layer's kept
+    // constants besides its mask.
     const bool constants = layer.kind == LayerKind::Relu && !layer.gate.is_relu();
-    cached = sat_add(cached, sat_mul(layer.out_size(), extra ? (constants ? 3 : 2) : 1));
+    cached = sat_add(cached, sat_mul(layer.out_size(), extra ? (constants ? 4 : 2) : 1));
   }
   return cached;
 }
