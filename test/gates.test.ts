@@ -7,6 +7,7 @@ import { describe, it, expect, afterAll } from 'vitest';
 import {
   loadModelSync, explainSync, attributeSync, unwrapSync, type Explanation, type LayerSpec, type NetworkSpec,
 } from '../lib/index.js';
+import { nativeAddon, type NativeLayer } from '../lib/addon/native.js';
 import { referenceTrace, referenceVjp } from './oracle/forward-ref.js';
 import { uniformRand } from './helpers/small-models.js';
 
@@ -360,6 +361,23 @@ describe('gates: parameters', () => {
   it('rejects bad parameters with RangeError or TypeError', () => {
     for (const [gate, type] of bad) expect(() => loadModelSync(withGate(gate)), JSON.stringify(gate)).toThrow(type);
   });
+  it('the addon checks the gate fields it is given directly (TypeError, RangeError, then the core)', () => {
+    const Net = nativeAddon().NativeNetwork;
+    const net = (gate: Record<string, unknown>) => () => new Net([4, 1, 1], [
+      { kind: 'dense', inShape: [4, 1, 1], out: 4, weights: new Float32Array(16), bias: new Float32Array(4) },
+      { kind: 'relu', inShape: [4, 1, 1], ...gate } as NativeLayer,
+      { kind: 'dense', inShape: [4, 1, 1], out: 3, weights: new Float32Array(12) },
+    ]);
+    expect(net({ lower: '0' })).toThrow(TypeError);
+    expect(net({ upper: Number.NaN })).toThrow(RangeError);
+    expect(net({ slope: [0.1] })).toThrow(TypeError);
+    expect(net({ slope: new Float32Array(3) })).toThrow(RangeError);
+    expect(net({ slope: Float32Array.of(Infinity) })).toThrow(RangeError);
+    expect(net({ lower: 2, upper: 1 })).toThrow(/gate bounds/);
+    expect(net({ lowerValue: -Infinity })).toThrow(/lower value must be finite/);
+    expect(net({ lower: -1, upper: 1, slope: Float32Array.of(0.1, 0.2, 0.3, 0.4), lowerValue: 0.5 })).not.toThrow();
+  });
+
   it('accepts the edge cases the definition allows', () => {
     const ok = [
       { type: 'clip' }, { type: 'clip', min: -Infinity, max: 0 }, { type: 'clip', min: 1, max: 1 },
