@@ -133,7 +133,7 @@ void fuzz_gate(FuzzedDataProvider& in, pathwise::GateParams& g, std::size_t chan
   g.upper = in.ConsumeIntegralInRange<int>(0, 3) == 0 ? inf : in.ConsumeIntegralInRange<int>(0, 15) == 0 ? value() : g.lower + std::fabs(value());
   if (std::isnan(g.upper)) g.upper = inf;  // −∞ + |x| for a finite lower is fine; only the NaN of −∞ + ∞ is not meant
   g.lower_value = value();
-  g.slope.resize(near(in, in.ConsumeBool() ? 1 : channels));
+  g.slope.resize(near(in, in.ConsumeBool() || channels > 4096 ? 1 : channels));  // (raw shapes can be huge)
   for (float& v : g.slope) v = value();
 }
 
