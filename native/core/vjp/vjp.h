@@ -14,10 +14,11 @@ namespace pathwise {
 // The frozen network a sweep runs through: per ReLU layer the gate (n × size, 0/1 floats: the
 // ReLU becomes z ↦ gate ⊙ z), per MaxPool the winner of every window (n × out_size). `guided`
 // turns every ReLU's backward into guided backpropagation's δ_in = max(0, δ_out ⊙ gate) (SPEC §9).
-// A gate layer's constants (n × size, or null/absent when all are zero, as for ReLU) make it the
-// affine z ↦ gate ⊙ z + constant: they enter the bias like an affine layer's β.
 struct Frozen {
   std::vector<const float*> gates;
+  // A gate layer's constants (n × size; null or absent when all are zero, as for ReLU) make it the
+  // affine z ↦ gate ⊙ z + constant (docs/semantics.md "Gates beyond ReLU"): with `bias`, sweep_back
+  // adds ⟨δ[r], constant⟩ as it adds an affine layer's ⟨δ[r], β⟩.
   std::vector<const float*> constants;
   std::vector<const std::int32_t*> winners;
   bool guided = false;
@@ -35,8 +36,8 @@ struct Sweep {
 // Pulls the cotangents back through layers hi − 1 down to lo, in reverse topological order, so
 // each layer's output cotangent is complete (every consumer is later) when it is processed; the
 // processed layers' cotangents are released. With `bias`, bias[r] += ⟨δ_k[r], β_k⟩ for every
-// affine layer k met (δ_k: the cotangent at its output) and ⟨δ_k[r], c_k⟩ for every gate layer k
-// with constants, which yields b_P (SPEC §5.1) in the same pass.
+// affine layer k met (δ_k: the cotangent at its output), which yields b_P (SPEC §5.1) in the same
+// pass.
 void sweep_back(const Network& net, const Frozen& frozen, Sweep& sweep, std::size_t lo,
                 std::size_t hi, double* bias = nullptr);
 
