@@ -63,12 +63,12 @@ void dense_forward(const Layer& layer, const float* in, std::size_t n, float* ou
 void conv_forward(const Layer& layer, const float* in, std::size_t n, float* out, bool with_bias = true);
 void max_pool_forward(const Layer& layer, const float* in, std::size_t n, float* out, std::int32_t* winners);
 void avg_pool_forward(const Layer& layer, const float* in, std::size_t n, float* out);
-void affine_forward(const Layer& layer, const float* in, std::size_t n, float* out, bool with_bias = true);
 // The gate layer's g on n examples (out may be in); `gates` (n × size) receives the slope s of each
 // unit's piece and `constants` its constant c — resized to n × size only when some c is nonzero,
 // else left empty. ReLU: out = max(z, 0) with gates 0/1 and no constants.
 void gate_forward(const Layer& layer, const float* in, std::size_t n, float* out, float* gates,
                   std::vector<float>* constants);
+void affine_forward(const Layer& layer, const float* in, std::size_t n, float* out, bool with_bias = true);
 // AvgPool divisor of output position (oy, ox), PyTorch's rule for count_include_pad both ways.
 float avg_pool_divisor(const Layer& layer, std::size_t oy, std::size_t ox);
 // im2col of one group of one example for output positions [p0, p0 + count): cols is K × count.

@@ -62,9 +62,9 @@ struct Layer {
   // plain GEMM; a dense layer of at most kDenseTransposeMaxFloats weights keeps Wᵀ (in × out) there
   // for its forward pass. Affine: weights = per-channel scale, bias = per-channel shift.
   std::vector<float> weights, bias, weights_t;
+  GateParams gate;  // gate layers only
   Window window;
   std::size_t groups = 1;
-  GateParams gate;  // gate layers only
   std::string name;
   std::size_t in_size() const { return in_shape.size(); }
   std::size_t out_size() const { return out_shape.size(); }
@@ -81,9 +81,9 @@ struct LayerDesc {
   std::size_t weights_len = 0;
   const float* bias = nullptr;  // optional for Dense and Conv
   std::size_t bias_len = 0;
+  GateParams gate;  // gate layers (kind Relu) only; the default is ReLU
   Window window;
   std::size_t groups = 1;
-  GateParams gate;  // gate layers (kind Relu) only; the default is ReLU
   std::string name;
 };
 
