@@ -48,29 +48,6 @@ std::optional<std::vector<std::size_t>> optional_sizes(Napi::Env env, Napi::Obje
   return expect_sizes(env, v, at + "." + key, len);
 }
 
-void parse_window(Napi::Env env, Napi::Object o, const std::string& at, pathwise::Window& win) {
-  if (const auto kernel = optional_sizes(env, o, "kernel", at, 2)) {
-    win.kh = win.sh = (*kernel)[0];  // pools default to stride = kernel; lib/ always passes it explicitly
-    win.kw = win.sw = (*kernel)[1];
-  }
-  if (const auto stride = optional_sizes(env, o, "stride", at, 2)) {
-    win.sh = (*stride)[0];
-    win.sw = (*stride)[1];
-  }
-  if (const auto pads = optional_sizes(env, o, "pads", at, 4)) {
-    win.pt = (*pads)[0];
-    win.pl = (*pads)[1];
-    win.pb = (*pads)[2];
-    win.pr = (*pads)[3];
-  }
-  if (const auto dilation = optional_sizes(env, o, "dilation", at, 2)) {
-    win.dh = (*dilation)[0];
-    win.dw = (*dilation)[1];
-  }
-  win.ceil_mode = o.Get("ceilMode").ToBoolean();
-  win.count_include_pad = o.Get("countIncludePad").ToBoolean();
-}
-
 // A gate's parameters (NativeLayer lower, upper, lowerValue, slope; absent = ReLU's). Types are
 // checked here, ranges again by Network::build.
 void parse_gate(Napi::Env env, Napi::Object o, const std::string& at, pathwise::LayerDesc& d) {
@@ -93,6 +70,29 @@ void parse_gate(Napi::Env env, Napi::Object o, const std::string& at, pathwise::
                                 at + ".slope must hold 1 value or one per channel");
   d.gate.slope.assign(a.Data(), a.Data() + len);  // copied now: no later JavaScript can detach it
   for (float v : d.gate.slope) PATHWISE_THROW_RANGE_ERROR_IF(!std::isfinite(v), env, at + ".slope must be finite");
+}
+
+void parse_window(Napi::Env env, Napi::Object o, const std::string& at, pathwise::Window& win) {
+  if (const auto kernel = optional_sizes(env, o, "kernel", at, 2)) {
+    win.kh = win.sh = (*kernel)[0];  // pools default to stride = kernel; lib/ always passes it explicitly
+    win.kw = win.sw = (*kernel)[1];
+  }
+  if (const auto stride = optional_sizes(env, o, "stride", at, 2)) {
+    win.sh = (*stride)[0];
+    win.sw = (*stride)[1];
+  }
+  if (const auto pads = optional_sizes(env, o, "pads", at, 4)) {
+    win.pt = (*pads)[0];
+    win.pl = (*pads)[1];
+    win.pb = (*pads)[2];
+    win.pr = (*pads)[3];
+  }
+  if (const auto dilation = optional_sizes(env, o, "dilation", at, 2)) {
+    win.dh = (*dilation)[0];
+    win.dw = (*dilation)[1];
+  }
+  win.ceil_mode = o.Get("ceilMode").ToBoolean();
+  win.count_include_pad = o.Get("countIncludePad").ToBoolean();
 }
 
 pathwise::LayerDesc parse_layer(Napi::Env env, Napi::Object o, const std::string& at, LayerArrays& arrays) {
@@ -119,9 +119,9 @@ pathwise::LayerDesc parse_layer(Napi::Env env, Napi::Object o, const std::string
     expect_f32(env, b, (at + ".bias").c_str());
     arrays.bias = b;
   }
+  if (d.kind == LayerKind::Relu) parse_gate(env, o, at, d);
   d.groups = size_or(env, o.Get("groups"), (at + ".groups").c_str(), d.groups);
   parse_window(env, o, at, d.window);
-  if (d.kind == LayerKind::Relu) parse_gate(env, o, at, d);
   return d;
 }
 

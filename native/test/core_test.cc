@@ -199,6 +199,22 @@ void test_width_rule() {
   check(pathwise::width_to_k({WidthRule::Mode::Count, 99}, 10) == 10, "count capped at N");
 }
 
+// A conv layer description over borrowed weights and bias.
+pathwise::LayerDesc conv_desc(pathwise::Shape in, std::size_t cout, const pathwise::Window& w, std::size_t groups,
+                              const std::vector<float>& weights, const std::vector<float>& bias) {
+  pathwise::LayerDesc conv;
+  conv.kind = pathwise::LayerKind::Conv;
+  conv.in_shape = in;
+  conv.out_features = cout;
+  conv.weights = weights.data();
+  conv.weights_len = weights.size();
+  conv.bias = bias.data();
+  conv.bias_len = bias.size();
+  conv.window = w;
+  conv.groups = groups;
+  return conv;
+}
+
 void test_completeness() {
   std::mt19937 rng(3);
   std::normal_distribution<float> g(0.f, 1.f);
@@ -242,22 +258,6 @@ void test_completeness() {
       for (const auto& l : r.layers) check(!l.selection.units.empty(), "non-empty selection");
     }
   }
-}
-
-// A conv layer description over borrowed weights and bias.
-pathwise::LayerDesc conv_desc(pathwise::Shape in, std::size_t cout, const pathwise::Window& w, std::size_t groups,
-                              const std::vector<float>& weights, const std::vector<float>& bias) {
-  pathwise::LayerDesc conv;
-  conv.kind = pathwise::LayerKind::Conv;
-  conv.in_shape = in;
-  conv.out_features = cout;
-  conv.weights = weights.data();
-  conv.weights_len = weights.size();
-  conv.bias = bias.data();
-  conv.bias_len = bias.size();
-  conv.window = w;
-  conv.groups = groups;
-  return conv;
 }
 
 // The sparse paths of conv and dense layers (inputs or cotangent rows with at most 1/32 nonzero)

@@ -1,8 +1,7 @@
 /**
  * Test oracle: a plain-loop float64 forward pass and vector-Jacobian product for the whole
- * layer-spec language of lib/model/layers.ts (dense, conv, relu, the gates gate, clip, leakyrelu and
- * prelu, maxpool, avgpool, globalavgpool, batchnorm, affine, add, flatten, identity, reshape),
- * `inputs` DAGs included.
+ * layer-spec language of lib/model/layers.ts (dense, conv, relu, maxpool, avgpool, globalavgpool,
+ * batchnorm, affine, add, flatten, identity, reshape), `inputs` DAGs included.
  *
  * Independent of the loaders and of the engine: it re-derives every shape from the spec and
  * throws a plain Error when something does not chain. Clarity over speed: one scalar loop per
@@ -23,6 +22,10 @@
  *   area of that clipped window when countIncludePad (padding counts, a ceil-mode overhang beyond
  *   the trailing padding does not), else the number of input positions in it. Default stride =
  *   kernel (PyTorch's default; lib/model/layers.ts leaves it open, the ONNX loader always writes it).
+ * - The gates beyond ReLU (gate, clip, leakyrelu, prelu; docs/semantics.md "Gates beyond ReLU"):
+ *   z ≤ lower → slope·(z − lower) + lowerValue, lower < z < upper → z, z ≥ upper → upper; the VJP
+ *   multiplies by the piece's slope (the breakpoints belong to the outer pieces). A unit's channel
+ *   is axis 0 of its shape ([F]: every unit; [H, W]: one channel).
  * - batchnorm: scale · (x − mean) / sqrt(variance + epsilon) + bias per channel (axis 0 of the
  *   input shape; a flat [F] input has F channels).
  * - VJP: frozen at the input. ReLU passes the cotangent where its input z > 0; maxpool routes it

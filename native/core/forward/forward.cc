@@ -387,18 +387,6 @@ void avg_pool_forward(const Layer& layer, const float* in, std::size_t n, float*
     }
 }
 
-void affine_forward(const Layer& layer, const float* in, std::size_t n, float* out, bool with_bias) {
-  const Shape& s = layer.in_shape;
-  const std::size_t plane = s.h * s.w;
-  for (std::size_t e = 0; e < n; ++e)
-    for (std::size_t c = 0; c < s.c; ++c) {
-      const float a = layer.weights[c], b = with_bias ? layer.bias[c] : 0.0f;
-      const float* src = in + e * s.size() + c * plane;
-      float* dst = out + e * s.size() + c * plane;
-      for (std::size_t p = 0; p < plane; ++p) dst[p] = a * src[p] + b;
-    }
-}
-
 void gate_forward(const Layer& layer, const float* in, std::size_t n, float* out, float* gates,
                   std::vector<float>* constants) {
   const std::size_t size = layer.out_size();
@@ -434,6 +422,18 @@ void gate_forward(const Layer& layer, const float* in, std::size_t n, float* out
       }
     }
   if (constants && !any_constant) std::vector<float>().swap(*constants);
+}
+
+void affine_forward(const Layer& layer, const float* in, std::size_t n, float* out, bool with_bias) {
+  const Shape& s = layer.in_shape;
+  const std::size_t plane = s.h * s.w;
+  for (std::size_t e = 0; e < n; ++e)
+    for (std::size_t c = 0; c < s.c; ++c) {
+      const float a = layer.weights[c], b = with_bias ? layer.bias[c] : 0.0f;
+      const float* src = in + e * s.size() + c * plane;
+      float* dst = out + e * s.size() + c * plane;
+      for (std::size_t p = 0; p < plane; ++p) dst[p] = a * src[p] + b;
+    }
 }
 
 }  // namespace ops
