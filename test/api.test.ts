@@ -36,8 +36,8 @@ describe('loadModel', () => {
     expect(model.inputSize).toBe(8);
     expect(model.numClasses).toBe(4);
     expect(model.reluLayers).toEqual([
-      { ordinal: 0, units: 16, shape: [16] },
-      { ordinal: 1, units: 12, shape: [12] },
+      { ordinal: 0, units: 16, shape: [16], kind: 'relu' },
+      { ordinal: 1, units: 12, shape: [12], kind: 'relu' },
     ]);
     expect(model.forward(x8)).toHaveLength(4);
     expect(model.forward(new Float32Array(16))).toHaveLength(8);

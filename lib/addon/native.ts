@@ -21,6 +21,12 @@ export interface NativeLayer {
   /** Dense/conv bias; affine per-channel shift. */
   bias?: Float32Array;
   groups?: number;
+  /** Gate ('relu') parameters (native/core/ir/network.h GateParams); absent = ReLU's. */
+  lower?: number;
+  upper?: number;
+  lowerValue?: number;
+  /** Lower-piece slope: 1 value or one per channel. */
+  slope?: Float32Array;
   kernel?: [number, number];
   stride?: [number, number];
   pads?: [number, number, number, number];

@@ -82,7 +82,7 @@ async function runExplain(modelPath: string, flags: ExplainFlags, io: CliIO): Pr
         input: await write(`${prefix}input.png`, encodePng(picture)),
         heatmap: await write(`${prefix}heatmap.png`, encodePng(heat.image)),
         overlay: await write(`${prefix}heatmap-overlay.png`, encodePng(renderHeatmap(e.attribution, shape, { overlay: picture, limit: heat.limit }).image)),
-        diagram: await write(`${prefix}path.svg`, pathDiagramSvg(e, { reluLayers: model.reluLayers, inputShape: model.inputShape })),
+        diagram: await write(`${prefix}path.svg`, pathDiagramSvg(e, { reluLayers: model.gateLayers, inputShape: model.inputShape })),
       };
       if (flags.perChannel && shape.channels > 1) {
         const list: string[] = [];
@@ -105,7 +105,7 @@ async function runExplain(modelPath: string, flags: ExplainFlags, io: CliIO): Pr
     if (flags.report) await write('report.html', reportHtml(modelPath, flags, { model, batch, shape, explanations, baselines }));
     const doc = {
       pathwise: version(),
-      model: { source: modelPath, inputShape: model.inputShape, numClasses: model.numClasses, reluLayers: model.reluLayers },
+      model: { source: modelPath, inputShape: model.inputShape, numClasses: model.numClasses, reluLayers: model.gateLayers },
       settings: {
         width: flags.width ?? 'all', depth: flags.depth ?? 'all', target: flags.target ?? 'predicted', semantics: flags.semantics ?? 'official',
         threshold: flags.threshold, decompose: flags.decompose, decomposeLayer: flags.decomposeLayer, paths: flags.paths, baseline: flags.baseline ? BASELINE_NAME : undefined,

@@ -1,24 +1,26 @@
-/** `pathwise info <model>`: a model's input shape, classes and ReLU layers. */
+/** `pathwise info <model>`: a model's input shape, classes and gate (path) layers. */
 import type { Command } from 'commander';
 import type { CliContext, CliIO } from './program.js';
 import { openModel } from './explaining.js';
 
 async function runInfo(modelPath: string, flags: { json?: boolean; stripSoftmax?: boolean }, io: CliIO): Promise<void> {
   const model = await openModel(modelPath, flags);
-  const info = { source: modelPath, inputShape: model.inputShape, inputSize: model.inputSize, numClasses: model.numClasses, reluLayers: model.reluLayers };
+  const info = { source: modelPath, inputShape: model.inputShape, inputSize: model.inputSize, numClasses: model.numClasses, gateLayers: model.gateLayers,
+    /** @deprecated the same list as gateLayers */ reluLayers: model.gateLayers };
   model.dispose();
   if (flags.json) {
     io.stdout.write(JSON.stringify(info) + '\n');
     return;
   }
   io.stdout.write(`${modelPath}\n  input [${info.inputShape.join(', ')}] (NCHW, ${info.inputSize} values)\n  ${info.numClasses} classes\n`);
-  io.stdout.write(`  ${info.reluLayers.length} ReLU layers:\n`);
-  for (const r of info.reluLayers) io.stdout.write(`    ${r.ordinal}: [${r.shape.join(', ')}] ${r.units} units\n`);
+  const allRelu = info.gateLayers.every((r) => r.kind === 'relu');
+  io.stdout.write(`  ${info.gateLayers.length} ${allRelu ? 'ReLU' : 'gate'} layers:\n`);
+  for (const r of info.gateLayers) io.stdout.write(`    ${r.ordinal}: [${r.shape.join(', ')}] ${r.units} units${allRelu ? '' : ` (${r.kind})`}\n`);
 }
 
 export function addInfoCommand(program: Command, ctx: CliContext): void {
   program.command('info')
-    .description("print a model's input shape, classes and ReLU layers")
+    .description("print a model's input shape, classes and gate (ReLU) layers")
     .argument('<model>', 'an .onnx file or a tfjs model.json')
     .option('--strip-softmax', "tfjs models: accept a final softmax")
     .option('--json', 'machine-readable output on stdout')

@@ -124,7 +124,7 @@ function configs(model: Model, options: EvaluateOptions): Config[] {
     if (!ALL_METHODS.includes(m)) throw new RangeError(`unknown method ${JSON.stringify(m)} (known: ${ALL_METHODS.join(', ')})`);
   const semantics = options.semantics === undefined ? ['official' as Semantics] : Array.isArray(options.semantics) ? options.semantics : [options.semantics];
   for (const s of semantics) oneOf(s, ['official', 'linear'], 'semantics');
-  const relus = model.reluLayers.length;
+  const relus = model.gateLayers.length;
   const widths = options.grid?.width ?? [1, 4, 16, 64, 'all'];
   const depths = (options.grid?.depth ?? [1, 2, 'all']).filter((d) => d === 'all' || d <= relus);
   const out: Config[] = [];
@@ -183,8 +183,8 @@ export async function evaluate(model: Model, dataset: Dataset, options: Evaluate
   let steps = 0, step = 0;
   for (const cfg of list) {
     const ins = new Float64Array(count), del = new Float64Array(count);
-    const units = cfg.method === 'pathwise' ? new Float64Array(model.reluLayers.length) : undefined;
-    const inPath = cfg.method === 'pathwise' ? new Array<boolean>(model.reluLayers.length).fill(false) : undefined;
+    const units = cfg.method === 'pathwise' ? new Float64Array(model.gateLayers.length) : undefined;
+    const inPath = cfg.method === 'pathwise' ? new Array<boolean>(model.gateLayers.length).fill(false) : undefined;
     let explainMs = 0, metricMs = 0;
     for (let b = 0; b < count; b += batchSize) {
       const m = Math.min(batchSize, count - b);

@@ -93,7 +93,7 @@ function normaliseOptions(model: Model, options: ExplainBatchOptions & { target?
   const semantics = oneOf(options.semantics ?? 'official', ['official', 'linear'], 'semantics');
   const native: NativeExplainOptions = {
     ...normaliseWidth(options.width),
-    depth: normaliseDepth(options.depth, model.reluLayers.length),
+    depth: normaliseDepth(options.depth, model.gateLayers.length),
     semantics,
   };
   const regions = (options as ExplainBatchOptions).regions;
@@ -120,7 +120,7 @@ function normaliseOptions(model: Model, options: ExplainBatchOptions & { target?
     native.paths = { k: k as number, ...(rank ? { rank: rank as 'signed' | 'abs' } : {}),
       ...(maxEdges !== undefined ? { maxEdges: maxEdges as number } : {}), ...(beam !== undefined ? { beam: beam as number } : {}) };
   }
-  if (options.decompose !== undefined) native.decompose = normaliseDecompose(options.decompose, model.reluLayers.length);
+  if (options.decompose !== undefined) native.decompose = normaliseDecompose(options.decompose, model.gateLayers.length);
   if (options.threshold !== undefined) {
     const t = options.threshold;
     if (typeof t !== 'number') throw wrongType('threshold', 'a number', t);

@@ -116,13 +116,23 @@ export interface ExplainBatchOptions extends Omit<ExplainOptions, 'target'> {
   targets?: ArrayLike<number>;
 }
 
+/** The layer spec type a gate layer came from ('relu', or another piecewise-linear gate). */
+export type GateKind = 'relu' | 'gate' | 'clip' | 'leakyrelu' | 'prelu';
+
+/** A path layer: a ReLU or another piecewise-linear gate (Model.gateLayers lists GateLayerInfo). */
 export interface ReluLayerInfo {
-  /** 0 = the ReLU layer nearest the input. */
+  /** 0 = the gate layer nearest the input. */
   ordinal: number;
   /** Number of units (numel of the layer's output without the batch dimension). */
   units: number;
   /** Shape of the layer's output without the batch dimension. */
   shape: number[];
+}
+
+/** A gate layer of a model (Model.gateLayers). */
+export interface GateLayerInfo extends ReluLayerInfo {
+  /** The layer spec type it came from. */
+  kind: GateKind;
 }
 
 export interface PathLayer {

@@ -5,10 +5,11 @@
  * everything again (native/core/ir/network.cc) and must agree on every output shape.
  */
 import type { BatchNormLayerSpec, ChannelShuffleLayerSpec, LayerSpec, NetworkSpec, PadLayerSpec, SliceLayerSpec } from './layers.js';
-import type { ReluLayerInfo } from '../explain/types.js';
+import type { GateLayerInfo } from '../explain/types.js';
 import type { NativeLayer } from '../addon/native.js';
 import { badModel, PathwiseError } from '../errors.js';
 import { describe, isPositiveInteger, wrongType } from '../validate.js';
+import { lowerGate } from './gates.js';
 
 /** The number of values of a shape. */
 export function product(shape: readonly number[]): number {
@@ -21,7 +22,7 @@ export interface LoweredNetwork {
   inputShape: number[];
   inputShape3: [number, number, number];
   nativeLayers: NativeLayer[];
-  reluLayers: ReluLayerInfo[];
+  reluLayers: GateLayerInfo[];
   numClasses: number;
 }
 
@@ -160,7 +161,7 @@ export function lowerNetwork(spec: NetworkSpec): LoweredNetwork {
   const consumerCount = new Array<number>(layers.length).fill(0);
 
   const nativeLayers: NativeLayer[] = [];
-  const reluLayers: ReluLayerInfo[] = [];
+  const reluLayers: GateLayerInfo[] = [];
   const ref: number[] = []; // spec layer → native layer index whose output it is (-1: the input)
   const shapes: number[][] = [];
   const at = (i: number) => `layers[${i}]${layers[i] && typeof layers[i] === 'object' && layers[i].name ? ` ("${layers[i].name}")` : ''}`;
@@ -292,10 +293,15 @@ export function lowerNetwork(spec: NetworkSpec): LoweredNetwork {
         push({ kind: 'affine', inShape: [c, h, w], weights: f32(layer.scale, `${where}.scale`, c), bias: f32(layer.shift, `${where}.shift`, c) }, srcShape);
         return;
       }
-      case 'relu': {
+      case 'relu':
+      case 'gate':
+      case 'clip':
+      case 'leakyrelu':
+      case 'prelu': {
         const shape3 = to3(srcShape, where);
-        reluLayers.push({ ordinal: reluLayers.length, units: product(srcShape), shape: [...srcShape] });
-        push({ kind: 'relu', inShape: shape3 }, srcShape);
+        const { kind, params } = lowerGate(layer, shape3[0], where);
+        reluLayers.push({ ordinal: reluLayers.length, units: product(srcShape), shape: [...srcShape], kind });
+        push({ kind: 'relu', inShape: shape3, ...params }, srcShape);
         return;
       }
       case 'add': {
@@ -327,8 +333,8 @@ export function lowerNetwork(spec: NetworkSpec): LoweredNetwork {
         throw new PathwiseError(
           'PATHWISE_UNSUPPORTED_OP',
           `${where}: unsupported layer type ${describe((layer as { type?: unknown }).type)} ` +
-            '(supported: dense, conv, relu, maxpool, avgpool, globalavgpool, globalmaxpool, batchnorm, affine, add, concat, slice, ' +
-            'channelshuffle, pad, flatten, reshape, identity)',
+            '(supported: dense, conv, relu, gate, clip, leakyrelu, prelu, maxpool, avgpool, globalavgpool, globalmaxpool, batchnorm, affine, add, ' +
+            'concat, slice, channelshuffle, pad, flatten, reshape, identity)',
         );
     }
   });
@@ -338,7 +344,7 @@ export function lowerNetwork(spec: NetworkSpec): LoweredNetwork {
   const numClasses = product(shapes[layers.length - 1]);
   if ((last.kind !== 'dense' && last.kind !== 'conv' && last.kind !== 'affine') || numClasses < 2)
     throw badModel('the last layer must be dense (affine) with at least 2 outputs (the classes)');
-  if (reluLayers.length === 0) throw badModel('the network has no ReLU layer: there is no path to explain');
+  if (reluLayers.length === 0) throw badModel('the network has no ReLU or other gate layer: there is no path to explain');
   for (let i = 0; i < layers.length - 1; i++)
     if (consumerCount[i] === 0 && ref[i] !== undefined)
       throw badModel(`${at(i)}: its output is never used (only the last layer may be a graph output)`);

@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import type { LayerSpec, NetworkSpec } from './layers.js';
-import type { ReluLayerInfo } from '../explain/types.js';
+import type { GateLayerInfo, ReluLayerInfo } from '../explain/types.js';
 import { fromNative, PathwiseError } from '../errors.js';
 import { describe, isObject, toFloat32, wrongType } from '../validate.js';
 import { nativeAddon, type NativeNetwork } from '../addon/native.js';
@@ -38,8 +38,15 @@ export class Model {
   /** Floats per example. */
   readonly inputSize: number;
   readonly numClasses: number;
-  /** The ReLU layers, bottom → top; `ordinal` is the index in this list. */
-  readonly reluLayers: readonly ReluLayerInfo[];
+  /**
+   * The gate layers (ReLU and the other piecewise-linear gates: the path layers), bottom → top;
+   * `ordinal` is the index in this list.
+   */
+  readonly gateLayers: readonly GateLayerInfo[];
+  /** @deprecated Use gateLayers (the same array). */
+  get reluLayers(): readonly ReluLayerInfo[] {
+    return this.gateLayers;
+  }
   #native: NativeNetwork | undefined;
 
   /** @internal use loadModel / loadModelSync. */
@@ -48,7 +55,7 @@ export class Model {
     this.inputShape = Object.freeze([...spec.inputShape]);
     this.inputSize = product(spec.inputShape);
     this.numClasses = numClasses;
-    this.reluLayers = Object.freeze(reluLayers.map((l) => Object.freeze(l)));
+    this.gateLayers = Object.freeze(reluLayers.map((l) => Object.freeze(l)));
     try {
       this.#native = new (nativeAddon().NativeNetwork)(inputShape3, nativeLayers);
     } catch (e) {

@@ -12,7 +12,14 @@ import { escapeXml, pathDiagramSvg } from '../render/diagram.js';
 export interface ReportModelInfo {
   inputShape: readonly number[];
   numClasses: number;
-  reluLayers: readonly ReluLayerInfo[];
+  /** The gate layers (a Model's gateLayers). */
+  gateLayers?: readonly ReluLayerInfo[];
+  /** @deprecated Use gateLayers; read when gateLayers is absent. */
+  reluLayers?: readonly ReluLayerInfo[];
+}
+
+function gateLayersOf(model: ReportModelInfo): readonly ReluLayerInfo[] {
+  return model.gateLayers ?? model.reluLayers ?? [];
 }
 
 export interface ReportExample {
@@ -168,7 +175,7 @@ function exampleSection(opts: ReportOptions, ex: ReportExample, index: number, s
   ].map(([k, v]) => `<span><b>${escapeXml(k)}</b> ${escapeXml(v)}</span>`).join('');
 
   const byOrdinal = new Map(e.layers.map((l) => [l.ordinal, l]));
-  const layerRows = model.reluLayers.map((info) => {
+  const layerRows = gateLayersOf(model).map((info) => {
     const l = byOrdinal.get(info.ordinal);
     let best = NaN;
     if (l) for (const s of l.scores) if (!(s <= best)) best = s;
@@ -182,14 +189,14 @@ function exampleSection(opts: ReportOptions, ex: ReportExample, index: number, s
       `<td>${fmt(v)}</td><td>${fmt(e.pathLogits[c])}</td></tr>`).join('');
 
   const diagram = pathDiagramSvg(e, {
-    reluLayers: model.reluLayers, inputShape: model.inputShape, classNames: opts.classNames, maxUnits: opts.maxUnits,
+    reluLayers: gateLayersOf(model), inputShape: model.inputShape, classNames: opts.classNames, maxUnits: opts.maxUnits,
   });
   return `<section class="example" id="example-${index}">
 <h2>${escapeXml(ex.title ?? `input ${index}`)}</h2>
 <div class="facts">${facts}</div>
 <div class="figs">${figs.join('\n')}</div>
 <h3>Decision path</h3>
-<p class="muted">Bottom → top: the input, each ReLU layer, the explained class. Click a layer to list its units.</p>
+<p class="muted">Bottom → top: the input, each gate layer, the explained class. Click a layer to list its units.</p>
 <div class="diagram">${diagram}</div>
 <div class="cols">
 <div><h3>Layers</h3><table class="layers"><tr><th class="l">layer</th><th class="l">shape</th><th>units</th><th class="l">path layer</th>` +
@@ -247,7 +254,7 @@ export function renderReport(opts: ReportOptions): string {
   const sections = opts.examples.map((ex, i) => exampleSection(opts, ex, i, shape));
   const data = {
     examples: opts.examples.map((ex) => ({
-      relu: opts.model.reluLayers.map((r) => ({ units: r.units, shape: r.shape })),
+      relu: gateLayersOf(opts.model).map((r) => ({ units: r.units, shape: r.shape })),
       layers: ex.explanation.layers.map((l) => ({ ordinal: l.ordinal, units: Array.from(l.units), scores: Array.from(l.scores, (s) => Number(s.toPrecision(6))) })),
     })),
   };
@@ -257,7 +264,7 @@ export function renderReport(opts: ReportOptions): string {
     ? Object.entries(opts.settings).filter(([, v]) => v !== undefined).map(([k, v]) => `${k} ${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' · ')
     : '';
   const model = opts.model;
-  const sub = [opts.subtitle, `input [${model.inputShape.join('×')}] · ${model.numClasses} classes · ${model.reluLayers.length} ReLU layers`, settings]
+  const sub = [opts.subtitle, `input [${model.inputShape.join('×')}] · ${model.numClasses} classes · ${gateLayersOf(model).length} gate layers`, settings]
     .filter(Boolean).join(' — ');
   return `<!DOCTYPE html>
 <html lang="en">

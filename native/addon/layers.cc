@@ -48,6 +48,30 @@ std::optional<std::vector<std::size_t>> optional_sizes(Napi::Env env, Napi::Obje
   return expect_sizes(env, v, at + "." + key, len);
 }
 
+// A gate's parameters (NativeLayer lower, upper, lowerValue, slope; absent = ReLU's). Types are
+// checked here, ranges again by Network::build.
+void parse_gate(Napi::Env env, Napi::Object o, const std::string& at, pathwise::LayerDesc& d) {
+  const auto number = [&](const char* key, float& out) {
+    Napi::Value v = o.Get(key);
+    if (v.IsUndefined()) return;
+    PATHWISE_THROW_TYPE_ERROR_IF(!v.IsNumber(), env, at + "." + key + " must be a number");
+    const double x = v.As<Napi::Number>().DoubleValue();
+    PATHWISE_THROW_RANGE_ERROR_IF(std::isnan(x), env, at + "." + key + " must not be NaN");
+    out = float(x);
+  };
+  number("lower", d.gate.lower);
+  number("upper", d.gate.upper);
+  number("lowerValue", d.gate.lower_value);
+  Napi::Value slope = o.Get("slope");
+  if (slope.IsUndefined()) return;
+  Napi::Float32Array a = expect_f32(env, slope, (at + ".slope").c_str());
+  const std::size_t len = a.ElementLength();
+  PATHWISE_THROW_RANGE_ERROR_IF(len != 1 && (d.in_shape.size() == 0 || len != d.in_shape.c), env,
+                                at + ".slope must hold 1 value or one per channel");
+  d.gate.slope.assign(a.Data(), a.Data() + len);  // copied now: no later JavaScript can detach it
+  for (float v : d.gate.slope) PATHWISE_THROW_RANGE_ERROR_IF(!std::isfinite(v), env, at + ".slope must be finite");
+}
+
 void parse_window(Napi::Env env, Napi::Object o, const std::string& at, pathwise::Window& win) {
   if (const auto kernel = optional_sizes(env, o, "kernel", at, 2)) {
     win.kh = win.sh = (*kernel)[0];  // pools default to stride = kernel; lib/ always passes it explicitly
@@ -115,6 +139,7 @@ pathwise::LayerDesc parse_layer(Napi::Env env, Napi::Object o, const std::string
     expect_f32(env, b, (at + ".bias").c_str());
     arrays.bias = b;
   }
+  if (d.kind == LayerKind::Relu) parse_gate(env, o, at, d);
   d.groups = size_or(env, o.Get("groups"), (at + ".groups").c_str(), d.groups);
   parse_window(env, o, at, d.window);
   if (d.kind == LayerKind::Concat)

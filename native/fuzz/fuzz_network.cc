@@ -28,6 +28,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <limits>
 #include <memory>
 #include <vector>
 
@@ -118,6 +119,22 @@ std::size_t near(FuzzedDataProvider& in, std::size_t good) {
     case 2: return 0;
     default: return good;
   }
+}
+
+// A gate's parameters (docs/semantics.md "Gates beyond ReLU"): ReLU two times in three, else
+// bounds (±∞ at times, crossed at times), a lower value and 1 or C slopes (or a wrong count).
+void fuzz_gate(FuzzedDataProvider& in, pathwise::GateParams& g, std::size_t channels, bool wild) {
+  if (in.ConsumeIntegralInRange<int>(0, 2) != 0) return;
+  const float inf = std::numeric_limits<float>::infinity();
+  const auto value = [&] {
+    return wild && in.ConsumeIntegralInRange<int>(0, 7) == 0 ? fuzz_float(in) : float(in.ConsumeIntegralInRange<int>(-8, 8)) / 4.0f;
+  };
+  g.lower = in.ConsumeIntegralInRange<int>(0, 3) == 0 ? -inf : value();
+  g.upper = in.ConsumeIntegralInRange<int>(0, 3) == 0 ? inf : in.ConsumeIntegralInRange<int>(0, 15) == 0 ? value() : g.lower + std::fabs(value());
+  if (std::isnan(g.upper)) g.upper = inf;  // −∞ + |x| for a finite lower is fine; only the NaN of −∞ + ∞ is not meant
+  g.lower_value = value();
+  g.slope.resize(near(in, in.ConsumeBool() || channels > 4096 ? 1 : channels));  // (raw shapes can be huge)
+  for (float& v : g.slope) v = value();
 }
 
 // 64-bit geometry for raw mode: small, near a power of two, or the extremes.
@@ -250,6 +267,7 @@ void decode_network(FuzzedDataProvider& in, Built& b) {
       case LayerKind::Relu:
       case LayerKind::Add:
         out = src_ok ? shape_of(src) : s;
+        if (d.kind == LayerKind::Relu) fuzz_gate(in, d.gate, out.c, wild);
         break;
       case LayerKind::Concat: {
         // The builder's rule: channels add up when every H × W agrees, else the flat sum.

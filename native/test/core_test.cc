@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -198,6 +199,22 @@ void test_width_rule() {
   check(pathwise::width_to_k({WidthRule::Mode::Count, 99}, 10) == 10, "count capped at N");
 }
 
+// A conv layer description over borrowed weights and bias.
+pathwise::LayerDesc conv_desc(pathwise::Shape in, std::size_t cout, const pathwise::Window& w, std::size_t groups,
+                              const std::vector<float>& weights, const std::vector<float>& bias) {
+  pathwise::LayerDesc conv;
+  conv.kind = pathwise::LayerKind::Conv;
+  conv.in_shape = in;
+  conv.out_features = cout;
+  conv.weights = weights.data();
+  conv.weights_len = weights.size();
+  conv.bias = bias.data();
+  conv.bias_len = bias.size();
+  conv.window = w;
+  conv.groups = groups;
+  return conv;
+}
+
 void test_completeness() {
   std::mt19937 rng(3);
   std::normal_distribution<float> g(0.f, 1.f);
@@ -281,16 +298,7 @@ void test_sparse_and_dense_layers() {
     std::vector<float> weights(cout * k), bias(cout);
     for (auto& v : weights) v = g(rng);
     for (auto& v : bias) v = g(rng);
-    pathwise::LayerDesc conv;
-    conv.kind = pathwise::LayerKind::Conv;
-    conv.in_shape = {cin, h, wd};
-    conv.out_features = cout;
-    conv.weights = weights.data();
-    conv.weights_len = weights.size();
-    conv.bias = bias.data();
-    conv.bias_len = bias.size();
-    conv.window = w;
-    conv.groups = groups;
+    const pathwise::LayerDesc conv = conv_desc({cin, h, wd}, cout, w, groups, weights, bias);
     pathwise::LayerDesc relu, dense;
     dense.kind = pathwise::LayerKind::Dense;
     const std::size_t oh = (h + w.pt + w.pb - (w.kh - 1) * w.dh - 1) / w.sh + 1;
@@ -468,6 +476,113 @@ void test_rejects_bad_models() {
   check(threw, "dims that do not chain are a model error");
 }
 
+// A general gate (docs/semantics.md "Gates beyond ReLU") on conv → gate → dense: its forward
+// (fused with the conv and not), the pieces s and c, its VJP with the constants' bias term, and
+// completeness of both semantics, against float64 loops; bad parameters are model errors.
+void test_gates() {
+  std::mt19937 rng(23);
+  std::normal_distribution<float> g(0.f, 1.f);
+  for (int trial = 0; trial < 20; ++trial) {
+    const std::size_t cin = 1 + rng() % 3, cout = 2 + rng() % 3, h = 4 + rng() % 4, wd = 4 + rng() % 4;
+    pathwise::Window w;
+    w.kh = w.kw = 3;
+    w.pt = w.pl = w.pb = w.pr = 1;
+    std::vector<float> weights(cout * cin * 9), bias(cout);
+    for (auto& v : weights) v = g(rng);
+    for (auto& v : bias) v = 0.5f * g(rng);
+    const pathwise::LayerDesc conv = conv_desc({cin, h, wd}, cout, w, 1, weights, bias);
+    pathwise::LayerDesc gate, dense;
+    gate.kind = pathwise::LayerKind::Relu;
+    gate.gate.lower = trial % 4 == 0 ? -std::numeric_limits<float>::infinity() : 0.5f * g(rng);
+    gate.gate.upper = gate.gate.lower + (trial % 3 == 0 ? std::numeric_limits<float>::infinity() : 0.5f + std::fabs(g(rng)));
+    if (!std::isfinite(gate.gate.upper)) gate.gate.upper = std::numeric_limits<float>::infinity();
+    gate.gate.lower_value = trial % 2 ? 0.3f * g(rng) : (std::isfinite(gate.gate.lower) ? gate.gate.lower : 0.0f);
+    gate.gate.slope.resize(trial % 2 ? cout : 1);
+    for (auto& v : gate.gate.slope) v = 0.3f * g(rng);
+    const std::size_t units = cout * h * wd;
+    std::vector<float> dw(units * 3);
+    for (auto& v : dw) v = g(rng) / std::sqrt(float(units));
+    dense.kind = pathwise::LayerKind::Dense;
+    dense.in_shape = {units, 1, 1};
+    dense.out_features = 3;
+    dense.weights = dw.data();
+    dense.weights_len = dw.size();
+    const auto net = pathwise::Network::build({cin, h, wd}, {conv, gate, dense});
+    const pathwise::GateParams& p = net.layers()[1].gate;
+    const std::size_t n = 2, d = cin * h * wd;
+    std::vector<float> x(n * d);
+    for (auto& v : x) v = 2.0f * g(rng);
+    pathwise::Activations plain, fused;
+    pathwise::forward_original(net, x.data(), n, plain);
+    pathwise::forward_original(net, x.data(), n, fused, 3);
+    check(plain.values[1] == fused.values[1] && plain.gates[1] == fused.gates[1] && plain.constants[1] == fused.constants[1],
+          "gate fused with its conv = unfused");
+    const std::vector<float>& z = plain.values[0];
+    std::vector<double> cot_in(n * units);
+    std::vector<float> delta(n * units);
+    for (auto& v : delta) v = g(rng);
+    double bias_ref[2] = {0, 0};
+    for (std::size_t q = 0; q < n * units; ++q) {
+      const double zq = z[q], slope = p.slope_of((q % units) / (h * wd));
+      double y = zq, s = 1, c = 0;
+      if (zq <= p.lower) y = slope * (zq - p.lower) + p.lower_value, s = slope, c = p.lower_value - slope * p.lower;
+      else if (zq >= p.upper) y = p.upper, s = 0, c = p.upper;
+      const float cq = plain.constants[1].empty() ? 0.0f : plain.constants[1][q];
+      check(std::fabs(plain.values[1][q] - y) <= 1e-5 * (1 + std::fabs(y)), "gate forward", plain.values[1][q], y);
+      check(plain.gates[1][q] == float(s) && std::fabs(cq - c) <= 1e-5 * (1 + std::fabs(c)), "gate piece", plain.gates[1][q], s);
+      cot_in[q] = double(delta[q]) * s;
+      bias_ref[q / units] += double(delta[q]) * c;
+    }
+    // The gate's VJP alone: δ ⊙ s below, ⟨δ, c⟩ into the bias.
+    pathwise::Frozen frozen;
+    frozen.gates = {nullptr, plain.gates[1].data(), nullptr};
+    frozen.constants = {nullptr, plain.constants[1].empty() ? nullptr : plain.constants[1].data(), nullptr};
+    frozen.winners.assign(3, nullptr);
+    pathwise::Sweep sweep;
+    sweep.reset(net, n, 1);
+    sweep.cot[1] = delta;
+    double bias_out[2] = {0, 0};
+    pathwise::sweep_back(net, frozen, sweep, 1, 2, bias_out);
+    for (std::size_t q = 0; q < n * units; ++q)
+      check(std::fabs(sweep.cot[0][q] - cot_in[q]) <= 1e-6 * (1 + std::fabs(cot_in[q])), "gate VJP", sweep.cot[0][q], cot_in[q]);
+    for (std::size_t e = 0; e < n; ++e)
+      check(std::fabs(bias_out[e] - bias_ref[e]) <= 1e-4 * (1 + std::fabs(bias_ref[e])), "gate constants in the bias", bias_out[e], bias_ref[e]);
+    for (auto semantics : {pathwise::Semantics::Official, pathwise::Semantics::Linear}) {
+      pathwise::ExplainOptions opt;
+      opt.semantics = semantics;
+      opt.width = {pathwise::WidthRule::Mode::Count, double(1 + rng() % 8)};
+      for (const auto& r : pathwise::explain(net, x.data(), n, opt)) {
+        double abs_sum = std::fabs(r.bias);
+        for (float a : r.attribution) abs_sum += std::fabs(a);
+        check(std::fabs(r.residual) <= 1e-4 * abs_sum + 1e-6, "gate completeness", r.residual, abs_sum);
+      }
+    }
+  }
+  const auto rejects = [&](auto&& tweak, const char* what) {
+    float w[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    pathwise::LayerDesc gate, dense;
+    gate.kind = pathwise::LayerKind::Relu;
+    tweak(gate.gate);
+    dense.kind = pathwise::LayerKind::Dense;
+    dense.in_shape = {4, 1, 1};
+    dense.out_features = 2;
+    dense.weights = w;
+    dense.weights_len = 8;
+    bool threw = false;
+    try {
+      pathwise::Network::build({4, 1, 1}, {gate, dense});
+    } catch (const pathwise::Error& e) {
+      threw = e.kind() == pathwise::Error::Kind::Model;
+    }
+    check(threw, what);
+  };
+  rejects([](pathwise::GateParams& p) { p.lower = 1, p.upper = 0; }, "gate lower > upper");
+  rejects([](pathwise::GateParams& p) { p.slope = {0.1f, 0.2f}; }, "gate slope of neither 1 nor C values");
+  rejects([](pathwise::GateParams& p) { p.slope = {std::nanf("")}; }, "gate slope NaN");
+  rejects([](pathwise::GateParams& p) { p.lower_value = std::numeric_limits<float>::infinity(); }, "gate lower value infinite");
+  rejects([](pathwise::GateParams& p) { p.lower = std::numeric_limits<float>::infinity(); }, "gate lower +inf");
+}
+
 }  // namespace
 
 int main() {
@@ -480,6 +595,7 @@ int main() {
   test_sparse_and_dense_layers();
   test_gather_concat();
   test_rejects_bad_models();
+  test_gates();
   std::printf("core tests: %d checks, %d failed (kernel %s)\n", checks, failures,
               pathwise::kernels::active().name);
   return failures == 0 ? 0 : 1;

@@ -23,6 +23,10 @@
  *   area of that clipped window when countIncludePad (padding counts, a ceil-mode overhang beyond
  *   the trailing padding does not), else the number of input positions in it. Default stride =
  *   kernel (PyTorch's default; lib/model/layers.ts leaves it open, the ONNX loader always writes it).
+ * - The gates beyond ReLU (gate, clip, leakyrelu, prelu; docs/semantics.md "Gates beyond ReLU"):
+ *   z ≤ lower → slope·(z − lower) + lowerValue, lower < z < upper → z, z ≥ upper → upper; the VJP
+ *   multiplies by the piece's slope (the breakpoints belong to the outer pieces). A unit's channel
+ *   is axis 0 of its shape ([F]: every unit; [H, W]: one channel).
  * - batchnorm: scale · (x − mean) / sqrt(variance + epsilon) + bias per channel (axis 0 of the
  *   input shape; a flat [F] input has F channels).
  * - VJP: frozen at the input. ReLU passes the cotangent where its input z > 0; maxpool and
@@ -46,7 +50,7 @@ export interface ReferenceTrace {
   /** Producers of each layer (-1 = the input), `inputs` resolved. */
   sources: number[][];
   /** relu: 1 where z > 0. maxpool: the flat input index of each output's winner. */
-  routes: (Uint8Array | Int32Array | undefined)[];
+  routes: (Uint8Array | Int32Array | Float64Array | undefined)[];
 }
 
 /** Logits of the network at one input, in float64. */
@@ -108,6 +112,14 @@ export function referenceVjpAll(
       case 'maxpool': {
         const win = t.routes[i] as Int32Array;
         for (let j = 0; j < g.length; j++) gx[win[j]] += g[j];
+        break;
+      }
+      case 'gate':
+      case 'clip':
+      case 'leakyrelu':
+      case 'prelu': {
+        const slopes = t.routes[i] as Float64Array;
+        for (let j = 0; j < g.length; j++) gx[j] += g[j] * slopes[j];
         break;
       }
       case 'avgpool': {
@@ -177,7 +189,7 @@ export function referenceTrace(spec: NetworkSpec, input: Float64Array | Float32A
   const values: Float64Array[] = [];
   const shapes: number[][] = [];
   const sources: number[][] = [];
-  const routes: (Uint8Array | Int32Array | undefined)[] = [];
+  const routes: (Uint8Array | Int32Array | Float64Array | undefined)[] = [];
 
   spec.layers.forEach((layer, i) => {
     const where = `layer ${i} (${layer.type}${layer.name ? ` "${layer.name}"` : ''})`;
@@ -194,7 +206,7 @@ export function referenceTrace(spec: NetworkSpec, input: Float64Array | Float32A
     const xs = shapeOf(srcs[0]);
     let y: Float64Array;
     let ys: number[];
-    let route: Uint8Array | Int32Array | undefined;
+    let route: Uint8Array | Int32Array | Float64Array | undefined;
 
     switch (layer.type) {
       case 'dense': {
@@ -232,6 +244,31 @@ export function referenceTrace(spec: NetworkSpec, input: Float64Array | Float32A
           }
         }
         route = gate;
+        ys = xs.slice();
+        break;
+      }
+      case 'gate':
+      case 'clip':
+      case 'leakyrelu':
+      case 'prelu': {
+        const channels = xs.length === 1 ? xs[0] : xs.length === 2 ? 1 : xs[0];
+        const per = x.length / channels;
+        const slopes = new Float64Array(x.length);
+        y = new Float64Array(x.length);
+        for (let j = 0; j < x.length; j++) {
+          const p = gateParameters(layer, Math.floor(j / per));
+          const z = x[j];
+          if (z <= p.lower) {
+            y[j] = p.slope * (z - p.lower) + p.lowerValue;
+            slopes[j] = p.slope;
+          } else if (z >= p.upper) {
+            y[j] = p.upper;
+          } else {
+            y[j] = z;
+            slopes[j] = 1;
+          }
+        }
+        route = slopes;
         ys = xs.slice();
         break;
       }
@@ -388,6 +425,28 @@ export function referenceTrace(spec: NetworkSpec, input: Float64Array | Float32A
     routes.push(route);
   });
   return { input: x0, inputShape, values, shapes, sources, routes };
+}
+
+/** A gate spec's parameters for channel c, straight from docs/semantics.md's table. */
+function gateParameters(
+  layer: Extract<LayerSpec, { type: 'gate' | 'clip' | 'leakyrelu' | 'prelu' }>,
+  c: number,
+): { lower: number; upper: number; slope: number; lowerValue: number } {
+  const pick = (s: number | Float32Array | undefined) => (s === undefined ? 0 : typeof s === 'number' ? s : s.length === 1 ? s[0] : s[c]);
+  switch (layer.type) {
+    case 'gate': {
+      const lower = layer.lower ?? 0;
+      return { lower, upper: layer.upper ?? Infinity, slope: pick(layer.slope), lowerValue: layer.lowerValue ?? (lower === -Infinity ? 0 : lower) };
+    }
+    case 'clip': {
+      const lower = layer.min ?? -Infinity;
+      return { lower, upper: layer.max ?? Infinity, slope: 0, lowerValue: lower === -Infinity ? 0 : lower };
+    }
+    case 'leakyrelu':
+      return { lower: 0, upper: Infinity, slope: layer.alpha, lowerValue: 0 };
+    case 'prelu':
+      return { lower: 0, upper: Infinity, slope: pick(layer.slope), lowerValue: 0 };
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

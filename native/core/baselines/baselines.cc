@@ -38,9 +38,11 @@ Frozen freeze(const Network& net, const Activations& act, bool guided) {
   Frozen f;
   f.guided = guided;
   f.gates.assign(layers.size(), nullptr);
+  f.constants.assign(layers.size(), nullptr);
   f.winners.assign(layers.size(), nullptr);
   for (std::size_t i = 0; i < layers.size(); ++i) {
     if (layers[i].kind == LayerKind::Relu) f.gates[i] = act.gates[i].data();
+    if (layers[i].kind == LayerKind::Relu && !act.constants[i].empty()) f.constants[i] = act.constants[i].data();
     if (layers[i].kind == LayerKind::MaxPool) f.winners[i] = act.winners[i].data();
   }
   return f;

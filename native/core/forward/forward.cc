@@ -387,6 +387,43 @@ void avg_pool_forward(const Layer& layer, const float* in, std::size_t n, float*
     }
 }
 
+void gate_forward(const Layer& layer, const float* in, std::size_t n, float* out, float* gates,
+                  std::vector<float>* constants) {
+  const std::size_t size = layer.out_size();
+  const GateParams& g = layer.gate;
+  if (g.is_relu()) {
+    for (std::size_t q = 0; q < n * size; ++q) {
+      const bool on = in[q] > 0.0f;
+      out[q] = on ? in[q] : 0.0f;
+      if (gates) gates[q] = on ? 1.0f : 0.0f;
+    }
+    if (constants) constants->clear();
+    return;
+  }
+  // The pieces of docs/semantics.md; the lower piece is evaluated as s·z + c, the very map the
+  // frozen path network applies, so a path network that keeps every unit reproduces these bits.
+  // (out may alias in: each z is read before its output is written.)
+  const std::size_t plane = layer.out_shape.h * layer.out_shape.w;
+  if (constants) constants->assign(n * size, 0.0f);
+  bool any_constant = false;
+  for (std::size_t e = 0; e < n; ++e)
+    for (std::size_t ch = 0; ch < layer.out_shape.c; ++ch) {
+      const float slope = g.slope_of(ch), c_low = g.lower_value - slope * g.lower;
+      const std::size_t base = e * size + ch * plane;
+      for (std::size_t q = base; q < base + plane; ++q) {
+        const float z = in[q];
+        float s = 1.0f, c = 0.0f;
+        if (z <= g.lower) s = slope, c = c_low;
+        else if (z >= g.upper) s = 0.0f, c = g.upper;
+        out[q] = s == 1.0f && c == 0.0f ? z : s * z + c;
+        if (gates) gates[q] = s;
+        if (constants) (*constants)[q] = c;
+        any_constant = any_constant || c != 0.0f;
+      }
+    }
+  if (constants && !any_constant) std::vector<float>().swap(*constants);
+}
+
 void affine_forward(const Layer& layer, const float* in, std::size_t n, float* out, bool with_bias) {
   const Shape& s = layer.in_shape;
   const std::size_t plane = s.h * s.w;
@@ -438,9 +475,11 @@ void run_concat(const Network& net, const Layer& layer, ValuesOf values_of, std:
 
 // Runs layer i on inputs a (and b for Add). For a ReLU, `mask` selects the MaskLayer and `gates`
 // receives the gate of the frozen network; for a MaxPool, `winners` receives the routing.
+// A gate layer's `constants` receives its units' constants (mask_constant: the masked gate's).
 void run_layer(const Layer& layer, const float* a, const float* b, std::size_t n, const float* mask,
                const std::int32_t* fixed, std::vector<float>& y, std::vector<float>* gates,
-               std::vector<std::int32_t>* winners, bool with_bias = true) {
+               std::vector<std::int32_t>* winners, bool with_bias = true, const float* mask_constant = nullptr,
+               std::vector<float>* constants = nullptr) {
   y.resize(n * layer.out_size());
   switch (layer.kind) {
     case LayerKind::Dense: ops::dense_forward(layer, a, n, y.data(), with_bias); break;
@@ -473,13 +512,12 @@ void run_layer(const Layer& layer, const float* a, const float* b, std::size_t n
       if (mask) {
         for (std::size_t q = 0; q < y.size(); ++q) y[q] = mask[q] * a[q];
         if (gates) gates->assign(mask, mask + y.size());
+        if (mask_constant)
+          for (std::size_t q = 0; q < y.size(); ++q) y[q] += mask_constant[q];
+        if (constants) constants->clear();  // the caller holds the masked gate's constants
       } else {
         if (gates) gates->resize(y.size());
-        for (std::size_t q = 0; q < y.size(); ++q) {
-          const bool on = a[q] > 0.0f;
-          y[q] = on ? a[q] : 0.0f;
-          if (gates) (*gates)[q] = on ? 1.0f : 0.0f;
-        }
+        ops::gate_forward(layer, a, n, y.data(), gates ? gates->data() : nullptr, constants);
       }
       break;
   }
@@ -489,12 +527,14 @@ void run_layer(const Layer& layer, const float* a, const float* b, std::size_t n
 
 void forward_range(const Network& net, const float* x, std::size_t n, std::size_t first,
                    const Activations* below, const std::vector<const float*>& masks, Activations& out,
-                   const std::vector<const std::int32_t*>* fixed_winners, bool with_bias, std::size_t fuse_below) {
+                   const std::vector<const std::int32_t*>* fixed_winners, bool with_bias, std::size_t fuse_below,
+                   const std::vector<const float*>* mask_constants) {
   const auto& layers = net.layers();
   const std::size_t count = layers.size();
   out.n = n;
   out.values.resize(count);
   out.gates.resize(count);
+  out.constants.resize(count);
   out.winners.resize(count);
   auto values_of = [&](int p) -> const float* {
     if (p < 0) return x;
@@ -522,16 +562,14 @@ void forward_range(const Network& net, const float* x, std::size_t n, std::size_
       run_layer(layer, a, b, n, nullptr, fixed, y, &out.gates[i], &out.winners[i], with_bias);
       std::vector<float>& gates = out.gates[i + 1];
       gates.resize(y.size());
-      for (std::size_t q = 0; q < y.size(); ++q) {
-        const bool on = y[q] > 0.0f;
-        y[q] = on ? y[q] : 0.0f;
-        gates[q] = on ? 1.0f : 0.0f;
-      }
+      ops::gate_forward(layers[i + 1], y.data(), n, y.data(), gates.data(), &out.constants[i + 1]);
       std::vector<float>().swap(out.values[i]);
       ++i;
       continue;
     }
-    run_layer(layer, a, b, n, mask, fixed, out.values[i], &out.gates[i], &out.winners[i], with_bias);
+    const float* mask_constant = mask_constants && i < mask_constants->size() ? (*mask_constants)[i] : nullptr;
+    run_layer(layer, a, b, n, mask, fixed, out.values[i], &out.gates[i], &out.winners[i], with_bias, mask_constant,
+              &out.constants[i]);
   }
 }
 

@@ -10,13 +10,15 @@
 namespace pathwise {
 
 // What a forward pass leaves behind, per layer: its output values (n × out_size), and what a VJP
-// through the same frozen network needs — the gate of each ReLU (n × size, 0/1) and the winner
-// of each MaxPool window (n × out_size, flat index into the example's input, -1 if the window held
-// only padding).
+// through the same frozen network needs — the gate of each gate layer (n × size: the slope s of
+// the piece each unit is on, 0/1 for ReLU), its constants c (n × size; empty when all are zero,
+// as for every ReLU) and the winner of each MaxPool window (n × out_size, flat index into the
+// example's input, -1 if the window held only padding). A unit's output is s·z + c.
 struct Activations {
   std::size_t n = 0;
   std::vector<std::vector<float>> values;
   std::vector<std::vector<float>> gates;
+  std::vector<std::vector<float>> constants;
   std::vector<std::vector<std::int32_t>> winners;
 };
 
@@ -27,10 +29,12 @@ struct Activations {
 // network, docs/method.md §4.1): then pool i copies those winners (n × out_size) instead of routing.
 // Layers i + 1 < fuse_below that are an unmasked ReLU reading only layer i (which no other layer
 // reads) are fused with it: layer i's values are left empty (its gates and routing are kept).
+// mask_constants[i], when given for a masked gate layer, adds a constant: z ↦ mask ⊙ z + constant
+// (a frozen gate's piece; docs/semantics.md "Gates beyond ReLU").
 void forward_range(const Network& net, const float* x, std::size_t n, std::size_t first,
                    const Activations* below, const std::vector<const float*>& masks, Activations& out,
                    const std::vector<const std::int32_t*>* fixed_winners = nullptr, bool with_bias = true,
-                   std::size_t fuse_below = 0);
+                   std::size_t fuse_below = 0, const std::vector<const float*>* mask_constants = nullptr);
 
 // Forward-mode derivative (JVP) of the original network frozen at x: the tangent v (n × d) through
 // the same gates and routing, no biases. out.values[i] = (∂ layer i's output / ∂x) · v.
@@ -59,6 +63,11 @@ void dense_forward(const Layer& layer, const float* in, std::size_t n, float* ou
 void conv_forward(const Layer& layer, const float* in, std::size_t n, float* out, bool with_bias = true);
 void max_pool_forward(const Layer& layer, const float* in, std::size_t n, float* out, std::int32_t* winners);
 void avg_pool_forward(const Layer& layer, const float* in, std::size_t n, float* out);
+// The gate layer's g on n examples (out may be in); `gates` (n × size) receives the slope s of each
+// unit's piece and `constants` its constant c — resized to n × size only when some c is nonzero,
+// else left empty. ReLU: out = max(z, 0) with gates 0/1 and no constants.
+void gate_forward(const Layer& layer, const float* in, std::size_t n, float* out, float* gates,
+                  std::vector<float>* constants);
 void affine_forward(const Layer& layer, const float* in, std::size_t n, float* out, bool with_bias = true);
 // Gather: out[o] = map[o] ≥ 0 ? in[map[o]] : fill (0 without the bias: the fill is a constant).
 void gather_forward(const Layer& layer, const float* in, std::size_t n, float* out, bool with_bias = true);

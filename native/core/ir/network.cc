@@ -1,6 +1,7 @@
 #include "network.h"
 
 #include <cmath>
+#include <limits>
 #include <string>
 
 #include "../util/error.h"
@@ -65,6 +66,22 @@ void check_window(std::size_t i, const LayerDesc& d, const Shape& in, bool pool)
                w.pl >= w.dw * (w.kw - 1) + 1 || w.pr >= w.dw * (w.kw - 1) + 1))
     throw_model(where(i, d) + ": pool padding must be smaller than the window");
   (void)in;
+}
+
+// A gate's parameters (docs/semantics.md "Gates beyond ReLU"): lower in [−∞, ∞), upper in
+// (−∞, ∞], lower ≤ upper, a finite lower value and finite slopes, one or one per channel.
+void check_gate(std::size_t i, const LayerDesc& d, const Shape& in) {
+  const GateParams& g = d.gate;
+  if (std::isnan(g.lower) || std::isnan(g.upper) || g.lower == std::numeric_limits<float>::infinity() ||
+      g.upper == -std::numeric_limits<float>::infinity() || !(g.lower <= g.upper))
+    throw_model(where(i, d) + ": gate bounds must satisfy -Infinity <= lower <= upper <= Infinity with lower < Infinity "
+                "and upper > -Infinity (got lower " + std::to_string(g.lower) + ", upper " + std::to_string(g.upper) + ")");
+  if (!std::isfinite(g.lower_value)) throw_model(where(i, d) + ": the gate's lower value must be finite");
+  if (!g.slope.empty() && g.slope.size() != 1 && g.slope.size() != in.c)
+    throw_model(where(i, d) + ": the gate's slope has " + std::to_string(g.slope.size()) + " values, expected 1 or " +
+                std::to_string(in.c) + " (one per channel)");
+  for (float v : g.slope)
+    if (!std::isfinite(v)) throw_model(where(i, d) + ": the gate's slope contains a non-finite value");
 }
 
 }  // namespace
@@ -159,6 +176,8 @@ Network Network::build(Shape input_shape, const std::vector<LayerDesc>& descs) {
         layer.out_shape = in;
         break;
       case LayerKind::Relu:
+        check_gate(i, d, in);
+        layer.gate = d.gate;
         layer.out_shape = in;
         net.relu_positions_.push_back(i);
         break;
@@ -251,7 +270,7 @@ Network Network::build(Shape input_shape, const std::vector<LayerDesc>& descs) {
   if ((last.kind != LayerKind::Dense && last.kind != LayerKind::Conv && last.kind != LayerKind::Affine) ||
       last.out_size() < 2)
     throw_model("the last layer must be affine (dense) with at least 2 outputs (the classes)");
-  if (net.relu_positions_.empty()) throw_model("the network has no ReLU layer: there is no path to explain");
+  if (net.relu_positions_.empty()) throw_model("the network has no ReLU or other gate layer: there is no path to explain");
   for (std::size_t i = 0; i + 1 < net.layers_.size(); ++i)
     if (net.consumers_[i].empty())
       throw_model("layer " + std::to_string(i) + (net.layers_[i].name.empty() ? "" : " (\"" + net.layers_[i].name + "\")") +

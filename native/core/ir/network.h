@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,23 @@ struct Window {
   bool count_include_pad = false;  // AvgPool only
 };
 
+// The parameters of a gate layer (LayerKind::Relu; docs/semantics.md "Gates beyond ReLU"):
+// z ≤ lower → slope·(z − lower) + lower_value; lower < z < upper → z; z ≥ upper → upper. The
+// defaults are ReLU, which takes its own (bit-identical to before) code paths everywhere.
+struct GateParams {
+  float lower = 0.0f;
+  float upper = std::numeric_limits<float>::infinity();
+  float lower_value = 0.0f;
+  std::vector<float> slope;  // per channel (length C) or shared (length 1); empty = 0
+  float slope_of(std::size_t channel) const { return slope.empty() ? 0.0f : slope[slope.size() == 1 ? 0 : channel]; }
+  bool is_relu() const {
+    if (!(lower == 0.0f && upper == std::numeric_limits<float>::infinity() && lower_value == 0.0f)) return false;
+    for (float v : slope)
+      if (v != 0.0f) return false;
+    return true;
+  }
+};
+
 // Dense layers up to this many weights (64 MiB) also keep Wᵀ: a copy above it would cost more
 // memory than the per-call transposition it saves costs time.
 constexpr std::size_t kDenseTransposeMaxFloats = std::size_t(1) << 24;
@@ -47,6 +65,7 @@ struct Layer {
   // plain GEMM; a dense layer of at most kDenseTransposeMaxFloats weights keeps Wᵀ (in × out) there
   // for its forward pass. Affine: weights = per-channel scale, bias = per-channel shift.
   std::vector<float> weights, bias, weights_t;
+  GateParams gate;  // gate layers only
   Window window;
   std::size_t groups = 1;
   std::vector<std::int32_t> map;  // Gather: out_size entries, each an input index or -1 (= fill)
@@ -67,6 +86,7 @@ struct LayerDesc {
   std::size_t weights_len = 0;
   const float* bias = nullptr;  // optional for Dense and Conv
   std::size_t bias_len = 0;
+  GateParams gate;  // gate layers (kind Relu) only; the default is ReLU
   Window window;
   std::size_t groups = 1;
   Shape out_shape;                // Gather: the output shape (map holds out_shape.size() entries)
@@ -80,15 +100,18 @@ class Network {
   // Validates and copies. Throws Error(Model) naming the layer on any inconsistency: producers that
   // are not earlier layers, sizes that do not chain, wrong weight lengths, non-finite weights, zero
   // strides, windows larger than the padded input, absurd sizes, a last layer that is not affine
-  // with ≥ 2 outputs, no ReLU. Validation happens before anything is sized from those numbers.
+  // with ≥ 2 outputs, no gate layer, gate parameters out of range (a non-finite slope or
+  // lower value, lower > upper, a slope of neither 1 nor C values). Validation happens before anything is sized from those numbers.
   static Network build(Shape input_shape, const std::vector<LayerDesc>& layers);
 
   const Shape& input_shape() const { return input_shape_; }
   std::size_t input_size() const { return input_shape_.size(); }
   std::size_t num_classes() const { return layers_.back().out_size(); }
   const std::vector<Layer>& layers() const { return layers_; }
-  // Layer indices of the ReLU layers in topological order (ordinal = position in this list).
+  // Layer indices of the gate layers (kind Relu: ReLU and every other piecewise-linear gate) in
+  // topological order (ordinal = position in this list): the path layers.
   const std::vector<std::size_t>& relu_positions() const { return relu_positions_; }
+  const std::vector<std::size_t>& gate_positions() const { return relu_positions_; }
   // consumers()[i]: the layers that read layer i's output (a residual source has two).
   const std::vector<std::vector<std::size_t>>& consumers() const { return consumers_; }
   // Largest activation of one example anywhere in the graph, and the sum of all of them.

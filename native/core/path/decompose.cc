@@ -26,11 +26,15 @@ void Chunk::decompose(std::size_t e, std::size_t o, std::size_t pk, const float*
   const float* delta = delta_all + e * units;
   const float* gate = frozen.gates[pk] + e * units;
   const float* z = z_all + e * units;
+  // A non-ReLU gate's kept constant c_u is part of its unit's output s_u·z_u + c_u: the unit's
+  // contribution holds δ_u·c_u and its component's bias the same term (the VJP adds it at layer pk).
+  const float* constant = frozen.constants[pk] ? frozen.constants[pk] + e * units : nullptr;
   std::vector<double> r(units);
   std::vector<std::int32_t> live;  // units with effective gate 1 (for 'official', pool losers have δ = 0)
   for (std::size_t u = 0; u < units; ++u) {
     r[u] = double(delta[u]) * double(gate[u]) * double(z[u]);
-    if (gate[u] != 0.0f) live.push_back(std::int32_t(u));
+    if (constant) r[u] += double(delta[u]) * double(constant[u]);
+    if (gate[u] != 0.0f || (constant && constant[u] != 0.0f)) live.push_back(std::int32_t(u));
   }
   std::vector<Component> groups;
   const auto by = opt.decompose.by;

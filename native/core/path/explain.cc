@@ -21,7 +21,7 @@ void validate_options(const Network& net, std::size_t n, const ExplainOptions& o
   const std::size_t relus = net.relu_positions().size();
   if (options.depth > relus)
     throw_range("depth " + std::to_string(options.depth) + " exceeds the network's " +
-                std::to_string(relus) + " ReLU layer(s)");
+                std::to_string(relus) + " gate layer(s)");
   const WidthRule& w = options.width;
   if (w.mode == WidthRule::Mode::Count && !(w.value >= 1.0 && w.value == std::floor(w.value)))
     throw_range("width must be a whole number of units, at least 1");
@@ -45,6 +45,13 @@ void validate_options(const Network& net, std::size_t n, const ExplainOptions& o
       if (layers[i].inputs.size() != 1 || layers[i].inputs[0] != int(i) - 1)
         throw_range("one-way paths are defined for networks that are a chain above the first path layer "
                     "(layer " + std::to_string(i) + " is a residual join or a branch); use a smaller depth");
+    // The path search multiplies 0/1 gates along a path (docs/method.md §8): a gate with other slopes or
+    // constants (docs/semantics.md "Gates beyond ReLU") has no such product.
+    for (std::size_t o = relus - depth; o < relus; ++o)
+      if (!layers[net.relu_positions()[o]].gate.is_relu())
+        throw_range("one-way paths need ReLU path layers (0/1 gates); path layer " + std::to_string(o) +
+                    " (layer " + std::to_string(net.relu_positions()[o]) +
+                    ") is another piecewise-linear gate; use a depth whose path layers are all ReLU");
   }
   if (std::isnan(options.threshold) || options.threshold >= 1.0f)
     throw_range("threshold must be a number below 1 (a softmax score), or negative for 1/C");
@@ -118,13 +125,17 @@ Chunk::Chunk(const Network& net_, const float* x_, std::size_t n_, const Explain
   }
   const std::size_t count = layers.size();
   frozen.gates.assign(count, nullptr);
+  frozen.constants.assign(count, nullptr);
   frozen.winners.assign(count, nullptr);
   for (std::size_t i = 0; i < count; ++i) {
     if (layers[i].kind == LayerKind::Relu) frozen.gates[i] = orig.gates[i].data();
+    if (layers[i].kind == LayerKind::Relu && !orig.constants[i].empty()) frozen.constants[i] = orig.constants[i].data();
     if (layers[i].kind == LayerKind::MaxPool) frozen.winners[i] = orig.winners[i].data();
   }
   mask_store.resize(count);
   masks.assign(count, nullptr);
+  constant_store.resize(count);
+  mask_constants.assign(count, nullptr);
   if (!opt.region.empty()) {
     const std::size_t d = net.input_size();
     std::vector<float> v(n * d);
@@ -208,7 +219,7 @@ void Chunk::select_official() {
     if (o != top && pool_after[p + 1]) {
       // H1: the gated forward above l with the masks chosen so far; pools route on what they get.
       Activations upper;
-      forward_range(net, x, n, p + 1, &orig, masks, upper);
+      forward_range(net, x, n, p + 1, &orig, masks, upper, nullptr, true, 0, &mask_constants);
       std::fill(changed.begin(), changed.end(), 0);
       for (std::size_t i = p + 1; i < count; ++i) {
         if (layers[i].kind != LayerKind::MaxPool) continue;
@@ -259,7 +270,27 @@ void Chunk::select_official() {
     std::vector<float>& mask = select(o, p);
     masks[p] = mask.data();
     frozen.gates[p] = mask.data();  // the ReLU is now the MaskLayer z ↦ m ⊙ z
+    freeze_gate_piece(p, /*official=*/true);
   }
+}
+
+// A non-ReLU gate's kept units keep their piece at x (docs/semantics.md "Gates beyond ReLU"): the
+// 0/1 selection in mask_store[p] becomes m ⊙ s (for 'official', a zero piece s = c = 0 passes z
+// with slope 1) and the constants m ⊙ c. ReLU layers keep their 0/1 masks and have no constants.
+void Chunk::freeze_gate_piece(std::size_t p, bool official) {
+  frozen.constants[p] = mask_constants[p] = nullptr;
+  if (net.layers()[p].gate.is_relu()) return;
+  std::vector<float>& mask = mask_store[p];
+  const std::vector<float>& s = orig.gates[p];
+  const std::vector<float>& c = orig.constants[p];
+  std::vector<float>& kept = constant_store[p];
+  kept.assign(c.empty() ? 0 : mask.size(), 0.0f);
+  for (std::size_t q = 0; q < mask.size(); ++q) {
+    const float cq = c.empty() ? 0.0f : c[q];
+    if (!kept.empty()) kept[q] = mask[q] * cq;
+    mask[q] *= official && s[q] == 0.0f && cq == 0.0f ? 1.0f : s[q];
+  }
+  if (!kept.empty()) frozen.constants[p] = mask_constants[p] = kept.data();
 }
 
 // 'linear' steps L1–L3: one incremental sweep through the frozen original network, each path
@@ -277,8 +308,11 @@ void Chunk::select_linear() {
     }
     swept_down_to = p + 1;
     std::vector<float>& gate = select(o, p);
-    const std::vector<float>& phi = orig.gates[p];
-    for (std::size_t q = 0; q < gate.size(); ++q) gate[q] *= phi[q];
+    if (net.layers()[p].gate.is_relu()) {
+      const std::vector<float>& phi = orig.gates[p];
+      for (std::size_t q = 0; q < gate.size(); ++q) gate[q] *= phi[q];
+    }
+    freeze_gate_piece(p, /*official=*/false);
     masks[p] = gate.data();
     frozen.gates[p] = gate.data();
   }
@@ -290,6 +324,7 @@ Frozen Chunk::frozen_for(std::size_t e) const {
   const auto& layers = net.layers();
   for (std::size_t i = 0; i < layers.size(); ++i) {
     if (view.gates[i]) view.gates[i] += e * layers[i].out_size();
+    if (view.constants[i]) view.constants[i] += e * layers[i].out_size();
     if (view.winners[i]) view.winners[i] += e * layers[i].out_size();
   }
   return view;
@@ -304,7 +339,7 @@ void Chunk::finish() {
   const std::size_t pmin = net.relu_positions()[first_path];
   const bool linear = opt.semantics == Semantics::Linear;
   Activations fin;
-  forward_range(net, x, n, pmin, &orig, masks, fin, linear ? &frozen.winners : nullptr);
+  forward_range(net, x, n, pmin, &orig, masks, fin, linear ? &frozen.winners : nullptr, true, 0, &mask_constants);
   if (!linear)
     for (std::size_t i = pmin; i < count; ++i)
       if (layers[i].kind == LayerKind::MaxPool) frozen.winners[i] = fin.winners[i].data();

@@ -42,6 +42,8 @@ struct Chunk {
   Frozen frozen;     // the frozen network the sweeps run through
   std::vector<std::vector<float>> mask_store;     // path layer → n × N_l selection (or gate)
   std::vector<const float*> masks;                // what forward passes apply at path layers
+  std::vector<std::vector<float>> constant_store; // path layer → n × N_l kept constants (non-ReLU gates)
+  std::vector<const float*> mask_constants;       // the constants forward passes add at path layers
   Sweep sweep;
   float threshold;
   ChunkedScores score_work;
@@ -57,6 +59,7 @@ struct Chunk {
   std::vector<float>& select(std::size_t o, std::size_t p);
   void select_official();
   void select_linear();
+  void freeze_gate_piece(std::size_t p, bool official);
   void finish();
   Frozen frozen_for(std::size_t e) const;
 

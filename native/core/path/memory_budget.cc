@@ -15,14 +15,17 @@ using explain_internal::sat_mul;
 
 namespace explain_internal {
 
-// Floats one example keeps for the whole explanation: the input and every layer's values, a ReLU's
-// gate or a pool's routing besides (the estimate holds two such sets: the original forward and a
+// Floats one example keeps for the whole explanation: the input and every layer's values, a gate's
+// slopes (and a non-ReLU gate's constants) or a pool's routing besides (the estimate holds two such sets: the original forward and a
 // gated one).
 std::size_t cached_floats(const Network& net) {
   std::size_t cached = net.input_size();
   for (const Layer& layer : net.layers()) {
     const bool extra = layer.kind == LayerKind::Relu || layer.kind == LayerKind::MaxPool;
-    cached = sat_add(cached, sat_mul(layer.out_size(), extra ? 2 : 1));
+    // A gate other than ReLU may keep a constant per unit as well, and a path layer's kept
+    // constants besides its mask.
+    const bool constants = layer.kind == LayerKind::Relu && !layer.gate.is_relu();
+    cached = sat_add(cached, sat_mul(layer.out_size(), extra ? (constants ? 4 : 2) : 1));
   }
   return cached;
 }

@@ -193,7 +193,15 @@ void sweep_back(const Network& net, const Frozen& frozen, Sweep& s, std::size_t 
         break;
       case LayerKind::Relu: {
         const float* gate = frozen.gates[i];
-        if (!gate) throw Error(Error::Kind::Runtime, "internal: ReLU layer without a frozen gate");
+        if (!gate) throw Error(Error::Kind::Runtime, "internal: gate layer without a frozen gate");
+        const float* constant = i < frozen.constants.size() ? frozen.constants[i] : nullptr;
+        if (bias && constant)
+          for (std::size_t r = 0; r < rows; ++r) {
+            const float* c = constant + (r / s.rows_per_example) * out;
+            double dot = 0.0;
+            for (std::size_t u = 0; u < out; ++u) dot += double(cot[r * out + u]) * double(c[u]);
+            bias[r] += dot;
+          }
         float* t = target_of(net, s, layer.inputs[0]);
         for (std::size_t r = 0; r < rows; ++r) {
           const float* g = gate + (r / s.rows_per_example) * out;

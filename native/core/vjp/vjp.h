@@ -16,6 +16,10 @@ namespace pathwise {
 // turns every ReLU's backward into guided backpropagation's δ_in = max(0, δ_out ⊙ gate) (docs/method.md §9).
 struct Frozen {
   std::vector<const float*> gates;
+  // A gate layer's constants (n × size; null or absent when all are zero, as for ReLU) make it the
+  // affine z ↦ gate ⊙ z + constant (docs/semantics.md "Gates beyond ReLU"): with `bias`, sweep_back
+  // adds ⟨δ[r], constant⟩ as it adds an affine layer's ⟨δ[r], β⟩.
+  std::vector<const float*> constants;
   std::vector<const std::int32_t*> winners;
   bool guided = false;
 };
