@@ -116,7 +116,9 @@ Network Network::build(Shape input_shape, const std::vector<LayerDesc>& descs) {
     }
     const Shape& produced = producer_shapes[0];
     // The declared input shape re-reads the producer's values (a flatten or reshape in between).
-    layer.in_shape = (d.in_shape.size() == 0 || d.kind == LayerKind::Relu || d.kind == LayerKind::Add || d.kind == LayerKind::Concat) ? produced : d.in_shape;
+    // A gate reads its input as declared when it is given: a per-channel slope after a Flatten has
+    // one channel per feature, not the producer's channels (tfjs PReLU on flattened features).
+    layer.in_shape = (d.in_shape.size() == 0 || d.kind == LayerKind::Add || d.kind == LayerKind::Concat) ? produced : d.in_shape;
     if (!valid_shape(layer.in_shape) || layer.in_shape.size() != produced.size())
       throw_model(where(i, d) + ": reads its input as " + str(layer.in_shape) + " but its producer writes " +
                   str(produced) + " (" + std::to_string(produced.size()) + " values)");
