@@ -8,28 +8,28 @@
 import { unsupported, type NodeProto } from './deps.js';
 import { nodeLabel } from './order.js';
 
-/** Ops that are not piecewise linear, with what they usually are in a network. */
+/** Why an op applied to activations is refused, beyond "<op> is not piecewise linear". */
 const NOT_PIECEWISE_LINEAR: Record<string, string> = {
-  Sigmoid: ' (a sigmoid gate; with a Mul after it, Swish / SiLU)',
+  Sigmoid: 'Sigmoid is not piecewise linear (a sigmoid gate; with a Mul after it, Swish / SiLU)',
   Tanh: '',
-  HardSigmoid: ' (piecewise linear alone, but it scales activations by activations in HardSwish and squeeze-and-excitation)',
-  HardSwish: ' (x · ReLU6(x + 3) / 6, a product of activations)',
+  HardSigmoid: 'HardSigmoid is piecewise linear, but networks use it to scale activations by activations (HardSwish, squeeze-and-excitation), which is not',
+  HardSwish: 'HardSwish (x · ReLU6(x + 3) / 6) multiplies activations by activations, which is not piecewise linear',
   Gelu: '',
-  Erf: ' (GELU)',
+  Erf: 'Erf is not piecewise linear (GELU)',
   Elu: '',
   Selu: '',
   Celu: '',
   Softplus: '',
   Softsign: '',
   Mish: '',
-  Softmax: ' (attention or a softmax inside the network)',
+  Softmax: 'Softmax inside the network (attention, gating) is not piecewise linear',
   LogSoftmax: '',
-  LayerNormalization: ' (layer normalisation divides by a standard deviation computed from the activations)',
-  GroupNormalization: ' (normalisation by statistics of the activations)',
-  InstanceNormalization: ' (normalisation by statistics of the activations)',
+  LayerNormalization: 'LayerNormalization divides by a standard deviation computed from the activations, which is not piecewise linear',
+  GroupNormalization: 'GroupNormalization divides by statistics of the activations, which is not piecewise linear',
+  InstanceNormalization: 'InstanceNormalization divides by statistics of the activations, which is not piecewise linear',
   LpNormalization: '',
-  Pow: ' (with ReduceMean, Sub, Sqrt and Div around it, a decomposed layer normalisation)',
-  Sqrt: ' (part of a decomposed normalisation)',
+  Pow: 'Pow is not piecewise linear (with ReduceMean, Sub, Sqrt and Div around it, a decomposed layer normalisation)',
+  Sqrt: 'Sqrt is not piecewise linear (part of a decomposed normalisation)',
   Reciprocal: '',
   Exp: '',
   Log: '',
@@ -43,9 +43,9 @@ const NOT_PIECEWISE_LINEAR: Record<string, string> = {
 
 /** Ops that are linear in each operand but not in two input-dependent operands together. */
 const BILINEAR: Record<string, string> = {
-  Mul: ' (a product of two activations, as in squeeze-and-excitation or a gated unit)',
-  Div: ' (a quotient of two activations)',
-  MatMul: ' (a product of two activations, as in attention)',
+  Mul: ' (as in squeeze-and-excitation or a gated unit)',
+  Div: '',
+  MatMul: ' (as in attention)',
   Einsum: '',
 };
 
@@ -83,12 +83,12 @@ export function refuseNonPiecewiseLinear(nodes: NodeProto[], order: number[], in
           `to drop the ${op} and explain the logits`,
       );
     }
-    const hint = op in NOT_PIECEWISE_LINEAR ? NOT_PIECEWISE_LINEAR[op] : reads >= 2 ? BILINEAR[op] : undefined;
-    if (hint !== undefined) {
-      const what = op in NOT_PIECEWISE_LINEAR ? op : `${op} of two activations`;
+    const reason = op in NOT_PIECEWISE_LINEAR
+      ? NOT_PIECEWISE_LINEAR[op] || `${op} is not piecewise linear`
+      : reads >= 2 && op in BILINEAR ? `${op} of two activations is not piecewise linear${BILINEAR[op]}` : undefined;
+    if (reason !== undefined) {
       throw unsupported(
-        `Unsupported ONNX op "${op}" at node ${label}: pathwise explains piecewise-linear networks, and ${what} is ` +
-          `not piecewise linear${hint}. ` +
+        `Unsupported ONNX op "${op}" at node ${label}: pathwise explains piecewise-linear networks, and ${reason}. ` +
           'Models built from Conv, Gemm/MatMul with constant weights, BatchNormalization, pooling, Add/Concat and ' +
           'the gates Relu, LeakyRelu, PRelu and Clip load',
       );
