@@ -845,7 +845,8 @@ describe('residual networks built with onnx-build', () => {
         gemm('fc', 'f', 'fc_W', 'fc_B', 'y', { transB: 1 }),
       ],
     });
-    expectPathwiseError(() => parseOnnx(shared), 'PATHWISE_UNSUPPORTED_OP', 'Add at node "bias"', 'no other consumer');
+    // Not folded (the skip reads the unbiased output): a per-channel affine layer since issue 14.
+    expect(parseOnnx(shared).layers.map((l) => l.type)).toEqual(['conv', 'affine', 'add', 'relu', 'flatten', 'dense']);
   });
 });
 
@@ -938,7 +939,8 @@ describe('parseOnnx errors on CNN graphs', () => {
     const perPixel = cnn([conv('conv', 'x', 'c_W', 'c_B', 'h'), add('pix', 'h', 'k', 's'), ...tail('s')], [...cW, ...fc, floatTensor('k', [3, 2, 2], uniform(r, 12))]);
     expectPathwiseError(() => parseOnnx(perPixel), 'PATHWISE_UNSUPPORTED_OP', 'Add at node "pix"', 'per-channel');
     const afterRelu = cnn([conv('conv', 'x', 'c_W', 'c_B', 'h'), relu('act', 'h', 'a'), add('shift', 'a', 'k', 's'), ...tail('s')], [...cW, ...fc, floatTensor('k', [3, 1, 1], [1, 2, 3])]);
-    expectPathwiseError(() => parseOnnx(afterRelu), 'PATHWISE_UNSUPPORTED_OP', 'Add at node "shift"');
+    // A per-channel shift after a gate: an affine layer since issue 14.
+    expect(parseOnnx(afterRelu).layers.map((l) => l.type)).toEqual(['conv', 'relu', 'affine', 'flatten', 'dense']);
     const sameDilated = cnn([conv('conv', 'x', 'c_W', 'c_B', 'h', { autoPad: 'SAME_UPPER', dilations: [2, 2] }), ...tail('h')]);
     expectPathwiseError(() => parseOnnx(sameDilated), 'PATHWISE_UNSUPPORTED_OP', 'Conv at node "conv"', 'SAME_UPPER');
   });

@@ -659,7 +659,7 @@ describe('parseOnnx errors', () => {
     expectPathwiseError(() => parseOnnx(varB), 'PATHWISE_UNSUPPORTED_OP', 'node "fc1"');
   });
 
-  it('reads Add of two activations as a residual add layer; rejects a constant Add not after a dense layer', async () => {
+  it('reads Add of two activations as a residual add layer, and a constant Add not after a dense layer as affine', async () => {
     const residual = model({
       nodes: [
         gemm('fc1', 'x', 'W1', 'B1', 'h1', { transB: 1 }),
@@ -679,7 +679,8 @@ describe('parseOnnx errors', () => {
       nodes: [gemm('fc1', 'x', 'W1', 'B1', 'h1', { transB: 1 }), relu('act1', 'h1', 'a1'), add('shift', 'a1', 'B1', 'a2'), gemm('fc2', 'a2', 'W2', 'B2', 'y', { transB: 1 })],
       initializers: okInits(),
     });
-    expectPathwiseError(() => parseOnnx(afterRelu), 'PATHWISE_UNSUPPORTED_OP', 'Add at node "shift"');
+    // A constant shift after a gate: an affine layer since issue 14.
+    expect(parseOnnx(afterRelu).layers.map((l) => l.type)).toEqual(['dense', 'relu', 'affine', 'dense']);
   });
 
   it('rejects tensors whose element count does not match dims', () => {

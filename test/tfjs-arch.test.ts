@@ -1,8 +1,8 @@
 // tfjs models with the layers of issue 14 (Concatenate, ZeroPadding2D, Cropping2D, DepthwiseConv2D,
 // SeparableConv2D, GlobalMaxPooling2D; ReLU with max_value/threshold/negative_slope, LeakyReLU,
 // PReLU, ThresholdedReLU, relu6) → NetworkSpec. The converted specs are checked against tfjs
-// predict through a float64 spec evaluator written here (the shared oracle in test/oracle does not
-// know the new kinds yet); the end-to-end tests through the engine skip themselves until
+// predict through the float64 spec evaluator of test/helpers/spec-eval.ts (the shared oracle in
+// test/oracle does not know the new kinds yet); the end-to-end tests through the engine skip themselves until
 // lib/model/lower.ts lowers every kind they need.
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
@@ -11,6 +11,7 @@ import { tfjsLayersModelToSpec, tfjsArtifactsToSpec, convertTfjsGraph, type Tfjs
 import type { LayerSpec, NetworkSpec } from '../lib/model/layers.js';
 import { maxRelDiff } from './helpers/fixtures.js';
 import { batch, expectUnsupported, predict, seeded, toNchw } from './helpers/tfjs.js';
+import { evalBatch, evalSpec } from './helpers/spec-eval.js';
 
 tf.setBackend('cpu');
 beforeAll(async () => { await tf.ready(); });
@@ -28,148 +29,6 @@ async function artifactsOf(model: tf.LayersModel): Promise<TfjsArtifacts> {
   let artifacts: unknown;
   await model.save(tf.io.withSaveHandler(async (a) => { artifacts = a; return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } }; }));
   return artifacts as TfjsArtifacts;
-}
-
-// ---- A float64 evaluator of the plain spec (NCHW, one example), the new kinds included ----
-
-const prod = (s: number[]) => s.reduce((a, b) => a * b, 1);
-
-/** The gate of docs/semantics.md: slope·(z − lower) + lowerValue | z | upper. */
-const gateFn = (z: number, lower: number, upper: number, slope: number, lowerValue: number) =>
-  (z <= lower ? slope * (z - lower) + lowerValue : z >= upper ? upper : z);
-
-function gateParams(l: LayerSpec): { lower: number; upper: number; slope: ArrayLike<number>; lowerValue: number } {
-  switch (l.type) {
-    case 'relu': return { lower: 0, upper: Infinity, slope: [0], lowerValue: 0 };
-    case 'leakyrelu': return { lower: 0, upper: Infinity, slope: [l.alpha], lowerValue: 0 };
-    case 'prelu': return { lower: 0, upper: Infinity, slope: l.slope, lowerValue: 0 };
-    case 'clip': {
-      const lower = l.min ?? -Infinity;
-      return { lower, upper: l.max ?? Infinity, slope: [0], lowerValue: lower === -Infinity ? 0 : lower };
-    }
-    case 'gate': {
-      const lower = l.lower ?? 0;
-      const slope = l.slope ?? 0;
-      return { lower, upper: l.upper ?? Infinity, slope: typeof slope === 'number' ? [slope] : slope, lowerValue: l.lowerValue ?? (lower === -Infinity ? 0 : lower) };
-    }
-    default: throw new Error(`not a gate: ${l.type}`);
-  }
-}
-
-function evalSpec(spec: NetworkSpec, input: ArrayLike<number>): Float64Array {
-  const vals: Float64Array[] = [];
-  const shapes: number[][] = [];
-  const src = (i: number) => (i < 0 ? { v: Float64Array.from(input), s: spec.inputShape } : { v: vals[i], s: shapes[i] });
-  spec.layers.forEach((l, i) => {
-    const ins = (l.inputs ?? [i - 1]).map(src);
-    const { v, s } = ins[0];
-    const [C, H, W] = s.length === 3 ? s : [prod(s), 1, 1];
-    let out: Float64Array, shape: number[];
-    switch (l.type) {
-      case 'dense':
-        out = new Float64Array(l.out);
-        for (let o = 0; o < l.out; o++) {
-          let acc = l.bias ? l.bias[o] : 0;
-          for (let j = 0; j < l.in; j++) acc += l.weights[o * l.in + j] * v[j];
-          out[o] = acc;
-        }
-        shape = [l.out];
-        break;
-      case 'conv': {
-        const [kh, kw] = l.kernel, [sh, sw] = l.stride ?? [1, 1], [pt, pl, pb, pr] = l.pads ?? [0, 0, 0, 0];
-        const [dh, dw] = l.dilation ?? [1, 1], g = l.groups ?? 1, cg = C / g, og = l.outChannels / g;
-        const oh = Math.floor((H + pt + pb - dh * (kh - 1) - 1) / sh) + 1, ow = Math.floor((W + pl + pr - dw * (kw - 1) - 1) / sw) + 1;
-        out = new Float64Array(l.outChannels * oh * ow);
-        for (let co = 0; co < l.outChannels; co++)
-          for (let oy = 0; oy < oh; oy++)
-            for (let ox = 0; ox < ow; ox++) {
-              let acc = l.bias ? l.bias[co] : 0;
-              const grp = Math.floor(co / og);
-              for (let ci = 0; ci < cg; ci++)
-                for (let ky = 0; ky < kh; ky++)
-                  for (let kx = 0; kx < kw; kx++) {
-                    const iy = oy * sh - pt + ky * dh, ix = ox * sw - pl + kx * dw;
-                    if (iy >= 0 && iy < H && ix >= 0 && ix < W)
-                      acc += l.weights[((co * cg + ci) * kh + ky) * kw + kx] * v[((grp * cg + ci) * H + iy) * W + ix];
-                  }
-              out[(co * oh + oy) * ow + ox] = acc;
-            }
-        shape = [l.outChannels, oh, ow];
-        break;
-      }
-      case 'relu': case 'gate': case 'clip': case 'leakyrelu': case 'prelu': {
-        const p = gateParams(l);
-        const per = s.length === 3 ? H * W : 1; // a flat tensor: every unit is a channel
-        out = v.map((z, j) => gateFn(z, p.lower, p.upper, p.slope.length === 1 ? p.slope[0] : p.slope[Math.floor(j / per)], p.lowerValue));
-        shape = s;
-        break;
-      }
-      case 'concat': {
-        out = new Float64Array(ins.reduce((a, t) => a + t.v.length, 0));
-        let at = 0;
-        for (const t of ins) { out.set(t.v, at); at += t.v.length; }
-        shape = s.length === 3 ? [ins.reduce((a, t) => a + t.s[0], 0), H, W] : [out.length];
-        break;
-      }
-      case 'pad': {
-        const [pt, pl, pb, pr] = l.pads, oh = H + pt + pb, ow = W + pl + pr;
-        out = new Float64Array(C * oh * ow).fill(l.value ?? 0);
-        for (let c = 0; c < C; c++)
-          for (let y = 0; y < oh; y++)
-            for (let x = 0; x < ow; x++) {
-              const iy = y - pt, ix = x - pl;
-              if (iy >= 0 && iy < H && ix >= 0 && ix < W) out[(c * oh + y) * ow + x] = v[(c * H + iy) * W + ix];
-            }
-        shape = [C, oh, ow];
-        break;
-      }
-      case 'globalmaxpool': case 'globalavgpool': {
-        out = new Float64Array(C);
-        for (let c = 0; c < C; c++) {
-          const plane = v.subarray(c * H * W, (c + 1) * H * W);
-          out[c] = l.type === 'globalmaxpool' ? Math.max(...plane) : plane.reduce((a, b) => a + b, 0) / (H * W);
-        }
-        shape = [C, 1, 1];
-        break;
-      }
-      case 'maxpool': {
-        const [kh, kw] = l.kernel, [sh, sw] = l.stride ?? l.kernel, [pt, pl, pb, pr] = l.pads ?? [0, 0, 0, 0];
-        const oh = Math.floor((H + pt + pb - kh) / sh) + 1, ow = Math.floor((W + pl + pr - kw) / sw) + 1;
-        out = new Float64Array(C * oh * ow).fill(-Infinity);
-        for (let c = 0; c < C; c++)
-          for (let oy = 0; oy < oh; oy++)
-            for (let ox = 0; ox < ow; ox++)
-              for (let ky = 0; ky < kh; ky++)
-                for (let kx = 0; kx < kw; kx++) {
-                  const iy = oy * sh - pt + ky, ix = ox * sw - pl + kx;
-                  if (iy >= 0 && iy < H && ix >= 0 && ix < W)
-                    out[(c * oh + oy) * ow + ox] = Math.max(out[(c * oh + oy) * ow + ox], v[(c * H + iy) * W + ix]);
-                }
-        shape = [C, oh, ow];
-        break;
-      }
-      case 'add':
-        out = v.map((a, j) => a + ins[1].v[j]);
-        shape = s;
-        break;
-      case 'flatten':
-        out = v;
-        shape = [v.length];
-        break;
-      default:
-        throw new Error(`evalSpec: ${l.type} is not needed here`);
-    }
-    vals.push(out);
-    shapes.push(shape);
-  });
-  return vals[vals.length - 1];
-}
-
-/** Logits of a batch through evalSpec (NCHW input). */
-function evalBatch(spec: NetworkSpec, x: Float32Array, n: number): Float32Array {
-  const size = x.length / n;
-  const rows = Array.from({ length: n }, (_, b) => evalSpec(spec, x.subarray(b * size, (b + 1) * size)));
-  return Float32Array.from(rows.flatMap((r) => Array.from(r)));
 }
 
 // ---- Which new kinds the engine lowers (other branches of issue 14 add them) ----

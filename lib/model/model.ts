@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import type { LayerSpec, NetworkSpec } from './layers.js';
 import type { GateLayerInfo, ReluLayerInfo } from '../explain/types.js';
 import { fromNative, PathwiseError } from '../errors.js';
-import { describe, isObject, toFloat32, wrongType } from '../validate.js';
+import { checkOptions, describe, toFloat32 } from '../validate.js';
 import { nativeAddon, type NativeNetwork } from '../addon/native.js';
 import { lowerNetwork, product } from './lower.js';
 import { isTfjsSource, tfjsSourceToSpec, tfjsSourceToSpecSync } from './sources.js';
@@ -26,11 +26,14 @@ export interface LoadOptions {
   /** Input shape without the batch dimension, for a plain layer array (default: [first dense in]). */
   inputShape?: number[];
   /**
-   * tfjs models: drop a final softmax activation and explain the logits (default false: a
-   * softmax output is refused, since pathwise explains the affine logits of a ReLU network).
+   * ONNX and tfjs models: drop a final softmax (ONNX: a trailing Softmax or LogSoftmax node) and
+   * explain the logits (default false: a softmax output is refused, since pathwise explains the
+   * logits of a piecewise-linear network).
    */
   stripSoftmax?: boolean;
 }
+
+const LOAD_OPTIONS: ReadonlySet<string> = new Set(['inputShape', 'stripSoftmax']);
 
 export class Model {
   /** Input shape without the batch dimension, e.g. [1, 28, 28]. */
@@ -110,19 +113,20 @@ export class Model {
 
 /** Loads a model; ONNX files are read asynchronously. */
 export async function loadModel(source: ModelSource, options: LoadOptions = {}): Promise<Model> {
+  checkOptions(options, LOAD_OPTIONS);
   // tfjs first: a tf.LayersModel also has a `layers` array.
   if (isTfjsSource(source)) return new Model(await tfjsSourceToSpec(source, { stripSoftmax: options.stripSoftmax }));
-  if (typeof source === 'string') return new Model(specFromBytes(await readModelFile(source), source));
+  if (typeof source === 'string') return new Model(specFromBytes(await readModelFile(source), source, options));
   return loadModelSync(source, options);
 }
 
 /** Synchronous twin of loadModel. */
 export function loadModelSync(source: ModelSource, options: LoadOptions = {}): Model {
-  if (!isObject(options)) throw wrongType('options', 'an object', options);
+  checkOptions(options, LOAD_OPTIONS);
   if (isTfjsSource(source)) return new Model(tfjsSourceToSpecSync(source, { stripSoftmax: options.stripSoftmax }));
-  if (typeof source === 'string') return new Model(specFromBytes(readModelFileSync(source), source));
-  if (source instanceof Uint8Array) return new Model(specFromBytes(source, 'bytes'));
-  if (source instanceof ArrayBuffer) return new Model(specFromBytes(new Uint8Array(source), 'bytes'));
+  if (typeof source === 'string') return new Model(specFromBytes(readModelFileSync(source), source, options));
+  if (source instanceof Uint8Array) return new Model(specFromBytes(source, 'bytes', options));
+  if (source instanceof ArrayBuffer) return new Model(specFromBytes(new Uint8Array(source), 'bytes', options));
   if (Array.isArray(source)) return new Model(specFromLayers(source, options.inputShape));
   if (source !== null && typeof source === 'object' && Array.isArray((source as NetworkSpec).layers))
     return new Model(specFromLayers((source as NetworkSpec).layers, (source as NetworkSpec).inputShape ?? options.inputShape));
@@ -147,9 +151,9 @@ function readModelFileSync(path: string): Uint8Array {
   }
 }
 
-function specFromBytes(bytes: Uint8Array, origin: string): NetworkSpec {
+function specFromBytes(bytes: Uint8Array, origin: string, options: LoadOptions): NetworkSpec {
   try {
-    return parseOnnx(bytes);
+    return parseOnnx(bytes, { stripSoftmax: options.stripSoftmax === true });
   } catch (e) {
     if (e instanceof PathwiseError && origin !== 'bytes') e.message = `${origin}: ${e.message}`;
     throw e;

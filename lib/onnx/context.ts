@@ -24,6 +24,7 @@ import {
   type Emitted,
   type IntTensor,
   type PendingBias,
+  type PendingPad,
 } from './values.js';
 
 /** Display name (ONNX op) of a layer type, for messages. */
@@ -106,6 +107,13 @@ export class NodeContext {
   /** An input of the node, by value name: an activation or a constant. */
   operand(name: string): { act: Act } | { c: Const } {
     const act = this.state.acts.get(name);
+    if (act?.shuffle && this.op !== 'Transpose' && this.op !== 'Reshape' && this.op !== 'Shape') {
+      throw unsupported(
+        `${this.where} reads the 5-D activation "${name}" ([batch, ${act.shape}]); pathwise reads 5-D activations ` +
+          'only in the channel shuffle Reshape([1, g, C/g, H, W]) → Transpose([0, 2, 1, 3, 4]) → Reshape([1, -1, H, W])',
+      );
+    }
+    if (act?.pad) return { act: this.emitPad(name, act.pad) };
     if (act) return { act };
     const c = this.state.consts.get(name);
     if (c) return { c };
@@ -126,6 +134,33 @@ export class NodeContext {
       `${this.op} at node ${this.label} takes the constant "${name}" as input ${pos} where pathwise expects the ` +
         'activation (a layer applied to constants is not folded)',
     );
+  }
+
+  /**
+   * Input `pos` when it is a Pad not emitted yet, which this node may absorb into its own pads
+   * (then it reads `pad.src`); undefined otherwise. Reading the input with act() emits the pad.
+   */
+  pendingPad(pos: number): PendingPad | undefined {
+    const name = this.node.input[pos];
+    return name ? this.state.acts.get(name)?.pad : undefined;
+  }
+
+  /** Emits a pending Pad as a 'pad' layer (its value must then be finite). */
+  private emitPad(name: string, p: PendingPad): Act {
+    if (!Number.isFinite(p.value)) {
+      throw unsupported(
+        `Pad at node ${p.label} pads with ${p.value} and is read by ${this.where}; pathwise folds a −∞ pad only ` +
+          'into a MaxPool right after it (ceil_mode 0), and pads with finite values otherwise',
+      );
+    }
+    const spec: LayerSpec = { type: 'pad', pads: p.pads };
+    if (p.value !== 0) spec.value = p.value;
+    if (p.name !== undefined) spec.name = p.name;
+    const [c, h, w] = p.src.shape;
+    const shape = [c, h + p.pads[0] + p.pads[2], w + p.pads[1] + p.pads[3]];
+    const act: Act = { layer: this.push(spec, [p.src.layer], shape), shape };
+    this.state.acts.set(name, act);
+    return act;
   }
 
   /** Input `pos`, which must be a constant. */
@@ -179,6 +214,11 @@ export class NodeContext {
 
   /** Emits a layer reading the layers `srcs` and registers its output value of `shape`. */
   emit(spec: LayerSpec, srcs: number[], shape: number[], fold?: PendingBias): void {
+    this.emitAs(this.out, spec, srcs, shape, fold);
+  }
+
+  /** emit() for output `out` of the node (Split writes several). */
+  emitAs(out: string, spec: LayerSpec, srcs: number[], shape: number[], fold?: PendingBias): void {
     const size = product(shape);
     if (size > MAX_ELEMENTS) {
       throw badModel(
@@ -187,8 +227,13 @@ export class NodeContext {
       );
     }
     if (this.name !== undefined) spec.name = this.name;
-    this.state.emitted.push({ spec, srcs });
-    this.setOutput({ layer: this.state.emitted.length - 1, shape, fold });
+    this.state.acts.set(out, { layer: this.push(spec, srcs, shape), shape, fold });
+  }
+
+  /** Appends a layer; returns its index. */
+  private push(spec: LayerSpec, srcs: number[], shape: number[]): number {
+    this.state.emitted.push({ spec, srcs, shape });
+    return this.state.emitted.length - 1;
   }
 
   /** Emits a dense or conv layer whose bias later constant Adds may still change. */
@@ -202,6 +247,11 @@ export class NodeContext {
   /** The fold target passes through a shape-only node if its output has a single consumer. */
   passFold(x: Act): PendingBias | undefined {
     return x.fold && this.state.uses.get(this.out) === 1 ? x.fold : undefined;
+  }
+
+  /** The node's output has exactly one reader (so a reader may absorb this node). */
+  get singleUse(): boolean {
+    return this.state.uses.get(this.out) === 1;
   }
 
   /** Registers the node's output as an activation without emitting a layer. */

@@ -161,10 +161,8 @@ export const foldConcat: FoldHandler = (n) => {
     : { kind: 'int', dims, data: values };
 };
 
-export const foldSlice: FoldHandler = (n) => {
-  const { where } = n;
-  const data = constIn(n, 0, 'data');
-  const rank = data.dims.length;
+/** Slice's starts, ends, axes and steps: inputs from opset 10, attributes before. */
+export function sliceParams(n: NodeContext): { starts: number[]; ends: number[]; axes: number[]; steps: number[] } {
   let starts: number[];
   let ends: number[];
   let axes: number[] | undefined;
@@ -183,8 +181,30 @@ export const foldSlice: FoldHandler = (n) => {
   axes ??= starts.map((_, i) => i);
   steps ??= starts.map(() => 1);
   if (ends.length !== starts.length || axes.length !== starts.length || steps.length !== starts.length) {
-    throw badModel(`${where}: starts, ends, axes and steps differ in length`);
+    throw badModel(`${n.where}: starts, ends, axes and steps differ in length`);
   }
+  return { starts, ends, axes, steps };
+}
+
+/** ONNX's clamping of one Slice range on a dimension of `size`: first index and element count. */
+export function sliceRange(size: number, start: number, end: number, step: number): { first: number; count: number } {
+  let b = start < 0 ? start + size : start;
+  let e = end < 0 ? end + size : end;
+  if (step > 0) {
+    b = Math.min(Math.max(b, 0), size);
+    e = Math.min(Math.max(e, 0), size);
+  } else {
+    b = Math.min(Math.max(b, 0), size - 1);
+    e = Math.min(Math.max(e, -1), size - 1);
+  }
+  return { first: b, count: Math.max(0, Math.ceil((e - b) / step)) };
+}
+
+export const foldSlice: FoldHandler = (n) => {
+  const { where } = n;
+  const data = constIn(n, 0, 'data');
+  const rank = data.dims.length;
+  const { starts, ends, axes, steps } = sliceParams(n);
   const lo = data.dims.map(() => 0);
   const step = data.dims.map(() => 1);
   const count = data.dims.slice();
@@ -193,21 +213,12 @@ export const foldSlice: FoldHandler = (n) => {
     const a = a0 < 0 ? a0 + rank : a0;
     if (a < 0 || a >= rank || seen.has(a)) throw badModel(`${where}: axis ${a0} is out of range or repeated (rank ${rank})`);
     seen.add(a);
-    const size = data.dims[a];
-    const s = steps![j];
+    const s = steps[j];
     if (s === 0) throw badModel(`${where}: step 0`);
-    let b = starts[j] < 0 ? starts[j] + size : starts[j];
-    let e = ends[j] < 0 ? ends[j] + size : ends[j];
-    if (s > 0) {
-      b = Math.min(Math.max(b, 0), size);
-      e = Math.min(Math.max(e, 0), size);
-    } else {
-      b = Math.min(Math.max(b, 0), size - 1);
-      e = Math.min(Math.max(e, -1), size - 1);
-    }
-    lo[a] = b;
+    const r = sliceRange(data.dims[a], starts[j], ends[j], s);
+    lo[a] = r.first;
     step[a] = s;
-    count[a] = Math.max(0, Math.ceil((e - b) / s));
+    count[a] = r.count;
   });
   const strides = stridesOf(data.dims);
   const src: number[] = [];
@@ -263,3 +274,63 @@ export const foldConstantOfShape: FoldHandler = (n) => {
   }
   return take(v, dims, new Array<number>(size).fill(0));
 };
+
+/**
+ * Add, Sub, Mul and Div of constants (the integer arithmetic exporters emit around shapes, e.g.
+ * ShuffleNet's split point C / 2); integer Div truncates as onnxruntime does. Broadcasting is
+ * NumPy's, for shapes of equal rank or a single-element operand.
+ */
+export const foldArith: FoldHandler = (n) => {
+  const { where, op } = n;
+  const a = constIn(n, 0, 'A');
+  const b = constIn(n, 1, 'B');
+  const dims = broadcastDims(a.dims, b.dims, where);
+  const size = product(dims);
+  if (size > MAX_FOLDED_ELEMENTS) throw tooBig(n);
+  const at = (t: Folded, j: number): number => {
+    const v = t.data[t.data.length === 1 ? 0 : broadcastIndex(t.dims, dims, j)];
+    if (v === BATCH) throw unsupported(`The operands of ${where} depend on the batch size; pathwise folds only batch-independent values there`);
+    return v;
+  };
+  const isInt = a.kind === 'int' && b.kind === 'int';
+  const values = Array.from({ length: size }, (_, j) => {
+    const x = at(a, j);
+    const y = at(b, j);
+    switch (op) {
+      case 'Add': return x + y;
+      case 'Sub': return x - y;
+      case 'Mul': return x * y;
+      default:
+        if (isInt && y === 0) throw badModel(`${where}: integer division by zero`);
+        return isInt ? Math.trunc(x / y) : x / y;
+    }
+  });
+  return isInt ? { kind: 'int', dims, data: values } : { kind: 'float', dims, data: Float64Array.from(values) };
+};
+
+function broadcastDims(a: number[], b: number[], where: string): number[] {
+  const rank = Math.max(a.length, b.length);
+  const out: number[] = [];
+  for (let i = 0; i < rank; i++) {
+    const x = a[a.length - rank + i] ?? 1;
+    const y = b[b.length - rank + i] ?? 1;
+    if (x !== y && x !== 1 && y !== 1) throw badModel(`${where}: shapes [${a}] and [${b}] do not broadcast`);
+    out.push(x === 1 ? y : x);
+  }
+  return out;
+}
+
+/** Index into a tensor of shape `dims` of element j of its broadcast to `to`. */
+function broadcastIndex(dims: number[], to: number[], j: number): number {
+  let idx = 0;
+  let stride = 1;
+  for (let i = to.length - 1, k = dims.length - 1; i >= 0; i--, k--) {
+    const coord = j % to[i];
+    j = Math.floor(j / to[i]);
+    if (k >= 0) {
+      if (dims[k] !== 1) idx += coord * stride;
+      stride *= dims[k];
+    }
+  }
+  return idx;
+}

@@ -9,15 +9,23 @@
  * folder carries as a symbol; so the Shape → Gather → Unsqueeze → Concat → Reshape pattern that
  * exporters emit for `x.view(x.size(0), -1)` becomes a constant shape whose first entry is the
  * batch. Folded ops: Constant, Shape, Gather, Unsqueeze, Squeeze, Concat, Slice, Cast,
- * ConstantOfShape, Identity.
+ * ConstantOfShape, Identity, Reshape, and Add / Sub / Mul / Div of constants.
  *
- * Layers. Gemm and MatMul → dense; Conv → conv (2-D only); Relu; MaxPool → maxpool;
- * AveragePool → avgpool; GlobalAveragePool → globalavgpool; BatchNormalization → batchnorm
- * (kept as is: folding into the conv or dense layer before it is the engine lowering's job);
- * Add of two activations of the same shape → add; Flatten → flatten; Reshape, and Squeeze /
- * Unsqueeze of an activation → reshape; Identity and Dropout → identity. An Add of a constant
- * right after a dense or conv layer (shape-only layers may sit between) folds into that layer's
- * bias, per output channel for conv.
+ * Layers. Gemm and MatMul → dense; Conv → conv (2-D only); Relu; Clip → clip; LeakyRelu →
+ * leakyrelu; PRelu → prelu; MaxPool → maxpool; AveragePool → avgpool; GlobalAveragePool and
+ * ReduceMean over H, W → globalavgpool; ReduceMax over H, W → globalmaxpool; BatchNormalization →
+ * batchnorm (kept as is: folding into the conv or dense layer before it is the engine lowering's
+ * job); Add of two activations of the same shape → add; Add / Sub / Mul / Div by a per-channel
+ * constant → affine; Concat along channels → concat; Split and Slice of channels → slice; the
+ * channel shuffle Reshape → Transpose → Reshape → channelshuffle; Pad → pad, or absorbed into the
+ * Conv / pool after it (ops/pad.ts); Flatten → flatten; Reshape, and Squeeze / Unsqueeze of an
+ * activation → reshape; Identity and Dropout → identity. An Add (or Sub) of a constant right
+ * after a dense or conv layer (shape-only layers may sit between) folds into that layer's bias,
+ * per output channel for conv.
+ *
+ * Refusals. Before lowering, the first node that is not piecewise linear in the input (Sigmoid,
+ * LayerNormalization, a product of activations, a trailing Softmax...) is refused with a message
+ * that says so (refusals.ts); `stripSoftmax` drops a trailing Softmax instead.
  *
  * Graph. Only the nodes the graph output depends on are read: dead nodes are dropped whatever
  * their op, and so are layers whose output only feeds Shape nodes. Nodes are visited in file
@@ -36,7 +44,8 @@
  *
  * Files: load.ts (this entry: bytes → model → order → lower → spec), decode.ts (bytes and
  * TensorProtos to numbers), order.ts (graph input, live nodes in topological order), values.ts
- * (activations and constants), context.ts (what a handler sees), ops/table.ts (the op table),
+ * (activations and constants), context.ts (what a handler sees), refusals.ts (non-piecewise-linear
+ * ops, the trailing Softmax), ops/table.ts (the op table),
  * ops/*.ts (layer handlers), fold.ts (constant folding), shapes.ts, attributes.ts, numbers.ts
  * (shared rules and helpers), deps.ts (everything used from the rest of lib/).
  */
@@ -45,7 +54,16 @@ import { LoweringState } from './context.js';
 import { decodeModel } from './decode.js';
 import { finishNetwork, visitNode } from './lower.js';
 import { graphInput, inputShapeOf, liveNodeOrder } from './order.js';
+import { refuseNonPiecewiseLinear, trailingSoftmax } from './refusals.js';
 import type { Const } from './values.js';
+
+export interface ParseOnnxOptions {
+  /**
+   * Drop a trailing Softmax or LogSoftmax (and the Identity / Flatten / Reshape / Squeeze nodes
+   * after it) and read the logits before it. Without it such a model is refused.
+   */
+  stripSoftmax?: boolean;
+}
 
 export { halfToFloat } from './deps.js';
 
@@ -57,9 +75,11 @@ export { halfToFloat } from './deps.js';
  *   (undecodable, no float input, cycles or dangling inputs, shapes that do not chain, wrong
  *   tensor sizes, external data, last layer not a dense layer with at least 2 outputs).
  * @throws PathwiseError `PATHWISE_UNSUPPORTED_OP` for ops, domains, attributes or graph structures
- *   that pathwise does not handle; the message names the op and the node.
+ *   that pathwise does not handle, and for functions that are not piecewise linear (Sigmoid,
+ *   LayerNormalization, a product of activations, a trailing Softmax without `stripSoftmax`...);
+ *   the message names the op and the node.
  */
-export function parseOnnx(bytes: Uint8Array): NetworkSpec {
+export function parseOnnx(bytes: Uint8Array, options: ParseOnnxOptions = {}): NetworkSpec {
   if (!(bytes instanceof Uint8Array)) {
     throw new TypeError(`parseOnnx expects the model bytes as a Uint8Array or Buffer, got ${describe(bytes)}`);
   }
@@ -82,9 +102,14 @@ export function parseOnnx(bytes: Uint8Array): NetworkSpec {
         'pathwise supports models with a single output (the logits)',
     );
   }
-  const outputName = graph.output[0].name;
+  let outputName = graph.output[0].name;
+  if (options.stripSoftmax) {
+    const softmax = trailingSoftmax(graph.node, outputName);
+    if (softmax?.input[0]) outputName = softmax.input[0];
+  }
 
   const { order, uses } = liveNodeOrder(graph.node, (name) => name === input.name || consts.has(name), outputName);
+  refuseNonPiecewiseLinear(graph.node, order, input.name, outputName);
   const state = new LoweringState(consts, uses, batchIsOne);
   state.acts.set(input.name, { layer: -1, shape: inputShape });
   for (const index of order) visitNode(state, graph.node[index], index);

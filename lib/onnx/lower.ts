@@ -3,7 +3,7 @@
  * or folded constants, then prunes the layers that do not reach the output, sets their `inputs`,
  * writes the folded biases and checks that the network ends in logits.
  */
-import { badModel, unsupported, type LayerSpec, type NetworkSpec, type NodeProto } from './deps.js';
+import { badModel, unsupported, type DenseLayerSpec, type LayerSpec, type NetworkSpec, type NodeProto } from './deps.js';
 import { LoweringState, NodeContext, OP_OF_TYPE } from './context.js';
 import { checkFoldedSize } from './fold.js';
 import { OP_RULES, SUPPORTED_OPS } from './ops/table.js';
@@ -69,6 +69,7 @@ export function finishNetwork(state: LoweringState, out: Act, inputShape: number
     const srcs = e.srcs.map((s) => (s < 0 ? -1 : remap[s]));
     const at = layers.length;
     if (e.spec.type === 'add') e.spec.inputs = [srcs[0], srcs[1]];
+    else if (e.spec.type === 'concat') e.spec.inputs = srcs;
     else if (srcs[0] !== at - 1) e.spec.inputs = srcs;
     remap[i] = at;
     layers.push(e.spec);
@@ -76,9 +77,14 @@ export function finishNetwork(state: LoweringState, out: Act, inputShape: number
 
   // The logits: a dense layer, possibly followed by shape-only layers.
   let last: LayerSpec | undefined;
+  let lastAt = -1;
   for (let i = layers.length - 1; i >= 0 && !last; i--) {
     const t = layers[i].type;
-    if (t !== 'identity' && t !== 'flatten' && t !== 'reshape') last = layers[i];
+    if (t !== 'identity' && t !== 'flatten' && t !== 'reshape') [last, lastAt] = [layers[i], i];
+  }
+  if (last?.type === 'globalavgpool') {
+    const src = emitted[remap.indexOf(lastAt)].srcs[0];
+    last = layers[lastAt] = averagingDense(last, src < 0 ? inputShape : emitted[src].shape);
   }
   if (!last || last.type !== 'dense') {
     throw badModel(
@@ -98,4 +104,19 @@ export function finishNetwork(state: LoweringState, out: Act, inputShape: number
     throw badModel(`The ONNX model's output has shape [batch, ${out.shape}]; pathwise needs [batch, ${last.out}] (the logits)`);
   }
   return { inputShape, layers };
+}
+
+/**
+ * A GlobalAveragePool that gives the logits (SqueezeNet's classifier: conv, gate, global average)
+ * as the dense layer it is: each output channel averages its H × W inputs. The engine reads the
+ * logits from a dense layer.
+ */
+function averagingDense(gap: LayerSpec, [c, h, w]: number[]): DenseLayerSpec {
+  const plane = h * w;
+  const weights = new Float32Array(c * c * plane);
+  for (let ch = 0; ch < c; ch++) weights.fill(1 / plane, (ch * c + ch) * plane, (ch * c + ch + 1) * plane);
+  const dense: DenseLayerSpec = { type: 'dense', weights, in: c * plane, out: c };
+  if (gap.name !== undefined) dense.name = gap.name;
+  if (gap.inputs) dense.inputs = gap.inputs;
+  return dense;
 }

@@ -105,3 +105,26 @@ export function broadcastTo(c: FloatTensor, target: number[]): Float64Array | 'i
   }
   return out;
 }
+
+/**
+ * A constant's value per channel of an activation of `shape` ([C, H, W], or [F] where every
+ * feature is a channel): undefined when it broadcasts but varies within a channel, would expand
+ * the activation, or the activation has another rank. PATHWISE_BAD_MODEL when the shapes do not
+ * broadcast at all.
+ */
+export function perChannel(n: NodeContext, c: FloatTensor, shape: number[], what: string): Float64Array | undefined {
+  if (shape.length !== 1 && shape.length !== 3) return undefined;
+  const cb = broadcastTo(c, [1, ...shape]);
+  if (cb === 'incompatible') {
+    throw badModel(`${n.where}: ${what} of shape [${c.dims}] does not broadcast with the activation [batch, ${shape}]`);
+  }
+  if (cb === 'expands') return undefined;
+  const channels = shape[0];
+  const spatial = cb.length / channels;
+  const out = new Float64Array(channels);
+  for (let ch = 0; ch < channels; ch++) {
+    out[ch] = cb[ch * spatial];
+    for (let s = 1; s < spatial; s++) if (cb[ch * spatial + s] !== out[ch]) return undefined;
+  }
+  return out;
+}

@@ -38,6 +38,27 @@ export interface Act {
    * (folding changes the layer's output for all of them).
    */
   fold?: PendingBias;
+  /**
+   * A constant Pad not emitted yet: a directly following Conv or pool may absorb it into its own
+   * pads; any other reader emits it as a pad layer (NodeContext.act). `layer` is then the
+   * unpadded producer and `shape` the padded shape.
+   */
+  pad?: PendingPad;
+  /**
+   * A 5-D step of ShuffleNet's channel shuffle (Reshape to [g, C/g, H, W], then Transpose
+   * [0, 2, 1, 3, 4]): no layer yet; the Reshape back to [C, H, W] emits 'channelshuffle'.
+   */
+  shuffle?: { groups: number; transposed: boolean; src: Act };
+}
+
+/** A Pad node waiting for its reader (see Act.pad). */
+export interface PendingPad {
+  pads: [number, number, number, number];
+  value: number;
+  src: Act;
+  /** The Pad node's name and label, for the layer and messages. */
+  name: string | undefined;
+  label: string;
 }
 
 /** A dense or conv layer whose bias stays float64 until every folded Add is in. */
@@ -53,6 +74,8 @@ export interface PendingBias {
 export interface Emitted {
   spec: LayerSpec;
   srcs: number[];
+  /** Output shape without the batch dimension. */
+  shape: number[];
 }
 
 /** A constant as float64 values (weights, biases, Add operands). */

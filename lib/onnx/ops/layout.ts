@@ -1,13 +1,14 @@
 /**
  * Shape-only layers on activations: Flatten, Reshape, Squeeze / Unsqueeze (all → flatten or
- * reshape layers), Identity and inference-mode Dropout (→ identity). The batch dimension must stay
+ * reshape layers), Identity and inference-mode Dropout (→ identity); the Reshapes of a channel
+ * shuffle (→ channelshuffle). The batch dimension must stay
  * first and separate. A pending bias fold passes through them (see NodeContext.passFold).
  */
 import { badModel, unsupported } from '../deps.js';
 import type { NodeContext } from '../context.js';
-import { bigToNumber, product } from '../numbers.js';
+import { bigToNumber, product, sameShape } from '../numbers.js';
 import { axesOf, normAxes, resolveReshape, unsqueezeDims } from '../shapes.js';
-import { BATCH, intsOf } from '../values.js';
+import { BATCH, intsOf, type Act } from '../values.js';
 
 export function identity(n: NodeContext): void {
   const x = n.act(0);
@@ -67,7 +68,38 @@ export function reshape(n: NodeContext): void {
     );
   }
   const shape = resolved.slice(1);
+  if (channelShuffleStep(n, x, shape)) return;
   n.emit({ type: 'reshape', shape: shape.slice() }, [x.layer], shape, n.passFold(x));
+}
+
+/**
+ * The Reshapes of ShuffleNet's channel shuffle: [C, H, W] → [g, C/g, H, W] is kept as a 5-D step
+ * without a layer, and after Transpose([0, 2, 1, 3, 4]), [C/g, g, H, W] → [C, H, W] emits
+ * 'channelshuffle'. Returns false for a Reshape outside the pattern (a plain reshape layer); the
+ * 5-D step read by another Reshape becomes a plain reshape then.
+ */
+function channelShuffleStep(n: NodeContext, x: Act, shape: number[]): boolean {
+  const s = x.shuffle;
+  if (!s) {
+    const grouped = x.shape.length === 3 && shape.length === 4 && shape[0] * shape[1] === x.shape[0] &&
+      shape[2] === x.shape[1] && shape[3] === x.shape[2];
+    if (grouped) n.setOutput({ layer: x.layer, shape, shuffle: { groups: shape[0], transposed: false, src: x } });
+    return grouped;
+  }
+  if (s.transposed) {
+    if (!sameShape(shape, s.src.shape)) {
+      throw unsupported(
+        `Reshape at node ${n.label} to [batch, ${shape}] after a Transpose of [batch, ${x.shape}]: pathwise reads 5-D ` +
+          'activations only in the channel shuffle Reshape([1, g, C/g, H, W]) → Transpose([0, 2, 1, 3, 4]) → ' +
+          'Reshape([1, -1, H, W])',
+      );
+    }
+    n.emit({ type: 'channelshuffle', groups: s.groups }, [s.src.layer], shape);
+    return true;
+  }
+  // Reshape → Reshape: a plain reshape of the 5-D view (no data moves).
+  n.emit({ type: 'reshape', shape: shape.slice() }, [s.src.layer], shape);
+  return true;
 }
 
 function reshapeTarget(n: NodeContext): number[] {

@@ -9,6 +9,7 @@ import {
   constantValue,
   foldCast,
   foldConcat,
+  foldArith,
   foldConstantOfShape,
   foldGather,
   foldIdentity,
@@ -20,7 +21,10 @@ import {
   type FoldHandler,
 } from '../fold.js';
 import { gemm, matmul } from './dense.js';
-import { add, batchNormalization, relu } from './elementwise.js';
+import { concat, reduce, slice, split, transpose } from './channels.js';
+import { arith, batchNormalization, relu } from './elementwise.js';
+import { clip, leakyRelu, prelu } from './gates.js';
+import { pad } from './pad.js';
 import { dropout, flatten, identity, reshape, squeezeOrUnsqueeze } from './layout.js';
 import { conv, globalAveragePool, pool } from './window.js';
 
@@ -46,11 +50,22 @@ const OPS: Record<string, OpRule> = {
   MatMul: { lower: matmul },
   Conv: { lower: conv },
   Relu: { lower: relu },
+  Clip: { lower: clip },
+  LeakyRelu: { lower: leakyRelu },
+  PRelu: { lower: prelu },
   MaxPool: { lower: pool },
   AveragePool: { lower: pool },
   GlobalAveragePool: { lower: globalAveragePool },
+  ReduceMean: { lower: reduce },
+  ReduceMax: { lower: reduce },
   BatchNormalization: { lower: batchNormalization },
-  Add: { lower: add },
+  Add: { lower: arith, fold: foldArith },
+  Sub: { lower: arith, fold: foldArith },
+  Mul: { lower: arith, fold: foldArith },
+  Div: { lower: arith, fold: foldArith },
+  Pad: { lower: pad },
+  Split: { lower: split },
+  Transpose: { lower: transpose },
   Flatten: { lower: flatten },
   Reshape: { lower: reshape, fold: foldReshape },
   Squeeze: { lower: squeezeOrUnsqueeze, fold: foldSqueeze },
@@ -60,8 +75,8 @@ const OPS: Record<string, OpRule> = {
   Constant: { constant: constantValue },
   Shape: { fold: foldShape, foldsActivationShape: true },
   Gather: { fold: foldGather },
-  Concat: { fold: foldConcat },
-  Slice: { fold: foldSlice },
+  Concat: { lower: concat, fold: foldConcat },
+  Slice: { lower: slice, fold: foldSlice },
   Cast: { fold: foldCast },
   ConstantOfShape: { fold: foldConstantOfShape },
 };

@@ -1,16 +1,20 @@
 /**
  * 2-D window ops on NCHW activations: Conv, MaxPool, AveragePool and GlobalAveragePool, with the
- * window geometry they share (pads and auto_pad, strides, dilations, output sizes).
+ * window geometry they share (pads and auto_pad, strides, dilations, output sizes). A Conv or
+ * pool absorbs a Pad right before it into its pads where that is exact (ops/pad.ts).
  */
 import { badModel, unsupported, type AvgPoolLayerSpec, type ConvLayerSpec, type MaxPoolLayerSpec } from '../deps.js';
 import type { NodeContext } from '../context.js';
+import type { PendingPad } from '../values.js';
+import { absorbs, type PadReader } from './pad.js';
 
 /** Largest kernel, stride, dilation or pad the engine accepts (native/core/ir/network.cc). */
 const MAX_WINDOW = 2 ** 16;
 
 export function conv(n: NodeContext): void {
   const { node, label } = n;
-  const x = n.act(0);
+  const absorbed = absorbedPad(n);
+  const x = absorbed ? absorbed.src : n.act(0);
   require2d(x.shape, n, 'convolution');
   const [inC, inH, inW] = x.shape;
   const w = n.floatAt(1, 'weight W');
@@ -43,7 +47,7 @@ export function conv(n: NodeContext): void {
   }
   const stride = pairAttr(n, 'strides');
   const dilation = pairAttr(n, 'dilations');
-  const pads = padsOf(n, [inH, inW], kernel, stride, dilation);
+  const pads = withPad(padsOf(n, [inH, inW], kernel, stride, dilation), absorbed);
   const outH = convOut(inH, kh, stride[0], dilation[0], pads[0], pads[2]);
   const outW = convOut(inW, kw, stride[1], dilation[1], pads[1], pads[3]);
   if (outH < 1 || outW < 1) {
@@ -77,7 +81,8 @@ export function conv(n: NodeContext): void {
 /** MaxPool and AveragePool. */
 export function pool(n: NodeContext): void {
   const { node, label, op } = n;
-  const x = n.act(0);
+  const absorbed = absorbedPad(n);
+  const x = absorbed ? absorbed.src : n.act(0);
   require2d(x.shape, n, 'pooling');
   if (op === 'MaxPool' && node.output[1]) {
     throw unsupported(
@@ -97,7 +102,7 @@ export function pool(n: NodeContext): void {
   const dilation = pairAttr(n, 'dilations');
   const ceilMode = n.intAttr('ceil_mode', 0);
   if (ceilMode !== 0 && ceilMode !== 1) throw badModel(`${n.where} has ceil_mode=${ceilMode} (must be 0 or 1)`);
-  const pads = padsOf(n, [inH, inW], kernel, stride, dilation);
+  const pads = withPad(padsOf(n, [inH, inW], kernel, stride, dilation), absorbed);
   // The engine's window limit (native/core/ir/network.cc), checked here because a pool has no
   // weights to bound its kernel: the sweep below is linear in the output size.
   if ([...kernel, ...stride, ...dilation, ...pads].some((v) => v > MAX_WINDOW)) {
@@ -139,7 +144,8 @@ export function pool(n: NodeContext): void {
     }
     const cip = n.intAttr('count_include_pad', 0);
     if (cip !== 0 && cip !== 1) throw badModel(`AveragePool at node ${label} has count_include_pad=${cip} (must be 0 or 1)`);
-    spec = { type: 'avgpool', kernel, stride, pads, ceilMode: ceilMode === 1, countIncludePad: cip === 1 };
+    // An absorbed zero pad is counted: it was part of the input (see ops/pad.ts).
+    spec = { type: 'avgpool', kernel, stride, pads, ceilMode: ceilMode === 1, countIncludePad: cip === 1 || !!absorbed };
   }
   n.emit(spec, [x.layer], [c, outH, outW]);
 }
@@ -153,6 +159,27 @@ export function globalAveragePool(n: NodeContext): void {
     );
   }
   n.emit({ type: 'globalavgpool' }, [x.layer], [x.shape[0], 1, 1]);
+}
+
+/** The pending Pad before this Conv or pool if the node absorbs it into its pads (ops/pad.ts). */
+function absorbedPad(n: NodeContext): PendingPad | undefined {
+  const p = n.pendingPad(0);
+  if (!p || n.stringAttr('auto_pad', 'NOTSET') !== 'NOTSET') return undefined;
+  const own = n.intsAttr('pads') ?? [0, 0, 0, 0];
+  const ks = n.op === 'Conv' ? [1, 1] : (n.intsAttr('kernel_shape') ?? []);
+  if (own.length !== 4 || ks.length !== 2) return undefined;
+  const reader: PadReader = {
+    op: n.op as PadReader['op'],
+    ceilMode: n.intAttr('ceil_mode', 0) !== 0,
+    kernel: [ks[0], ks[1]],
+    ownPads: [own[0], own[1], own[2], own[3]],
+    countIncludePad: n.intAttr('count_include_pad', 0) === 1,
+  };
+  return absorbs(p, reader) ? p : undefined;
+}
+
+function withPad(pads: [number, number, number, number], p: PendingPad | undefined): [number, number, number, number] {
+  return p ? [pads[0] + p.pads[0], pads[1] + p.pads[1], pads[2] + p.pads[2], pads[3] + p.pads[3]] : pads;
 }
 
 function require2d(shape: number[], n: NodeContext, what: string): void {
