@@ -34,3 +34,8 @@ export { readIdx, parseIdx } from './io/idx.js';
 export type { IdxArray } from './io/idx.js';
 export { readNpyFile, parseNpy, encodeNpy, writeNpyFile } from './io/npy.js';
 export type { NpyArray } from './io/npy.js';
+export { samplePath, loadSamples, FASHION_MNIST_CLASSES } from './io/samples.js';
+export type { Samples } from './io/samples.js';
+export { loadImage, imageToInput } from './io/image.js';
+export type { ImageInputOptions } from './io/image.js';
+export { readOnnxMetadata } from './io/onnx-metadata.js';
