@@ -50,15 +50,16 @@ function explanationJson(e: Explanation) {
 }
 
 
-function summaryLine(label: string, e: Explanation): string {
+function summaryLine(label: string, e: Explanation, classNames?: readonly string[]): string {
   const sizes = e.layers.map((l) => l.units.length).reverse().join(', ');
-  return `${label}: class ${e.target}${e.target === e.predicted ? ' (predicted)' : ` (predicted ${e.predicted})`}, ` +
+  const cls = (c: number) => (classNames ? `${c} (${classNames[c]})` : String(c));
+  return `${label}: class ${cls(e.target)}${e.target === e.predicted ? ' (predicted)' : ` (predicted ${cls(e.predicted)})`}, ` +
     `path logit ${e.pathLogit.toFixed(4)}, ${e.layers.length} path layer${e.layers.length === 1 ? '' : 's'} (${sizes} units, top → bottom)`;
 }
 
 async function runExplain(modelPath: string, flags: ExplainFlags, io: CliIO): Promise<void> {
   if (!flags.out) throw new UsageError("required option '-o, --out <dir>' not specified");
-  const { model, shape, batch } = await openInputs(modelPath, flags);
+  const { model, shape, batch, normalisation, classNames } = await openInputs(modelPath, flags, io);
   try {
     const outDir = resolve(flags.out);
     await mkdir(outDir, { recursive: true });
@@ -76,7 +77,7 @@ async function runExplain(modelPath: string, flags: ExplainFlags, io: CliIO): Pr
     const { explanations, baselines } = await explainAll(model, batch, explainOptions(flags, batch.count), io, flags.progress !== false, async (e, i, base) => {
       const prefix = batch.count > 1 ? `${String(i).padStart(digits, '0')}-` : '';
       const x = batch.values.subarray(i * model.inputSize, (i + 1) * model.inputSize);
-      const picture = renderInput(x, shape, { mean: flags.mean, std: flags.std, scale });
+      const picture = renderInput(x, shape, { mean: normalisation.mean, std: normalisation.std, scale });
       const heat = renderHeatmap(e.attribution, shape, { scale, clipPercentile: flags.clip });
       const files: Record<string, string | string[]> = {
         input: await write(`${prefix}input.png`, encodePng(picture)),
@@ -102,14 +103,15 @@ async function runExplain(modelPath: string, flags: ExplainFlags, io: CliIO): Pr
       }
       items.push({ input: batch.labels[i], files, heatmapLimit: heat.limit, ...explanationJson(e) });
     }, flags.baseline);
-    if (flags.report) await write('report.html', reportHtml(modelPath, flags, { model, batch, shape, explanations, baselines }));
+    if (flags.report) await write('report.html', reportHtml(modelPath, flags, { model, batch, shape, explanations, baselines, normalisation, classNames }));
     const doc = {
       pathwise: version(),
       model: { source: modelPath, inputShape: model.inputShape, numClasses: model.numClasses, reluLayers: model.reluLayers },
       settings: {
         width: flags.width ?? 'all', depth: flags.depth ?? 'all', target: flags.target ?? 'predicted', semantics: flags.semantics ?? 'official',
         threshold: flags.threshold, decompose: flags.decompose, decomposeLayer: flags.decomposeLayer, paths: flags.paths, baseline: flags.baseline ? BASELINE_NAME : undefined,
-        mean: flags.mean, std: flags.std, imageShape: [shape.channels, shape.height, shape.width],
+        mean: normalisation.mean, std: normalisation.std, normalisation: normalisation.source, imageShape: [shape.channels, shape.height, shape.width],
+        classNames,
       },
       explanations: items,
     };
@@ -125,7 +127,7 @@ async function runExplain(modelPath: string, flags: ExplainFlags, io: CliIO): Pr
       }) + '\n');
     } else {
       const shown = explanations.slice(0, 20);
-      shown.forEach((e, i) => io.stdout.write(summaryLine(batch.labels[i], e) + '\n'));
+      shown.forEach((e, i) => io.stdout.write(summaryLine(batch.labels[i], e, classNames) + '\n'));
       if (explanations.length > shown.length) io.stdout.write(`… and ${explanations.length - shown.length} more\n`);
       io.stdout.write(`wrote ${written.length} files to ${outDir}\n`);
     }
