@@ -12,7 +12,9 @@ export type * from './model/layers.js';
 export { kernelInfo, setThreads } from './addon/runtime.js';
 export type { KernelInfo } from './addon/native.js';
 export { loadTfjsModel, loadTfjsModelSync, tfjsArtifactsToSpec, tfjsLayersModelToSpec } from './tfjs/index.js';
-export { explainDataset, pathStatistics, pathStatisticsAsync, PathStatisticsBuilder, comparePaths } from './explain/dataset.js';
+export {
+  explainDataset, pathStatistics, pathStatisticsAsync, PathStatisticsBuilder, comparePaths, pathStatisticsToJSON, pathStatisticsFromJSON, pathwiseCallback,
+} from './explain/dataset.js';
 export type * from './explain/dataset.js';
 export { renderReport } from './report/index.js';
 export type { ReportOptions, ReportExample, ReportModelInfo } from './report/index.js';

@@ -13,9 +13,12 @@ import { addReportCommand } from './report.js';
 import { addInfoCommand } from './info.js';
 import { addEvalCommand } from './eval.js';
 import { addBenchCommand } from './bench.js';
+import { addDriftCommand } from './drift.js';
 
 export type { CliIO, CliStream } from './program.js';
 export { openModel } from './explaining.js';
+export { runDrift } from './drift.js';
+export type { DriftFlags, DriftRun } from './drift.js';
 
 /**
  * A closed stdout (`pathwise info m.onnx | head -1`) is the reader saying it has read enough: end
@@ -36,7 +39,7 @@ export async function main(argv: readonly string[], io?: CliIO): Promise<number>
   }
   const ctx: CliContext = { io, argv, exitCode: 0 };
   const program = newProgram(io);
-  for (const add of [addExplainCommand, addReportCommand, addInfoCommand, addEvalCommand, addBenchCommand]) add(program, ctx);
+  for (const add of [addExplainCommand, addReportCommand, addInfoCommand, addEvalCommand, addDriftCommand, addBenchCommand]) add(program, ctx);
   if (argv.length === 0) {
     io.stderr.write(program.helpInformation());
     return 2;
