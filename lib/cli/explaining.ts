@@ -9,6 +9,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { metadataNormalisation, readOnnxMetadata } from '../io/onnx-metadata.js';
+import { parseOnnx } from '../onnx/load.js';
+import type { NetworkSpec } from '../model/layers.js';
 import { loadModel, loadModelSync, type Model } from '../model/model.js';
 import { explainBatch } from '../explain/explain.js';
 import type { Depth, Explanation, ExplainBatchOptions, Width } from '../explain/types.js';
@@ -120,6 +122,7 @@ export interface Prepared {
   model: Model;
   normalisation: AppliedNormalisation;
   classNames?: string[];
+  spec?: NetworkSpec;
   batch: InputBatch;
   shape: ImageShape;
   explanations: Explanation[];
@@ -131,6 +134,15 @@ export interface AppliedNormalisation {
   mean?: number[];
   std?: number[];
   source: '--mean/--std' | 'model metadata' | 'none';
+}
+
+/** The model's layer spec, for the path diagram's edge weights; undefined if it cannot be read again. */
+async function modelSpec(path: string): Promise<NetworkSpec | undefined> {
+  try {
+    return isTfjsSource(path) ? await tfjsSourceToSpec(path) : parseOnnx(await readFile(path));
+  } catch {
+    return undefined;
+  }
 }
 
 /** What an ONNX file says about itself in metadata_props (nothing for other sources). */
@@ -192,7 +204,7 @@ export async function openInputs(modelPath: string, flags: ExplainFlags, io?: Cl
         io?.stderr.write(`pathwise: PNG inputs normalised as (p − ${numbersText(normalisation.mean!)}) / ${numbersText(normalisation.std!)}, ` +
           `p = pixel / 255 (from ${normalisation.source === 'model metadata' ? "the model's metadata pathwise.mean / pathwise.std" : '--mean/--std'})\n`);
     }
-    return { model, shape, batch, normalisation, classNames };
+    return { model, shape, batch, normalisation, classNames, spec: await modelSpec(modelPath) };
   } catch (e) {
     model.dispose();
     throw e;
@@ -216,6 +228,7 @@ export function reportHtml(modelPath: string, flags: ExplainFlags, p: Prepared):
     mean: p.normalisation.mean,
     std: p.normalisation.std,
     classNames: p.classNames,
+    spec: p.spec,
     settings: {
       width: flags.width ?? 'all', depth: flags.depth ?? 'all', target: flags.target, semantics: flags.semantics ?? 'official',
       threshold: flags.threshold,
