@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { PNG } from 'pngjs';
-import { main, type CliStream } from '../lib/cli/main.js';
+import { runCli } from './helpers/cli-run.js';
 import { encodeNpy } from '../lib/io/npy.js';
 import { batchOfShape } from '../lib/cli/inputs.js';
 import { loadModel, explainSync, loadSamples, samplePath, loadImage, readOnnxMetadata, loadFashionMnist, FASHION_MNIST_CLASSES } from '../lib/index.js';
@@ -20,15 +20,7 @@ const SAMPLE = join(root, 'samples', 'fashion_cnn.onnx');
 const PLAIN_CNN = join(root, 'test', 'fixtures', 'models', 'fashion_cnn.onnx');
 const BOOT = join(root, 'samples', 'fashion-mnist', '9-ankle-boot.png');
 
-class Capture implements CliStream {
-  text = '';
-  write(chunk: string) { this.text += chunk; return true; }
-}
-async function run(argv: string[]) {
-  const stdout = new Capture(), stderr = new Capture();
-  const code = await main(argv, { stdout, stderr });
-  return { code, stdout: stdout.text, stderr: stderr.text };
-}
+const run = runCli;
 
 let dir: string;
 beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'pathwise-inputs-')); });

@@ -12,7 +12,7 @@ import {
   loadModelSync, loadSamples, explainDataset, pathStatistics, pathStatisticsAsync, comparePaths, pathStatisticsToJSON,
   pathStatisticsFromJSON, pathwiseCallback, tfjsLayersModelToSpec, type PathRecord,
 } from '../lib/index.js';
-import { main, type CliStream } from '../lib/cli/main.js';
+import { runCli } from './helpers/cli-run.js';
 
 const { specToOnnx } = onnxBuilders(onnxSchema);
 const samples = loadSamples();
@@ -120,15 +120,7 @@ describe('PathStatistics', () => {
   });
 });
 
-class Capture implements CliStream {
-  text = '';
-  write(chunk: string) { this.text += chunk; return true; }
-}
-async function run(argv: string[]) {
-  const stdout = new Capture(), stderr = new Capture();
-  const code = await main(argv, { stdout, stderr });
-  return { code, stdout: stdout.text, stderr: stderr.text };
-}
+const run = runCli;
 
 describe('pathwise drift', () => {
   it('compares ONNX checkpoints on a probe set: Markdown tables, JSON, an SVG plot and each checkpoint\'s statistics', async () => {

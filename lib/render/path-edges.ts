@@ -40,6 +40,31 @@ function poolGeometry(l: { kernel: [number, number]; stride?: [number, number]; 
   return { kh, kw, sh, sw, pt, pl, dh, dw, oh: Math.floor((h + pt + pb - dh * (kh - 1) - 1) / sh) + 1, ow: Math.floor((w + pl + pr - dw * (kw - 1) - 1) / sw) + 1 };
 }
 
+type Geometry = ReturnType<typeof poolGeometry>;
+
+const convGeometry = (l: LayerSpec & { type: 'conv' }, h: number, w: number) =>
+  poolGeometry({ kernel: l.kernel, stride: l.stride ?? [1, 1], pads: l.pads, dilation: l.dilation }, h, w);
+
+/** Visits the input index and weight of every tap of conv output (co, oy, ox) that lands inside the input. */
+function convTaps(l: LayerSpec & { type: 'conv' }, g: Geometry, h: number, w: number, co: number, oy: number, ox: number, visit: (q: number, weight: number) => void): void {
+  const groups = l.groups ?? 1, cinG = l.inChannels / groups, grp = Math.floor(co / (l.outChannels / groups));
+  for (let ci = 0; ci < cinG; ci++) {
+    windowTaps(g, h, w, grp * cinG + ci, oy, ox, (q, ky, kx) => visit(q, l.weights[((co * cinG + ci) * g.kh + ky) * g.kw + kx]));
+  }
+}
+
+/** Visits the input index (channel ch) of every tap of window (oy, ox) that lands inside the input. */
+function windowTaps(g: Geometry, h: number, w: number, ch: number, oy: number, ox: number, visit: (q: number, ky: number, kx: number) => void): void {
+  for (let ky = 0; ky < g.kh; ky++) {
+    const iy = oy * g.sh - g.pt + ky * g.dh;
+    if (iy < 0 || iy >= h) continue;
+    for (let kx = 0; kx < g.kw; kx++) {
+      const ix = ox * g.sw - g.pl + kx * g.dw;
+      if (ix >= 0 && ix < w) visit((ch * h + iy) * w + ix, ky, kx);
+    }
+  }
+}
+
 function forwardLayer(l: LayerSpec, x: Act): Act {
   const [c, h, w] = chw(x.shape);
   switch (l.type) {
@@ -57,24 +82,12 @@ function forwardLayer(l: LayerSpec, x: Act): Act {
       return { data: out, shape: [l.out] };
     }
     case 'conv': {
-      const g = poolGeometry({ kernel: l.kernel, stride: l.stride ?? [1, 1], pads: l.pads, dilation: l.dilation }, h, w);
-      const groups = l.groups ?? 1, cinG = l.inChannels / groups, coutG = l.outChannels / groups;
+      const g = convGeometry(l, h, w);
       const out = new Float64Array(l.outChannels * g.oh * g.ow);
-      for (let co = 0; co < l.outChannels; co++) {
-        const grp = Math.floor(co / coutG);
-        for (let oy = 0; oy < g.oh; oy++) for (let ox = 0; ox < g.ow; ox++) {
-          let acc = l.bias ? l.bias[co] : 0;
-          for (let ci = 0; ci < cinG; ci++) for (let ky = 0; ky < g.kh; ky++) {
-            const iy = oy * g.sh - g.pt + ky * g.dh;
-            if (iy < 0 || iy >= h) continue;
-            for (let kx = 0; kx < g.kw; kx++) {
-              const ix = ox * g.sw - g.pl + kx * g.dw;
-              if (ix < 0 || ix >= w) continue;
-              acc += l.weights[((co * cinG + ci) * g.kh + ky) * g.kw + kx] * x.data[((grp * cinG + ci) * h + iy) * w + ix];
-            }
-          }
-          out[(co * g.oh + oy) * g.ow + ox] = acc;
-        }
+      for (let co = 0; co < l.outChannels; co++) for (let oy = 0; oy < g.oh; oy++) for (let ox = 0; ox < g.ow; ox++) {
+        let acc = l.bias ? l.bias[co] : 0;
+        convTaps(l, g, h, w, co, oy, ox, (q, weight) => { acc += weight * x.data[q]; });
+        out[(co * g.oh + oy) * g.ow + ox] = acc;
       }
       return { data: out, shape: [l.outChannels, g.oh, g.ow] };
     }
@@ -83,13 +96,10 @@ function forwardLayer(l: LayerSpec, x: Act): Act {
       const out = new Float64Array(c * g.oh * g.ow), argmax = new Int32Array(out.length).fill(-1);
       for (let ch = 0; ch < c; ch++) for (let oy = 0; oy < g.oh; oy++) for (let ox = 0; ox < g.ow; ox++) {
         let best = -Infinity, at = -1, sum = 0, n = 0;
-        for (let ky = 0; ky < g.kh; ky++) for (let kx = 0; kx < g.kw; kx++) {
-          const iy = oy * g.sh - g.pt + ky * g.dh, ix = ox * g.sw - g.pl + kx * g.dw;
-          if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
-          const q = (ch * h + iy) * w + ix;
+        windowTaps(g, h, w, ch, oy, ox, (q) => {
           if (x.data[q] > best) { best = x.data[q]; at = q; }
           sum += x.data[q]; n++;
-        }
+        });
         const o = (ch * g.oh + oy) * g.ow + ox;
         if (l.type === 'maxpool') { out[o] = best; argmax[o] = at; } else out[o] = sum / ((l as { countIncludePad?: boolean }).countIncludePad ? g.kh * g.kw : n);
       }
@@ -129,19 +139,10 @@ function backwardLayer(l: LayerSpec, x: Act, y: Act, gy: Grad): Grad {
     case 'relu': for (const [i, v] of gy) if (x.data[i] > 0) gx.set(i, v); return gx;
     case 'dense': for (const [o, v] of gy) for (let i = 0; i < l.in; i++) add(gx, i, l.weights[o * l.in + i] * v); return gx;
     case 'conv': {
-      const g = poolGeometry({ kernel: l.kernel, stride: l.stride ?? [1, 1], pads: l.pads, dilation: l.dilation }, h, w);
-      const groups = l.groups ?? 1, cinG = l.inChannels / groups, coutG = l.outChannels / groups;
+      const g = convGeometry(l, h, w);
       for (const [o, v] of gy) {
-        const co = Math.floor(o / (g.oh * g.ow)), oy = Math.floor(o / g.ow) % g.oh, ox = o % g.ow, grp = Math.floor(co / coutG);
-        for (let ci = 0; ci < cinG; ci++) for (let ky = 0; ky < g.kh; ky++) {
-          const iy = oy * g.sh - g.pt + ky * g.dh;
-          if (iy < 0 || iy >= h) continue;
-          for (let kx = 0; kx < g.kw; kx++) {
-            const ix = ox * g.sw - g.pl + kx * g.dw;
-            if (ix < 0 || ix >= w) continue;
-            add(gx, ((grp * cinG + ci) * h + iy) * w + ix, l.weights[((co * cinG + ci) * g.kh + ky) * g.kw + kx] * v);
-          }
-        }
+        const co = Math.floor(o / (g.oh * g.ow)), oy = Math.floor(o / g.ow) % g.oh, ox = o % g.ow;
+        convTaps(l, g, h, w, co, oy, ox, (q, weight) => add(gx, q, weight * v));
       }
       return gx;
     }
@@ -151,10 +152,7 @@ function backwardLayer(l: LayerSpec, x: Act, y: Act, gy: Grad): Grad {
       for (const [o, v] of gy) {
         const ch = Math.floor(o / (g.oh * g.ow)), oy = Math.floor(o / g.ow) % g.oh, ox = o % g.ow;
         const taps: number[] = [];
-        for (let ky = 0; ky < g.kh; ky++) for (let kx = 0; kx < g.kw; kx++) {
-          const iy = oy * g.sh - g.pt + ky * g.dh, ix = ox * g.sw - g.pl + kx * g.dw;
-          if (iy >= 0 && iy < h && ix >= 0 && ix < w) taps.push((ch * h + iy) * w + ix);
-        }
+        windowTaps(g, h, w, ch, oy, ox, (q) => taps.push(q));
         const n = l.countIncludePad ? g.kh * g.kw : taps.length;
         for (const q of taps) add(gx, q, v / n);
       }
@@ -177,7 +175,7 @@ function forwardCost(spec: NetworkSpec): number {
     const [, h, w] = chw(shape);
     if (l.type === 'dense') { cost += l.in * l.out; shape = [l.out]; }
     else if (l.type === 'conv') {
-      const g = poolGeometry({ kernel: l.kernel, stride: l.stride ?? [1, 1], pads: l.pads, dilation: l.dilation }, h, w);
+      const g = convGeometry(l, h, w);
       cost += l.outChannels * g.oh * g.ow * (l.inChannels / (l.groups ?? 1)) * g.kh * g.kw;
       shape = [l.outChannels, g.oh, g.ow];
     } else if (l.type === 'maxpool' || l.type === 'avgpool') { const g = poolGeometry(l, h, w); shape = [chw(shape)[0], g.oh, g.ow]; }
