@@ -141,7 +141,10 @@ describe('pathwise drift', () => {
     expect(Array.isArray(json.drift[0].classes[9].layers[0].entered)).toBe(true);
     const svg = readFileSync(join(out, 'path-drift.svg'), 'utf8');
     expect(svg.match(/<polyline /g)).toHaveLength(2);
-    expect(svg).toContain('ckpt_0.onnx→ckpt_1.onnx');
+    // File names are long: the steps are numbered and a key names the checkpoints.
+    expect(svg).toContain('>1→2</text>');
+    expect(svg).toContain('>1: ckpt_0.onnx</text>');
+    expect(svg).toContain('>3: ckpt_2.onnx</text>');
     // The statistics the CLI computed are the callback's (same weights, probe, options).
     const first = pathStatisticsFromJSON(readFileSync(join(out, 'stats', '0-ckpt_0.onnx.json'), 'utf8'));
     expect(comparePaths(first, records[0].stats).layers.every((l) => l.jaccard === 1)).toBe(true);

@@ -40,7 +40,8 @@ export function driftTable(snapshots: readonly DriftSnapshot[], rows: readonly D
   const head = [options.stepLabel ?? 'epochs', 'probe acc.', ...ordinals.map((o) => `ReLU ${o}: J / wJ`), ...ordinals.map((o) => `ReLU ${o}: +in / −out`)];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
   for (const r of rows) {
-    const acc = snapshots.find((s) => s.name === r.to)?.accuracy;
+    // Rows from driftRows compare snapshot i with i + 1 (names may repeat).
+    const acc = (rows.length === snapshots.length - 1 ? snapshots[rows.indexOf(r) + 1] : snapshots.find((s) => s.name === r.to))?.accuracy;
     const byOrd = new Map(r.comparison.layers.map((l) => [l.ordinal, l]));
     const cell = (o: number, f: (l: PathComparison['layers'][number]) => string) => (byOrd.has(o) ? f(byOrd.get(o)!) : '—');
     lines.push(`| ${r.from} → ${r.to} | ${acc === undefined ? '—' : `${(acc * 100).toFixed(1)}%`} | ` +
@@ -67,15 +68,15 @@ export function driftClassTable(rows: readonly DriftRow[], options: { stepLabel?
 
 /** A line plot (SVG): the weighted Jaccard between consecutive checkpoints, one line per ReLU layer. */
 export function driftPlot(rows: readonly DriftRow[], options: { stepLabel?: string; title?: string } = {}): string {
-  const labels = rows.map((r) => `${r.from}→${r.to}`);
-  const longest = Math.max(0, ...labels.map((l) => l.length));
-  // Long checkpoint names are drawn slanted below the axis.
-  const slant = longest > 8;
-  const W = Math.max(520, 56 + 130 + rows.length * (slant ? 28 : 60)), H = 300 + (slant ? longest * 4 : 0), L = 56, R = 130, T = 28, B = 46 + (slant ? longest * 4 : 0);
-  const ordinals = rows[0]?.comparison.layers.map((l) => l.ordinal) ?? [];
-  const colours = ['#2166ac', '#b2182b', '#1b7837', '#762a83', '#e08214'];
+  // Short names (epochs) label the steps directly; long ones (file names) are numbered, with a key.
+  const names = rows.length ? [rows[0].from, ...rows.map((r) => r.to)].map(String) : [];
+  const numbered = names.some((n) => n.length > 4);
+  const labels = rows.map((r, i) => (numbered ? `${i + 1}→${i + 2}` : `${r.from}→${r.to}`));
+  const key = numbered ? names.map((n, i) => `${i + 1}: ${n}`) : [];
+  const W = Math.max(520, 56 + 130 + rows.length * 60), L = 56, R = 130, T = 28, B = 46, plotH = 300;
+  const H = plotH + (key.length ? 10 + key.length * 15 : 0);
+  const y = (v: number) => T + (1 - v) * (plotH - T - B);
   const x = (i: number) => L + (rows.length <= 1 ? (W - L - R) / 2 : (i * (W - L - R)) / (rows.length - 1));
-  const y = (v: number) => T + (1 - v) * (H - T - B);
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`,
     `<rect width="${W}" height="${H}" fill="#fff"/>`,
@@ -83,10 +84,11 @@ export function driftPlot(rows: readonly DriftRow[], options: { stepLabel?: stri
   ];
   for (const v of [0, 0.25, 0.5, 0.75, 1])
     parts.push(`<line x1="${L}" x2="${W - R}" y1="${y(v)}" y2="${y(v)}" stroke="#ddd"/><text x="${L - 6}" y="${y(v) + 4}" text-anchor="end">${v.toFixed(2)}</text>`);
-  labels.forEach((label, i) => parts.push(slant
-    ? `<text x="${x(i)}" y="${H - B + 14}" text-anchor="end" transform="rotate(-35 ${x(i)} ${H - B + 14})">${escapeXml(label)}</text>`
-    : `<text x="${x(i)}" y="${H - B + 16}" text-anchor="middle">${escapeXml(label)}</text>`));
-  parts.push(`<text x="${(L + W - R) / 2}" y="${H - 8}" text-anchor="middle">${escapeXml(options.stepLabel ?? 'epochs')}</text>`);
+  labels.forEach((label, i) => parts.push(`<text x="${x(i)}" y="${plotH - B + 16}" text-anchor="middle">${escapeXml(label)}</text>`));
+  parts.push(`<text x="${(L + W - R) / 2}" y="${plotH - 8}" text-anchor="middle">${escapeXml(options.stepLabel ?? 'epochs')}</text>`);
+  key.forEach((line, i) => parts.push(`<text x="${L}" y="${plotH + 14 + i * 15}" class="key">${escapeXml(line)}</text>`));
+  const ordinals = rows[0]?.comparison.layers.map((l) => l.ordinal) ?? [];
+  const colours = ['#2166ac', '#b2182b', '#1b7837', '#762a83', '#e08214'];
   ordinals.forEach((o, k) => {
     const c = colours[k % colours.length];
     const pts = rows.flatMap((r, i) => {
