@@ -170,6 +170,17 @@ describe('inputs are checked, never guessed', () => {
 });
 
 describe('small ones', () => {
+  it('info shows the normalisation and class names a model declares', async () => {
+    const r = await run(['info', SAMPLE]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('input [1, 28, 28] (NCHW, 784 values), normalised as (p − 0.286) / 0.353 of p = pixel / 255 (model metadata)');
+    expect(r.stdout).toContain('10 classes: T-shirt/top, Trouser, Pullover, Dress, Coat, Sandal, Shirt, Sneaker, Bag, Ankle boot');
+    const j = JSON.parse((await run(['info', SAMPLE, '--json'])).stdout);
+    expect(j.normalisation).toEqual({ mean: [0.286], std: [0.353] });
+    const plain = await run(['info', PLAIN_CNN]);
+    expect(plain.stdout).toContain('input [1, 28, 28] (NCHW, 784 values)\n  10 classes\n');
+  });
+
   it('a closed stdout (EPIPE) ends quietly with exit code 0', () => {
     // `true` exits without reading, so every write of `info` meets a closed pipe.
     const r = spawnSync('bash', ['-c', `set -o pipefail; node ${JSON.stringify(join(root, 'bin', 'pathwise.js'))} info ${JSON.stringify(SAMPLE)} | true`],
