@@ -16,6 +16,32 @@ const require = createRequire(import.meta.url);
 const root = new URL('..', import.meta.url).pathname;
 
 const args = process.argv.slice(2);
+const USAGE = `usage: npm run bench [-- options]   (or: node bench/index.mjs [options])
+
+Runs every trial of bench/trials.mjs in its own child process, prints a table and writes
+bench/results/<timestamp>.json.
+
+  --filter REGEX   only trials whose id or group matches
+  --seconds S      each trial's time budget after warm-up (default 2)
+  --rounds R       run every trial R times, interleaved, keeping each trial's best (default 1)
+  --list           list the trials and exit
+  -h, --help       this help
+`;
+if (args.includes('--help') || args.includes('-h')) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
+{
+  const known = new Set(['--filter', '--seconds', '--rounds', '--list']);
+  const withValue = new Set(['--filter', '--seconds', '--rounds']);
+  for (let i = 0; i < args.length; i++) {
+    if (!known.has(args[i])) {
+      process.stderr.write(`bench: unknown argument ${JSON.stringify(args[i])}\n\n${USAGE}`);
+      process.exit(2);
+    }
+    if (withValue.has(args[i])) i++;
+  }
+}
 const opt = (name) => {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : undefined;

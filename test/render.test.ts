@@ -80,7 +80,7 @@ describe('heatmaps', () => {
   });
 
   it('encodes PNGs that decode to the same pixels', () => {
-    const { png } = heatmapPng(attribution, shape, { scale: 3 });
+    const { png } = heatmapPng(attribution, shape, { scale: 3, legend: false });
     expect(png.subarray(1, 4).toString()).toBe('PNG');
     const back = decodePng(png);
     const again = renderHeatmap(attribution, shape, { scale: 3 }).image;
@@ -160,8 +160,10 @@ describe('path diagram', () => {
     const units = Array.from({ length: 18 }, (_, i) => i);
     const svg = pathDiagramSvg({ target: 0, layers: [layer(0, units, units.map((u) => u / 100))] }, { reluLayers: reluLayers.slice(0, 1), maxUnits: 5 });
     expect(svg.match(/data-unit=/g)).toHaveLength(5);
-    expect(svg).toContain('+ 13 more units');
-    expect(svg).toContain('unit 17 (1, 2, 2)');
+    expect(svg).toContain('18 of 18 selected');
+    expect(svg).toContain('the best 5 by score drawn');
+    expect(svg).toContain('unit 17 (c, y, x = 1, 2, 2)');
+    expect(svg).toContain('>(1, 2, 2)</text>'); // conv units are labelled (c, y, x)
     expect(unitPosition(17, [2, 3, 3])).toBe('1, 2, 2');
     expect(unitPosition(17, [40])).toBe('17');
     expect(escapeXml(`a<"'&>`)).toBe('a&lt;&quot;&#39;&amp;&gt;');

@@ -178,11 +178,13 @@ describe.skipIf(!haveChromium)('HTML report in headless Chromium', () => {
     const conv = ex.layers.find((l) => l.ordinal === 0)!;
     await page.locator('tr.layer-link[data-ordinal="0"]').click();
     expect(await page.locator('.units-panel tr.unit-row').count()).toBe(conv.units.length);
-    expect(await page.locator('.units-panel th').nth(2).textContent()).toBe('position (c, h, w)');
+    // Conv units as (c, y, x), the flat index beside.
+    expect(await page.locator('.units-panel th').nth(1).textContent()).toBe('unit (c, y, x)');
+    expect(await page.locator('.units-panel th').nth(2).textContent()).toBe('flat index');
     const u = conv.units[0];
-    const pos = `${Math.floor(u / 120)}, ${Math.floor((u % 120) / 12)}, ${u % 12}`;
-    const row = page.locator('.units-panel tr.unit-row').filter({ has: page.locator(`td:nth-child(2):text-is("${u}")`) });
-    expect(await row.locator('td:nth-child(3)').textContent()).toBe(pos);
+    const pos = `(${Math.floor(u / 120)}, ${Math.floor((u % 120) / 12)}, ${u % 12})`;
+    const row = page.locator('.units-panel tr.unit-row').filter({ has: page.locator(`td:nth-child(3):text-is("${u}")`) });
+    expect(await row.locator('td:nth-child(2)').textContent()).toBe(pos);
     expect(errors).toEqual([]);
     expect(requests.filter((r) => r !== url && !r.startsWith('data:'))).toEqual([]);
     await page.close();

@@ -8,7 +8,9 @@ import { join, resolve } from 'node:path';
 import type { Explanation } from '../explain/types.js';
 import { encodePng, renderInput, autoScale } from '../render/image.js';
 import { renderHeatmap } from '../render/heatmap.js';
+import { renderHeatmapFigure, softmaxAt } from '../render/figure.js';
 import { pathDiagramSvg } from '../render/diagram.js';
+import { pathEdges } from '../render/path-edges.js';
 import { UsageError, version, type CliContext, type CliIO } from './program.js';
 import { addInputOptions, BASELINE_NAME, explainAll, explainOptions, openInputs, reportHtml, type ExplainFlags } from './explaining.js';
 
@@ -50,15 +52,16 @@ function explanationJson(e: Explanation) {
 }
 
 
-function summaryLine(label: string, e: Explanation): string {
+function summaryLine(label: string, e: Explanation, classNames?: readonly string[]): string {
   const sizes = e.layers.map((l) => l.units.length).reverse().join(', ');
-  return `${label}: class ${e.target}${e.target === e.predicted ? ' (predicted)' : ` (predicted ${e.predicted})`}, ` +
+  const cls = (c: number) => (classNames ? `${c} (${classNames[c]})` : String(c));
+  return `${label}: class ${cls(e.target)}${e.target === e.predicted ? ' (predicted)' : ` (predicted ${cls(e.predicted)})`}, ` +
     `path logit ${e.pathLogit.toFixed(4)}, ${e.layers.length} path layer${e.layers.length === 1 ? '' : 's'} (${sizes} units, top → bottom)`;
 }
 
 async function runExplain(modelPath: string, flags: ExplainFlags, io: CliIO): Promise<void> {
   if (!flags.out) throw new UsageError("required option '-o, --out <dir>' not specified");
-  const { model, shape, batch } = await openInputs(modelPath, flags);
+  const { model, shape, batch, normalisation, classNames, spec } = await openInputs(modelPath, flags, io);
   try {
     const outDir = resolve(flags.out);
     await mkdir(outDir, { recursive: true });
@@ -76,13 +79,18 @@ async function runExplain(modelPath: string, flags: ExplainFlags, io: CliIO): Pr
     const { explanations, baselines } = await explainAll(model, batch, explainOptions(flags, batch.count), io, flags.progress !== false, async (e, i, base) => {
       const prefix = batch.count > 1 ? `${String(i).padStart(digits, '0')}-` : '';
       const x = batch.values.subarray(i * model.inputSize, (i + 1) * model.inputSize);
-      const picture = renderInput(x, shape, { mean: flags.mean, std: flags.std, scale });
-      const heat = renderHeatmap(e.attribution, shape, { scale, clipPercentile: flags.clip });
+      const picture = renderInput(x, shape, { mean: normalisation.mean, std: normalisation.std, scale });
+      // Figures: the class (name) and its probability above, a colour bar below; the map with the input's outline.
+      const title = classNames ? classNames[e.target] : `class ${e.target}`;
+      const figure = { title, probability: softmaxAt(e.logits, e.target) };
+      const heat = renderHeatmapFigure(e.attribution, shape, { scale, clipPercentile: flags.clip, outline: x, ...figure });
       const files: Record<string, string | string[]> = {
         input: await write(`${prefix}input.png`, encodePng(picture)),
         heatmap: await write(`${prefix}heatmap.png`, encodePng(heat.image)),
-        overlay: await write(`${prefix}heatmap-overlay.png`, encodePng(renderHeatmap(e.attribution, shape, { overlay: picture, limit: heat.limit }).image)),
-        diagram: await write(`${prefix}path.svg`, pathDiagramSvg(e, { reluLayers: model.gateLayers, inputShape: model.inputShape })),
+        overlay: await write(`${prefix}heatmap-overlay.png`, encodePng(renderHeatmapFigure(e.attribution, shape, { overlay: picture, limit: heat.limit, ...figure }).image)),
+        diagram: await write(`${prefix}path.svg`, pathDiagramSvg(e, {
+          reluLayers: model.gateLayers, inputShape: model.inputShape, classNames, edges: spec ? pathEdges(spec, x, e, { perUnit: 12 }) : undefined,
+        })),
       };
       if (flags.perChannel && shape.channels > 1) {
         const list: string[] = [];
@@ -90,7 +98,7 @@ async function runExplain(modelPath: string, flags: ExplainFlags, io: CliIO): Pr
           list.push(await write(`${prefix}heatmap-c${c}.png`, encodePng(renderHeatmap(e.attribution, shape, { channel: c, scale, limit: heat.limit }).image)));
         files.channels = list;
       }
-      if (base) files.baseline = await write(`${prefix}baseline-input-x-gradient.png`, encodePng(renderHeatmap(base, shape, { scale, clipPercentile: flags.clip }).image));
+      if (base) files.baseline = await write(`${prefix}baseline-input-x-gradient.png`, encodePng(renderHeatmapFigure(base, shape, { scale, clipPercentile: flags.clip, title: `${title}: ${BASELINE_NAME}` }).image));
       if (e.decomposition) {
         // The largest components by |contribution|, each as a heatmap.
         const d = e.decomposition;
@@ -102,14 +110,15 @@ async function runExplain(modelPath: string, flags: ExplainFlags, io: CliIO): Pr
       }
       items.push({ input: batch.labels[i], files, heatmapLimit: heat.limit, ...explanationJson(e) });
     }, flags.baseline);
-    if (flags.report) await write('report.html', reportHtml(modelPath, flags, { model, batch, shape, explanations, baselines }));
+    if (flags.report) await write('report.html', reportHtml(modelPath, flags, { model, batch, shape, explanations, baselines, normalisation, classNames, spec }));
     const doc = {
       pathwise: version(),
       model: { source: modelPath, inputShape: model.inputShape, numClasses: model.numClasses, reluLayers: model.gateLayers },
       settings: {
         width: flags.width ?? 'all', depth: flags.depth ?? 'all', target: flags.target ?? 'predicted', semantics: flags.semantics ?? 'official',
         threshold: flags.threshold, decompose: flags.decompose, decomposeLayer: flags.decomposeLayer, paths: flags.paths, baseline: flags.baseline ? BASELINE_NAME : undefined,
-        mean: flags.mean, std: flags.std, imageShape: [shape.channels, shape.height, shape.width],
+        mean: normalisation.mean, std: normalisation.std, normalisation: normalisation.source, imageShape: [shape.channels, shape.height, shape.width],
+        classNames,
       },
       explanations: items,
     };
@@ -125,7 +134,7 @@ async function runExplain(modelPath: string, flags: ExplainFlags, io: CliIO): Pr
       }) + '\n');
     } else {
       const shown = explanations.slice(0, 20);
-      shown.forEach((e, i) => io.stdout.write(summaryLine(batch.labels[i], e) + '\n'));
+      shown.forEach((e, i) => io.stdout.write(summaryLine(batch.labels[i], e, classNames) + '\n'));
       if (explanations.length > shown.length) io.stdout.write(`… and ${explanations.length - shown.length} more\n`);
       io.stdout.write(`wrote ${written.length} files to ${outDir}\n`);
     }
@@ -140,7 +149,7 @@ export function addExplainCommand(program: Command, ctx: CliContext): void {
     .argument('<model>', 'an .onnx file or a tfjs model.json'))
     .requiredOption('-o, --out <dir>', 'output folder')
     .option('--per-channel', 'also write one heatmap per input channel')
-    .addOption(new Option('--clip <percentile>', 'colour limit at this percentile of |attribution| (default: the maximum)').argParser(Number))
+    .addOption(new Option('--clip <percentile>', 'colour limit at this percentile of |attribution| (default 99.5; 100 is the maximum)').argParser(Number))
     .option('--report', 'also write report.html')
     .action(async (model: string, flags: ExplainFlags) => runExplain(model, flags, ctx.io));
 }

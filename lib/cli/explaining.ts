@@ -5,6 +5,12 @@
  */
 import { Command } from 'commander';
 import cliProgress from 'cli-progress';
+import { existsSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { extname } from 'node:path';
+import { metadataNormalisation, readOnnxMetadata } from '../io/onnx-metadata.js';
+import { parseOnnx } from '../onnx/load.js';
+import type { NetworkSpec } from '../model/layers.js';
 import { loadModel, loadModelSync, type Model } from '../model/model.js';
 import { explainBatch } from '../explain/explain.js';
 import type { Depth, Explanation, ExplainBatchOptions, Width } from '../explain/types.js';
@@ -30,6 +36,8 @@ export interface ExplainFlags {
   mean?: number[];
   std?: number[];
   imageShape?: number[];
+  resize?: boolean;
+  classes?: string;
   perChannel?: boolean;
   clip?: number;
   report?: boolean;
@@ -112,18 +120,91 @@ export function explainOptions(flags: ExplainFlags, count: number): ExplainBatch
 
 export interface Prepared {
   model: Model;
+  normalisation: AppliedNormalisation;
+  classNames?: string[];
+  spec?: NetworkSpec;
   batch: InputBatch;
   shape: ImageShape;
   explanations: Explanation[];
   baselines: Float32Array[];
 }
 
-export async function openInputs(modelPath: string, flags: ExplainFlags) {
+/** The normalisation applied to PNG inputs (and undone to draw any input), and where it came from. */
+export interface AppliedNormalisation {
+  mean?: number[];
+  std?: number[];
+  source: '--mean/--std' | 'model metadata' | 'none';
+}
+
+/** The model's layer spec, for the path diagram's edge weights; undefined if it cannot be read again. */
+async function modelSpec(path: string): Promise<NetworkSpec | undefined> {
+  try {
+    return isTfjsSource(path) ? await tfjsSourceToSpec(path) : parseOnnx(await readFile(path));
+  } catch {
+    return undefined;
+  }
+}
+
+/** What an ONNX file says about itself in metadata_props (nothing for other sources). */
+async function modelMetadata(path: string): Promise<Map<string, string>> {
+  if (isTfjsSource(path)) return new Map();
+  try {
+    return readOnnxMetadata(await readFile(path));
+  } catch {
+    return new Map(); // unreadable or undecodable: loadModel reports it
+  }
+}
+
+const numbersText = (v: readonly number[]) => (v.length === 1 ? String(v[0]) : `(${v.join(', ')})`);
+
+function chooseNormalisation(flags: ExplainFlags, meta: Map<string, string>): AppliedNormalisation {
+  if ((flags.mean === undefined) !== (flags.std === undefined))
+    throw new UsageError(`--mean and --std go together (got only ${flags.mean === undefined ? '--std' : '--mean'}): inputs are (p − mean) / std, ` +
+      'one value or one per channel each');
+  if (flags.mean && flags.std) return { mean: flags.mean, std: flags.std, source: '--mean/--std' };
+  const fromModel = metadataNormalisation(meta);
+  if (fromModel) return { ...fromModel, source: 'model metadata' };
+  return { source: 'none' };
+}
+
+/**
+ * Class names from `--classes` (a file with one name per line, or a comma-separated list), else
+ * from the model's metadata `pathwise.classes` (comma-separated); the count must match.
+ */
+export function classNamesOf(option: string | undefined, meta: ReadonlyMap<string, string>, numClasses: number): string[] | undefined {
+  let names: string[] | undefined, origin = '--classes';
+  if (option !== undefined) {
+    const isFile = existsSync(option) && !option.includes(',');
+    names = (isFile ? readFileSync(option, 'utf8').split(/\r?\n/) : option.split(',')).map((s) => s.trim()).filter(Boolean);
+    if (isFile) origin = option;
+  } else if (meta.has('pathwise.classes')) {
+    names = meta.get('pathwise.classes')!.split(',').map((s) => s.trim()).filter(Boolean);
+    origin = "the model's metadata pathwise.classes";
+  }
+  if (names && names.length !== numClasses)
+    throw new UsageError(`${origin} names ${names.length} class${names.length === 1 ? '' : 'es'}; the model has ${numClasses}`);
+  return names;
+}
+
+export async function openInputs(modelPath: string, flags: ExplainFlags, io?: CliIO) {
+  const meta = await modelMetadata(modelPath);
+  const normalisation = chooseNormalisation(flags, meta);
   const model = await openModel(modelPath, { stripSoftmax: flags.stripSoftmax });
   try {
+    const classNames = classNamesOf(flags.classes, meta, model.numClasses);
     const shape = imageShapeOf(model.inputShape, flags.imageShape);
-    const batch = await readInputs(flags.input, model, shape, { mean: flags.mean, std: flags.std });
-    return { model, shape, batch };
+    const warn = (m: string) => io?.stderr.write(`pathwise: warning: ${m}\n`);
+    const batch = await readInputs(flags.input, model, shape, { mean: normalisation.mean, std: normalisation.std, resize: flags.resize, warn });
+    // Said once the inputs are read: what was applied.
+    if (flags.input.some((f) => extname(f).toLowerCase() === '.png')) {
+      if (normalisation.source === 'none')
+        warn('PNG inputs read as p = pixel / 255 in [0, 1], not normalised: neither --mean/--std nor the model\'s metadata ' +
+          '(pathwise.mean / pathwise.std) give a normalisation; if the model was trained on normalised inputs, pass --mean and --std');
+      else
+        io?.stderr.write(`pathwise: PNG inputs normalised as (p − ${numbersText(normalisation.mean!)}) / ${numbersText(normalisation.std!)}, ` +
+          `p = pixel / 255 (from ${normalisation.source === 'model metadata' ? "the model's metadata pathwise.mean / pathwise.std" : '--mean/--std'})\n`);
+    }
+    return { model, shape, batch, normalisation, classNames, spec: await modelSpec(modelPath) };
   } catch (e) {
     model.dispose();
     throw e;
@@ -144,8 +225,10 @@ export function reportHtml(modelPath: string, flags: ExplainFlags, p: Prepared):
       baselines: p.baselines[i] ? [{ name: BASELINE_NAME, attribution: p.baselines[i] }] : undefined,
     })),
     imageShape: p.shape,
-    mean: flags.mean,
-    std: flags.std,
+    mean: p.normalisation.mean,
+    std: p.normalisation.std,
+    classNames: p.classNames,
+    spec: p.spec,
     settings: {
       width: flags.width ?? 'all', depth: flags.depth ?? 'all', target: flags.target, semantics: flags.semantics ?? 'official',
       threshold: flags.threshold,
@@ -166,9 +249,11 @@ export function addInputOptions(cmd: Command): Command {
     .option('--decompose-layer <ordinal>', 'the path layer to decompose (default the top one)', parseInteger('decompose-layer'))
     .option('--paths <k>', 'also find the top k one-way paths (one unit per path layer)', parseInteger('paths'))
     .option('--baseline', 'also compute input × gradient for comparison')
-    .option('--mean <values>', 'per-channel mean of the input normalisation, e.g. 0.485,0.456,0.406 (PNG inputs are normalised with it)', numberList('mean'))
-    .option('--std <values>', 'per-channel standard deviation of the input normalisation', numberList('std'))
+    .option('--mean <values>', 'per-channel mean of the input normalisation of p = pixel / 255, e.g. 0.485,0.456,0.406; with --std (default: the model\'s metadata pathwise.mean, else none)', numberList('mean'))
+    .option('--std <values>', 'per-channel standard deviation of the input normalisation; with --mean', numberList('std'))
     .option('--image-shape <C,H,W>', 'how to read a flat model input as an image', numberList('image-shape'))
+    .option('--resize', 'resample PNG inputs of another size to the model\'s H × W (default: refuse them)')
+    .option('--classes <names.txt|a,b,c>', 'class names: a file with one per line, or a comma-separated list (default: the model\'s metadata pathwise.classes, else numbers)')
     .option('--strip-softmax', "tfjs models: explain the logits under a final softmax")
     .option('--json', 'machine-readable output on stdout')
     .option('--no-progress', 'no progress bar (it only shows on a terminal anyway)');

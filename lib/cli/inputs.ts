@@ -1,16 +1,19 @@
 /**
  * Reading model inputs for the CLI: .npy arrays, .json number arrays and PNG images.
  *
- * .npy and .json values are taken as already normalised, in the model's NCHW order; a file may
- * hold one input or a batch (any multiple of the input size). PNG pixels are scaled to [0, 1],
- * converted to the model's channels (grey ↔ RGB), resized to its H × W and normalised per channel
- * as (p − mean) / std. The alpha channel is ignored.
+ * .npy and .json values are taken as already normalised, in the model's NCHW order: an .npy holds
+ * one input (the model's input shape, or flat) or a batch ([N, ...input shape], or [N, inputSize]),
+ * and any other shape is an error naming both shapes; values that look like raw pixels draw a
+ * warning. PNG pixels are scaled to [0, 1], converted to the model's channels (grey ↔ RGB) and
+ * normalised per channel as (p − mean) / std (lib/io/image.ts); a PNG of another size than the
+ * model's is refused unless `resize`. The alpha channel is ignored.
  */
 import { readFile } from 'node:fs/promises';
 import { extname, basename } from 'node:path';
 import { parseNpy } from '../io/npy.js';
 import { checkFinite } from '../validate.js';
-import { decodePng, resamplePlane, type ImageShape } from '../render/image.js';
+import { decodePng, type ImageShape } from '../render/image.js';
+import { imageToInput, looksUnnormalised } from '../io/image.js';
 
 export interface InputBatch {
   /** n × inputSize values back to back. */
@@ -21,50 +24,17 @@ export interface InputBatch {
 }
 
 export interface NormaliseOptions {
-  /** Per-channel mean (1 or C values), default 0. */
+  /** Per-channel mean (1 or C values); with std. */
   mean?: readonly number[];
-  /** Per-channel standard deviation (1 or C values), default 1. */
+  /** Per-channel standard deviation (1 or C values); with mean. */
   std?: readonly number[];
+  /** Resample PNGs of another size to the model's (default: refuse them). */
+  resize?: boolean;
+  /** Where warnings go (one line each, without the "pathwise: warning: " prefix). */
+  warn?: (message: string) => void;
 }
 
-function perChannel(values: readonly number[] | undefined, channels: number, what: string, fallback: number): number[] {
-  if (values === undefined) return new Array<number>(channels).fill(fallback);
-  if (values.length === 1) return new Array<number>(channels).fill(values[0]);
-  if (values.length !== channels) throw new RangeError(`--${what} needs 1 or ${channels} values (one per channel), got ${values.length}`);
-  return [...values];
-}
-
-/** Turns a decoded PNG into one normalised model input of the given image shape. */
-export function imageToInput(png: { width: number; height: number; data: Uint8Array }, shape: ImageShape, options: NormaliseOptions = {}): Float32Array {
-  const { channels: c, height: h, width: w } = shape;
-  if (c !== 1 && c !== 3)
-    throw new RangeError(`a PNG can feed a model with 1 or 3 input channels; this model reads ${c} channels of ${h}×${w}`);
-  const mean = perChannel(options.mean, c, 'mean', 0);
-  const std = perChannel(options.std, c, 'std', 1);
-  std.forEach((s, i) => {
-    if (!(s > 0) || !Number.isFinite(s)) throw new RangeError(`--std values must be positive, got ${s} for channel ${i}`);
-  });
-  const n = png.width * png.height;
-  const planes: Float64Array[] = [];
-  if (c === 1) {
-    const grey = new Float64Array(n);
-    for (let p = 0; p < n; p++)
-      grey[p] = (0.299 * png.data[p * 4] + 0.587 * png.data[p * 4 + 1] + 0.114 * png.data[p * 4 + 2]) / 255;
-    planes.push(grey);
-  } else {
-    for (let k = 0; k < 3; k++) {
-      const plane = new Float64Array(n);
-      for (let p = 0; p < n; p++) plane[p] = png.data[p * 4 + k] / 255;
-      planes.push(plane);
-    }
-  }
-  const out = new Float32Array(c * h * w);
-  planes.forEach((plane, ch) => {
-    const resized = resamplePlane(plane, png.height, png.width, h, w);
-    for (let p = 0; p < h * w; p++) out[ch * h * w + p] = (resized[p] - mean[ch]) / std[ch];
-  });
-  return out;
-}
+export { imageToInput };
 
 function flattenJson(value: unknown, out: number[], path: string): void {
   if (typeof value === 'number') {
@@ -78,12 +48,38 @@ function flattenJson(value: unknown, out: number[], path: string): void {
   throw new TypeError(`${path} must be a number or an array of numbers, got ${value === null ? 'null' : typeof value}`);
 }
 
-function batchOf(values: Float32Array, inputSize: number, origin: string, shapeText: string, modelShape: readonly number[]): number {
-  if (values.length === 0 || values.length % inputSize !== 0)
-    throw new RangeError(
-      `${origin} holds ${values.length} values${shapeText}; the model input [${modelShape.join(', ')}] needs ${inputSize} per input`,
-    );
-  return values.length / inputSize;
+const shapeText = (shape: readonly number[]) => `[${shape.join(', ')}]`;
+
+/**
+ * How many inputs an array of this shape holds for a model of this input shape, or an error naming
+ * both: the input shape itself or flat [inputSize] is one input; [N, ...input shape] or
+ * [N, inputSize] is N inputs; for a one-channel model, [N, H, W] is N inputs too.
+ */
+export function batchOfShape(shape: readonly number[], model: { inputShape: readonly number[]; inputSize: number }, origin: string): number {
+  const ms = model.inputShape, size = model.inputSize;
+  const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+  if (same(shape, ms) || same(shape, [size])) return 1;
+  const [n, ...rest] = shape;
+  if (shape.length >= 2 && n >= 1 && (same(rest, ms) || same(rest, [size]) || (ms.length === 3 && ms[0] === 1 && same(rest, ms.slice(1))))) return n;
+  // A channels-last image given to an NCHW model is a common slip: say so.
+  const tail = shape.slice(-3);
+  if (ms.length === 3 && ms[0] > 1 && tail.length === 3 && same(tail, [ms[1], ms[2], ms[0]]))
+    throw new RangeError(`${origin} has shape ${shapeText(shape)}, which looks channels-last (H, W, C); pathwise takes NCHW inputs ${shapeText(ms)}: transpose it first`);
+  throw new RangeError(`${origin} has shape ${shapeText(shape)} (${shape.reduce((a, b) => a * b, 1)} values); the model takes ${shapeText(ms)} ` +
+    `(one input of ${size} values) or [N, ${ms.join(', ')}] (a batch)`);
+}
+
+/** The shape of a regular nested JSON array of numbers, or undefined if it is ragged. */
+function jsonShape(value: unknown): number[] | undefined {
+  if (typeof value === 'number') return [];
+  if (!Array.isArray(value) || value.length === 0) return undefined;
+  const inner = jsonShape(value[0]);
+  if (!inner) return undefined;
+  for (let i = 1; i < value.length; i++) {
+    const s = jsonShape(value[i]);
+    if (!s || s.length !== inner.length || s.some((d, k) => d !== inner[k])) return undefined;
+  }
+  return [value.length, ...inner];
 }
 
 /**
@@ -111,17 +107,12 @@ export async function readInputs(
     let values: Float32Array;
     let count: number;
     if (ext === '.png') {
-      values = imageToInput(decodePng(bytes, file), imageShape, options);
+      values = imageToInput(decodePng(bytes, file), imageShape, { mean: options.mean, std: options.std, resize: options.resize, origin: file });
       count = 1;
     } else if (ext === '.npy') {
       const arr = parseNpy(bytes, file);
+      count = batchOfShape(arr.shape, model, file);
       values = Float32Array.from(arr.data as ArrayLike<number | bigint>, Number);
-      count = batchOf(values, model.inputSize, file, ` (shape [${arr.shape.join(', ')}])`, model.inputShape);
-      // A channels-last image given to an NCHW model is a common slip: say so.
-      const ms = model.inputShape;
-      const tail = arr.shape.slice(-3);
-      if (ms.length === 3 && ms[0] > 1 && tail.length === 3 && tail.join() === [ms[1], ms[2], ms[0]].join() && tail.join() !== ms.join())
-        throw new RangeError(`${file} has shape [${arr.shape.join(', ')}], which looks channels-last (H, W, C); pathwise takes NCHW inputs [${ms.join(', ')}]: transpose it first`);
     } else if (ext === '.json') {
       let json: unknown;
       try {
@@ -132,11 +123,20 @@ export async function readInputs(
       const flat: number[] = [];
       flattenJson(json, flat, file);
       values = Float32Array.from(flat);
-      count = batchOf(values, model.inputSize, file, '', model.inputShape);
+      const shape = jsonShape(json);
+      if (shape && shape.length > 1) count = batchOfShape(shape, model, file);
+      else if (values.length > 0 && values.length % model.inputSize === 0) count = values.length / model.inputSize;
+      else throw new RangeError(`${file} holds ${values.length} values; the model input ${shapeText(model.inputShape)} needs ${model.inputSize} per input`);
     } else {
       throw new RangeError(`input ${file}: unknown file type ${JSON.stringify(ext || '(none)')} (use .npy, .json or .png)`);
     }
     checkFinite(values, file);
+    if (ext !== '.png') {
+      const raw = looksUnnormalised(values);
+      if (raw && options.warn)
+        options.warn(`${file}: every value is in ${raw}, which looks like raw pixels; .npy and .json inputs are used as given ` +
+          '(normalised, as the model was trained): normalise them first, or give PNG images with --mean/--std');
+    }
     parts.push(values);
     for (let i = 0; i < count; i++) labels.push(count > 1 ? `${name} [${i}]` : name);
   }

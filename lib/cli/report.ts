@@ -7,11 +7,11 @@ import { addInputOptions, explainAll, explainOptions, openInputs, REPORT_LIMIT, 
 
 async function runReport(modelPath: string, flags: ExplainFlags, io: CliIO): Promise<void> {
   if (!flags.out) throw new UsageError("required option '-o, --out <file.html>' not specified");
-  const { model, shape, batch } = await openInputs(modelPath, flags);
+  const { model, shape, batch, normalisation, classNames, spec } = await openInputs(modelPath, flags, io);
   let html: string, count: number;
   try {
     const { explanations, baselines } = await explainAll(model, batch, explainOptions(flags, batch.count), io, flags.progress !== false, undefined, flags.baseline);
-    html = reportHtml(modelPath, flags, { model, batch, shape, explanations, baselines });
+    html = reportHtml(modelPath, flags, { model, batch, shape, explanations, baselines, normalisation, classNames, spec });
     count = Math.min(REPORT_LIMIT, explanations.length);
   } finally {
     model.dispose();

@@ -136,7 +136,7 @@ export interface GateLayerInfo extends ReluLayerInfo {
 }
 
 export interface PathLayer {
-  /** Which ReLU layer (see Model.reluLayers). */
+  /** Which gate (path) layer (see Model.gateLayers). */
   ordinal: number;
   /** Selected units: ascending flat (NCHW) indices into the layer's output. */
   units: Int32Array;

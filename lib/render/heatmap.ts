@@ -1,8 +1,13 @@
 /**
  * Attribution heatmaps: a diverging colour map symmetric around 0 (negative blue, zero white,
- * positive red; ColorBrewer RdBu), per channel or summed over channels, alone or over the input.
+ * positive red; ColorBrewer RdBu), per channel or summed over channels, alone or over the input,
+ * with an optional outline of the input. The colour limit is robust by default (the 99.5th
+ * percentile of |attribution|), so that a few extreme pixels do not wash out the rest.
+ * heatmapPng draws the map as a figure (lib/render/figure.ts): a colour bar, and the class name and
+ * probability when given.
  */
-import { autoScale, createImage, encodePng, upscale, type ImageShape, type RgbaImage } from './image.js';
+import { autoScale, createImage, encodePng, imageShapeOf, upscale, type ImageShape, type RgbaImage } from './image.js';
+import { renderHeatmapFigure, type HeatmapFigureOptions } from './figure.js';
 
 /** ColorBrewer RdBu, 11 classes, ordered from −1 (dark blue) through 0 (near white) to +1 (dark red). */
 const RDBU: ReadonlyArray<readonly [number, number, number]> = [
@@ -68,16 +73,39 @@ export function absPercentile(values: ArrayLike<number>, q: number): number {
   return a[Math.min(a.length - 1, Math.max(0, Math.ceil((q / 100) * a.length) - 1))];
 }
 
+/** The default colour limit: this percentile of |v| over the drawn map. */
+export const DEFAULT_CLIP_PERCENTILE = 99.5;
+
+/** An image shape, or a model's input shape (e.g. model.inputShape), read as imageShapeOf does. */
+export type ShapeLike = ImageShape | readonly number[];
+
+/** The image shape of a ShapeLike. */
+export function toImageShape(shape: ShapeLike): ImageShape {
+  if (Array.isArray(shape) || ArrayBuffer.isView(shape)) return imageShapeOf(Array.from(shape as readonly number[]));
+  const s = shape as ImageShape;
+  if (s && typeof s === 'object' && [s.channels, s.height, s.width].every((d) => Number.isSafeInteger(d) && d > 0)) return s;
+  throw new TypeError(`shape must be { channels, height, width } or an input shape such as model.inputShape, got ${JSON.stringify(shape)}`);
+}
+
 export interface HeatmapOptions {
   /** Channel to draw, or 'sum' (default) over channels. */
   channel?: number | 'sum';
   /**
-   * The value drawn at full colour, symmetric (−limit is full blue). Default: max |v| of the
-   * drawn map, or its `clipPercentile`-th percentile when given.
+   * The value drawn at full colour, symmetric (−limit is full blue). Default: the
+   * `clipPercentile`-th percentile of |v| over the drawn map (99.5 unless given).
    */
   limit?: number;
-  /** Use this percentile of |v| as the limit (e.g. 99.5), so a few outliers do not wash out the rest. */
+  /**
+   * Use this percentile of |v| as the limit (default 99.5), so a few outliers do not wash out the
+   * rest; 100 is the maximum.
+   */
   clipPercentile?: number;
+  /**
+   * The input (flat NCHW, the map's shape): its outline — the boundary between pixels brighter and
+   * darker than its mean — is drawn over the map in dark grey (not for a noisy input, whose
+   * boundary would cross more than 30% of its pixels).
+   */
+  outline?: ArrayLike<number>;
   /**
    * A picture to draw the heatmap over (the input, see renderInput, at any integer multiple of
    * the map's size). Each pixel blends the darkened grey picture with a saturated colour of the
@@ -97,10 +125,11 @@ export interface Heatmap {
 }
 
 /** Renders a flat NCHW attribution as a diverging heatmap image. */
-export function renderHeatmap(attribution: ArrayLike<number>, shape: ImageShape, options: HeatmapOptions = {}): Heatmap {
+export function renderHeatmap(attribution: ArrayLike<number>, shapeLike: ShapeLike, options: HeatmapOptions = {}): Heatmap {
+  const shape = toImageShape(shapeLike);
   const { height: h, width: w } = shape;
   const plane = attributionPlane(attribution, shape, options.channel ?? 'sum');
-  let limit = options.limit ?? (options.clipPercentile !== undefined ? absPercentile(plane, options.clipPercentile) : maxAbs(plane));
+  let limit = options.limit ?? absPercentile(plane, options.clipPercentile ?? DEFAULT_CLIP_PERCENTILE);
   // A percentile that lands on zeros (a sparse map) would blank the picture: use the maximum.
   if (options.limit === undefined && limit === 0) limit = maxAbs(plane);
   if (!(limit > 0) || !Number.isFinite(limit)) limit = 0;
@@ -146,11 +175,50 @@ export function renderHeatmap(attribution: ArrayLike<number>, shape: ImageShape,
       }
     }
   }
+  if (options.outline) drawOutline(big, options.outline, shape, scale);
   return { image: big, limit };
 }
 
-/** renderHeatmap encoded as PNG bytes. */
-export function heatmapPng(attribution: ArrayLike<number>, shape: ImageShape, options: HeatmapOptions = {}): { png: Buffer; limit: number } {
-  const { image, limit } = renderHeatmap(attribution, shape, options);
+/**
+ * Draws the outline of an input over an enlarged map: where a pixel's brightness (the mean over
+ * channels) is on the other side of the input's mean than its right or lower neighbour, a line
+ * along their shared edge.
+ */
+function drawOutline(big: RgbaImage, input: ArrayLike<number>, shape: ImageShape, scale: number): void {
+  const { channels: c, height: h, width: w } = shape;
+  if (input.length !== c * h * w) throw new RangeError(`outline has ${input.length} values, the image shape ${c}×${h}×${w} needs ${c * h * w}`);
+  const bright = new Float64Array(h * w);
+  let mean = 0;
+  for (let ch = 0; ch < c; ch++) for (let p = 0; p < h * w; p++) bright[p] += input[ch * h * w + p] / c;
+  for (const v of bright) mean += v / (h * w);
+  const on = (y: number, x: number) => bright[y * w + x] > mean;
+  // A noisy input (no shape to outline) would be covered in lines: then draw none.
+  let crossings = 0;
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+    if (x + 1 < w && on(y, x) !== on(y, x + 1)) crossings++;
+    if (y + 1 < h && on(y, x) !== on(y + 1, x)) crossings++;
+  }
+  if (crossings > 0.3 * h * w) return;
+  const thick = Math.max(1, Math.round(scale / 8));
+  const paint = (x0: number, y0: number, x1: number, y1: number) => {
+    for (let y = Math.max(0, y0); y < Math.min(big.height, y1); y++) for (let x = Math.max(0, x0); x < Math.min(big.width, x1); x++) {
+      const q = (y * big.width + x) * 4;
+      big.data[q] = 40; big.data[q + 1] = 40; big.data[q + 2] = 40;
+    }
+  };
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+    if (x + 1 < w && on(y, x) !== on(y, x + 1)) paint((x + 1) * scale - thick, y * scale, (x + 1) * scale + thick, (y + 1) * scale);
+    if (y + 1 < h && on(y, x) !== on(y + 1, x)) paint(x * scale, (y + 1) * scale - thick, (x + 1) * scale, (y + 1) * scale + thick);
+  }
+}
+
+/**
+ * A heatmap as PNG bytes: by default a figure with a colour bar (and the title, class name and
+ * probability when given, see HeatmapFigureOptions); `legend: false` gives the bare map.
+ * `shape` may be model.inputShape.
+ */
+export function heatmapPng(attribution: ArrayLike<number>, shape: ShapeLike, options: HeatmapFigureOptions & { legend?: boolean } = {}): { png: Buffer; limit: number } {
+  const { legend = true, ...rest } = options;
+  const { image, limit } = legend ? renderHeatmapFigure(attribution, shape, rest) : renderHeatmap(attribution, shape, rest);
   return { png: encodePng(image), limit };
 }

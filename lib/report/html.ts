@@ -8,6 +8,9 @@ import type { Explanation, ReluLayerInfo } from '../explain/types.js';
 import { encodePng, imageShapeOf, pngDataUri, renderInput, autoScale, type ImageShape, type RgbaImage } from '../render/image.js';
 import { divergingCssGradient, renderHeatmap } from '../render/heatmap.js';
 import { escapeXml, pathDiagramSvg } from '../render/diagram.js';
+import { pathEdges, type PathEdges } from '../render/path-edges.js';
+import { softmaxAt } from '../render/figure.js';
+import type { NetworkSpec } from '../model/layers.js';
 
 export interface ReportModelInfo {
   inputShape: readonly number[];
@@ -30,6 +33,8 @@ export interface ReportExample {
   input: ArrayLike<number>;
   /** Other attributions of the same input and class (e.g. input × gradient), drawn beside pathwise. */
   baselines?: { name: string; attribution: ArrayLike<number> }[];
+  /** The path's edge weights for the diagram (default: computed from ReportOptions.spec when given). */
+  edges?: PathEdges;
 }
 
 export interface ReportOptions {
@@ -44,7 +49,13 @@ export interface ReportOptions {
   /** The normalisation of the inputs (per channel), to show them as they were. */
   mean?: readonly number[];
   std?: readonly number[];
+  /** Class names by index, used wherever a class is shown. */
   classNames?: readonly string[];
+  /**
+   * The model's layer spec (e.g. parseOnnx of its file): the path diagram then draws the real path
+   * weights as edges (pathEdges); without it the diagram has no edges.
+   */
+  spec?: NetworkSpec;
   /** The explain options used, shown in the header. */
   settings?: Record<string, unknown>;
   /** Per-channel heatmaps are drawn for inputs with at most this many channels (default 4). */
@@ -67,7 +78,7 @@ figure img{display:block;image-rendering:pixelated;border:1px solid #ccc;max-wid
 table{border-collapse:collapse;font-size:13px}th,td{padding:3px 10px;border-bottom:1px solid #e6e6e6;text-align:right}th{background:#f0f0ee;position:sticky;top:0}
 td.l,th.l{text-align:left}tr.layer-link{cursor:pointer}tr.layer-link:hover,tr.layer-link.selected{background:#fff4d6}tr.target td{font-weight:600}
 .cols{display:flex;flex-wrap:wrap;gap:28px;align-items:flex-start}.units-panel{min-width:320px;max-height:520px;overflow:auto;border:1px solid #eee;border-radius:8px;padding:8px 12px}
-.muted{color:#777}code{font-size:12px}
+.muted{color:#777}code{font-size:12px}.why{margin:0 0 12px;color:#444;max-width:860px}
 `;
 
 const SCRIPT = `
@@ -99,15 +110,16 @@ const SCRIPT = `
     var limit = 2000, table = document.createElement('table');
     table.className = 'units';
     var head = document.createElement('tr');
-    ['rank', 'unit', info && info.shape.length > 1 ? 'position (' + ['c', 'h', 'w'].slice(3 - info.shape.length).join(', ') + ')' : null, 'score']
+    var conv = info && info.shape.length > 1;
+    ['rank', conv ? 'unit (' + ['c', 'y', 'x'].slice(3 - info.shape.length).join(', ') + ')' : 'unit', conv ? 'flat index' : null, 'score']
       .forEach(function (h) { if (h) head.appendChild(text('th', h)); });
     table.appendChild(head);
     order.slice(0, limit).forEach(function (i, rank) {
       var tr = document.createElement('tr');
       tr.className = 'unit-row';
       tr.appendChild(text('td', String(rank + 1)));
+      if (conv) tr.appendChild(text('td', '(' + position(layer.units[i], info.shape) + ')'));
       tr.appendChild(text('td', String(layer.units[i])));
-      if (info && info.shape.length > 1) tr.appendChild(text('td', position(layer.units[i], info.shape)));
       tr.appendChild(text('td', layer.scores[i].toFixed(4)));
       table.appendChild(tr);
     });
@@ -142,14 +154,17 @@ function legend(limit: number): string {
 function exampleSection(opts: ReportOptions, ex: ReportExample, index: number, shape: ImageShape): string {
   const e = ex.explanation;
   const { model } = opts;
+  const cls = (t: number) => (opts.classNames?.[t] ? `${opts.classNames[t]} (${t})` : String(t));
+  const probability = softmaxAt(e.logits, e.target);
+  const named = (t: number) => (opts.classNames?.[t] ? cls(t) : `class ${t}`);
   const scale = autoScale(shape.height, shape.width);
   const picture: RgbaImage = renderInput(ex.input, shape, { mean: opts.mean, std: opts.std, scale });
-  const summed = renderHeatmap(e.attribution, shape, { scale });
+  const summed = renderHeatmap(e.attribution, shape, { scale, outline: ex.input });
   const overlay = renderHeatmap(e.attribution, shape, { overlay: picture, limit: summed.limit });
   const figs = [
     figure(encodePng(picture), 'input', 'input-image'),
-    `<figure>${img(encodePng(summed.image), 'attribution heatmap', 'heatmap')}<figcaption>attribution W_P[t] ⊙ x` +
-      `${shape.channels > 1 ? ', summed over channels' : ''}</figcaption>${legend(summed.limit)}</figure>`,
+    `<figure>${img(encodePng(summed.image), 'attribution heatmap', 'heatmap')}<figcaption>${escapeXml(named(e.target))} (p = ${fmt(probability, 3)}): ` +
+      `attribution W_P[t] ⊙ x${shape.channels > 1 ? ', summed over channels' : ''}; red for the class, blue against</figcaption>${legend(summed.limit)}</figure>`,
     figure(encodePng(overlay.image), 'attribution over the input', 'heatmap overlay'),
   ];
   if (shape.channels > 1 && shape.channels <= (opts.maxChannelMaps ?? 4)) {
@@ -167,12 +182,15 @@ function exampleSection(opts: ReportOptions, ex: ReportExample, index: number, s
     figs.push(figure(encodePng(h.image), `attribution inside the region (share of the path logit ${fmt(e.regionShare ?? NaN)})`, 'heatmap region'));
   }
   const sum = e.attribution.reduce((a, b) => a + b, 0);
-  const cls = (t: number) => (opts.classNames?.[t] ? `${t} (${opts.classNames[t]})` : String(t));
   const facts = [
-    ['target', cls(e.target)], ['predicted', cls(e.predicted)], ['path logit', fmt(e.pathLogit)],
+    ['target', cls(e.target)], ['predicted', cls(e.predicted)], ['probability', fmt(probability, 3)], ['path logit', fmt(e.pathLogit)],
     ['logit', fmt(e.logits[e.target])], ['bias b_P', fmt(e.bias)], ['Σ attribution', fmt(sum)],
     ['residual', e.residual.toExponential(2)], ['recomputes', String(e.stats.recomputes)],
   ].map(([k, v]) => `<span><b>${escapeXml(k)}</b> ${escapeXml(v)}</span>`).join('');
+  const logit = e.logits[e.target];
+  const why = `The path logit (${fmt(e.pathLogit, 2)}) is the output for ${named(e.target)} of the path network, in which every unit off the path is ` +
+    `masked to zero, so it differs from the network's logit (${fmt(logit, 2)}): the masked units carried evidence ` +
+    `${e.pathLogit >= logit ? 'against' : 'for'} this class on balance; the attribution plus the bias b_P adds up to the path logit.`;
 
   const byOrdinal = new Map(e.layers.map((l) => [l.ordinal, l]));
   const layerRows = gateLayersOf(model).map((info) => {
@@ -188,15 +206,24 @@ function exampleSection(opts: ReportOptions, ex: ReportExample, index: number, s
     `<tr class="${c === e.target ? 'target' : ''}"><td class="l">${escapeXml(cls(c))}${c === e.target ? ' ◀ target' : ''}</td>` +
       `<td>${fmt(v)}</td><td>${fmt(e.pathLogits[c])}</td></tr>`).join('');
 
+  let edges = ex.edges;
+  if (!edges && opts.spec) {
+    try {
+      edges = pathEdges(opts.spec, ex.input, e, { perUnit: 12 });
+    } catch (cause) {
+      edges = { byLayer: new Map(), unsupported: `the edge weights could not be traced (${(cause as Error).message})` };
+    }
+  }
   const diagram = pathDiagramSvg(e, {
-    reluLayers: gateLayersOf(model), inputShape: model.inputShape, classNames: opts.classNames, maxUnits: opts.maxUnits,
+    reluLayers: gateLayersOf(model), inputShape: model.inputShape, classNames: opts.classNames, maxUnits: opts.maxUnits, edges,
   });
   return `<section class="example" id="example-${index}">
 <h2>${escapeXml(ex.title ?? `input ${index}`)}</h2>
 <div class="facts">${facts}</div>
+<p class="why">${escapeXml(why)}</p>
 <div class="figs">${figs.join('\n')}</div>
 <h3>Decision path</h3>
-<p class="muted">Bottom → top: the input, each gate layer, the explained class. Click a layer to list its units.</p>
+<p class="muted">Bottom → top: the input, each gate layer, the explained class; conv units as (c, y, x). Click a layer to list its units.</p>
 <div class="diagram">${diagram}</div>
 <div class="cols">
 <div><h3>Layers</h3><table class="layers"><tr><th class="l">layer</th><th class="l">shape</th><th>units</th><th class="l">path layer</th>` +

@@ -45,20 +45,21 @@ function newestNativeSource(): number {
 /** The README's example, as the user would paste it. */
 function readmeExample(): string {
   const readme = readFileSync(join(root, 'README.md'), 'utf8');
-  const block = /## Example\s+```ts\n([\s\S]*?)```/.exec(readme)?.[1];
+  const block = /## Example\n[\s\S]*?```ts\n([\s\S]*?)```/.exec(readme)?.[1];
   if (!block) throw new Error('README.md has no "## Example" ts block');
   return block;
 }
 
-/** The example's one output line per console.log, parsed loosely: numbers and arrays. */
+/** The example's one output line per console.log: the class, the path, the top pixels, completeness. */
 function checkExampleOutput(r: Run): void {
   expect(r.stderr).toBe('');
   expect(r.status).toBe(0);
   const lines = r.stdout.trim().split('\n');
-  expect(lines).toHaveLength(3);
-  expect(lines[0]).toMatch(/^\d+ -?\d+(\.\d+)?(e-?\d+)?$/); // predicted, pathLogit
-  expect(lines[1]).toContain('units');
-  expect(Math.abs(Number(lines[2]))).toBeLessThan(1e-3); // completeness
+  expect(lines).toHaveLength(4);
+  expect(lines[0]).toMatch(/^Ankle boot: logit 11\.38, path logit \d+\.\d\d$/);
+  expect(lines[1]).toBe('ReLU 0: 16 units, ReLU 1: 16 units, ReLU 2: 16 units');
+  expect(lines[2]).toMatch(/^\(\d+, \d+\): \d\.\d{3}, /);
+  expect(Math.abs(Number(lines[3]))).toBeLessThan(1e-3); // completeness
 }
 
 const prebuildState = !existsSync(prebuild) ? 'missing'
@@ -146,10 +147,14 @@ describe.skipIf(skipReason !== '')(`the packed tarball, installed without a comp
     for (const h of walk('native/core').filter((f) => /\.(h|inc)$/.test(f))) has(h);
     const unwanted = packFiles.filter((p) =>
       /^(test|tools|lib|scripts|bench|proto|node_modules|build|\.ci)\//.test(p) ||
-      p.startsWith('native/test/') || p.endsWith('.map') || /(?<!\.d)\.c?ts$/.test(p) || p.endsWith('.onnx'));
+      p.startsWith('native/test/') || p.endsWith('.map') || /(?<!\.d)\.c?ts$/.test(p) || (p.endsWith('.onnx') && !p.startsWith('samples/')));
     expect(unwanted).toEqual([]);
-    // 145 KB at the time of writing, 190 KB of it the stripped prebuild before compression.
-    expect(packSize).toBeLessThan(1_000_000);
+    // The samples a first run needs: one small model and ten images with their description.
+    for (const p of ['samples/fashion_cnn.onnx', 'samples/fashion-mnist/samples.json', 'samples/fashion-mnist/9-ankle-boot.png', 'bin/pathwise.js']) has(p);
+    expect(packFiles.filter((p) => p.endsWith('.onnx'))).toEqual(['samples/fashion_cnn.onnx']);
+    // 988 KB at the time of writing: the sample model (436 KB, about 400 KB compressed), the stripped
+    // prebuild (700 KB, 281 KB compressed), the C++ sources and dist/.
+    expect(packSize).toBeLessThan(1_500_000);
   });
 
   it('installs from the prebuild: no compiler on PATH, no build, no prepare, no TypeScript', () => {
@@ -173,8 +178,7 @@ describe.skipIf(skipReason !== '')(`the packed tarball, installed without a comp
 
   it('runs the README example from CommonJS (require)', () => {
     const example = readmeExample();
-    const body = example.replace(
-      "import { loadModel, explain } from 'pathwise';", "const { loadModel, explain } = require('pathwise');");
+    const body = example.replace(/^import \{([^}]*)\} from 'pathwise';$/m, "const {$1} = require('pathwise');");
     expect(body).not.toBe(example);
     writeFileSync(join(consumer, 'example.cjs'),
       `(async () => {\n${body}\n})().catch((e) => { console.error(e); process.exit(1); });\n`);
@@ -186,6 +190,22 @@ describe.skipIf(skipReason !== '')(`the packed tarball, installed without a comp
     const [cjs, esm] = resolved.stdout.trim().split(' ');
     expect(relative(installed, cjs)).toBe(join('dist', 'cjs', 'index.js'));
     expect(esm).toMatch(/node_modules\/pathwise\/dist\/index\.js$/);
+  });
+
+  it('the installed CLI explains a sample PNG with the model\'s own normalisation and class names; bench is not offered', () => {
+    const bin = join(consumer, 'node_modules', '.bin', 'pathwise');
+    const png = join(installed, 'samples', 'fashion-mnist', '9-ankle-boot.png');
+    const r = node([bin, 'explain', join(installed, 'samples', 'fashion_cnn.onnx'), '-i', png, '-o', 'out']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toContain("PNG inputs normalised as (p − 0.286) / 0.353, p = pixel / 255 (from the model's metadata");
+    expect(r.stdout).toMatch(/^9-ankle-boot\.png: class 9 \(Ankle boot\) \(predicted\)/);
+    expect(existsSync(join(consumer, 'out', 'heatmap.png'))).toBe(true);
+    const help = node([bin, '--help']);
+    expect(help.stdout).toContain('explain');
+    expect(help.stdout).not.toMatch(/^\s+bench/m);
+    const bench = node([bin, 'bench']);
+    expect(bench.status).toBe(2);
+    expect(bench.stderr).toMatch(/^pathwise: the benchmark suite is not part of the npm package.*npm run bench/);
   });
 
   // The prebuild is compiled on an AVX-512 host without -march; dispatch must pick what the CPU
