@@ -116,9 +116,12 @@ Network Network::build(Shape input_shape, const std::vector<LayerDesc>& descs) {
     }
     const Shape& produced = producer_shapes[0];
     // The declared input shape re-reads the producer's values (a flatten or reshape in between).
-    // A gate reads its input as declared when it is given: a per-channel slope after a Flatten has
-    // one channel per feature, not the producer's channels (tfjs PReLU on flattened features).
-    layer.in_shape = (d.in_shape.size() == 0 || d.kind == LayerKind::Add || d.kind == LayerKind::Concat) ? produced : d.in_shape;
+    // A gate reads its input as declared when the declaration holds the producer's values: a
+    // per-channel slope after a Flatten has one channel per feature, not the producer's channels
+    // (tfjs PReLU on flattened features). Otherwise (the default 1×1×1 of a LayerDesc) it reads the
+    // producer's shape, as before gates had parameters.
+    const bool gate_as_produced = d.kind == LayerKind::Relu && d.in_shape.size() != produced.size();
+    layer.in_shape = (d.in_shape.size() == 0 || gate_as_produced || d.kind == LayerKind::Add || d.kind == LayerKind::Concat) ? produced : d.in_shape;
     if (!valid_shape(layer.in_shape) || layer.in_shape.size() != produced.size())
       throw_model(where(i, d) + ": reads its input as " + str(layer.in_shape) + " but its producer writes " +
                   str(produced) + " (" + std::to_string(produced.size()) + " values)");
