@@ -247,3 +247,29 @@ describe('memory-bounded mode', () => {
     expect(() => explainSync(model, x, { maxMemoryBytes: 500_000 })).toThrow(/even one class at a time/);
   });
 });
+
+describe('pathPredicted', () => {
+  it('is the path network\'s argmax (lowest index on ties), and narrow paths can lose the decision', async () => {
+    const { fixtureDir } = await import('./helpers/fixtures.js');
+    const { readNpyFile } = await import('../lib/index.js');
+    const { join } = await import('node:path');
+    const model = loadModelSync(join(fixtureDir('models'), 'fashion_mlp.onnx'));
+    const inputs = readNpyFile(join(fixtureDir('fashion_mlp'), 'inputs.npy'));
+    const n = inputs.shape[0];
+    let lost = 0;
+    for (const width of [1, 'all'] as const) {
+      const all = explainBatchSync(model, inputs.data as Float32Array, { width });
+      for (const e of all) {
+        let best = 0;
+        for (let j = 1; j < e.pathLogits.length; j++) if (e.pathLogits[j] > e.pathLogits[best]) best = j;
+        expect(e.pathPredicted).toBe(best);
+        if (width === 'all') expect(e.pathPredicted).toBe(e.target);
+        else if (e.pathPredicted !== e.target) lost++;
+      }
+    }
+    // Width 1 keeps one unit per layer: on most Fashion images the path then predicts another class.
+    expect(lost).toBeGreaterThan(0);
+    expect(lost).toBeLessThanOrEqual(n);
+    model.dispose();
+  });
+});

@@ -73,7 +73,7 @@ describe('pathwise explain', () => {
     const r = await run(['explain', MLP, '--input', input, '--width', '16', '--depth', 'all', '--out', out]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^one\.npy: class \d \(predicted\), path logit -?\d+\.\d{4}, 3 path layers \(\d+, \d+, \d+ units, top → bottom\)\nwrote 5 files to /);
+    expect(r.stdout).toMatch(/^one\.npy: class \d \(predicted\), path logit -?\d+\.\d{4} \(-?\d+\.\d{2} × the logit\), 3 path layers \(\d+, \d+, \d+ units, top → bottom\)\nwrote 5 files to /);
     const doc = JSON.parse(readFileSync(join(out, 'explanation.json'), 'utf8'));
     const ref = explainSync(model, x, { width: 16 });
     expect(doc.model).toMatchObject({ inputShape: [1, 28, 28], numClasses: 10 });

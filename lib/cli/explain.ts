@@ -24,6 +24,7 @@ function explanationJson(e: Explanation) {
     target: e.target,
     predicted: e.predicted,
     pathLogit: e.pathLogit,
+    pathPredicted: e.pathPredicted,
     bias: e.bias,
     residual: e.residual,
     logits: f32List(e.logits),
@@ -56,7 +57,9 @@ function summaryLine(label: string, e: Explanation, classNames?: readonly string
   const sizes = e.layers.map((l) => l.units.length).reverse().join(', ');
   const cls = (c: number) => (classNames ? `${c} (${classNames[c]})` : String(c));
   return `${label}: class ${cls(e.target)}${e.target === e.predicted ? ' (predicted)' : ` (predicted ${cls(e.predicted)})`}, ` +
-    `path logit ${e.pathLogit.toFixed(4)}, ${e.layers.length} path layer${e.layers.length === 1 ? '' : 's'} (${sizes} units, top → bottom)`;
+    `path logit ${e.pathLogit.toFixed(4)} (${(e.pathLogit / e.logits[e.target]).toFixed(2)} × the logit), ` +
+    `${e.layers.length} path layer${e.layers.length === 1 ? '' : 's'} (${sizes} units, top → bottom)` +
+    (e.pathPredicted === e.target ? '' : `; warning: the path network predicts ${cls(e.pathPredicted)}, not the explained class: a wider path keeps the decision`);
 }
 
 async function runExplain(modelPath: string, flags: ExplainFlags, io: CliIO): Promise<void> {

@@ -133,6 +133,13 @@ function normaliseOptions(model: Model, options: ExplainBatchOptions & { target?
   return native;
 }
 
+/** Index of the largest value, lowest index on ties (the engine's argmax rule). */
+function argmaxFirst(values: ArrayLike<number>): number {
+  let best = 0;
+  for (let j = 1; j < values.length; j++) if (values[j] > values[best]) best = j;
+  return best;
+}
+
 function toExplanation(r: NativeExplainResult): Explanation {
   return {
     attribution: r.attribution,
@@ -143,6 +150,7 @@ function toExplanation(r: NativeExplainResult): Explanation {
     logits: r.logits,
     pathLogits: r.pathLogits,
     pathLogit: r.pathLogits[r.target],
+    pathPredicted: argmaxFirst(r.pathLogits),
     residual: r.residual,
     layers: r.layers.map((l) => ({
       ordinal: l.ordinal,

@@ -165,6 +165,12 @@ export interface Explanation {
   pathLogits: Float32Array;
   /** ŷ_t(x): the path network's logit for the target. */
   pathLogit: number;
+  /**
+   * argmax of pathLogits (lowest index on ties): the class the path network itself predicts. When
+   * it is not `target`, the path no longer carries the decision it explains (narrow paths lose it;
+   * see the report's warning).
+   */
+  pathPredicted: number;
   /** W_P[t]·x + b_P[t] − ŷ_t(x): the completeness residual (float32 rounding only). */
   residual: number;
   /** Path layers bottom → top. */

@@ -78,7 +78,7 @@ figure img{display:block;image-rendering:pixelated;border:1px solid #ccc;max-wid
 table{border-collapse:collapse;font-size:13px}th,td{padding:3px 10px;border-bottom:1px solid #e6e6e6;text-align:right}th{background:#f0f0ee;position:sticky;top:0}
 td.l,th.l{text-align:left}tr.layer-link{cursor:pointer}tr.layer-link:hover,tr.layer-link.selected{background:#fff4d6}tr.target td{font-weight:600}
 .cols{display:flex;flex-wrap:wrap;gap:28px;align-items:flex-start}.units-panel{min-width:320px;max-height:520px;overflow:auto;border:1px solid #eee;border-radius:8px;padding:8px 12px}
-.muted{color:#777}code{font-size:12px}.why{margin:0 0 12px;color:#444;max-width:860px}
+.muted{color:#777}code{font-size:12px}.why{margin:0 0 12px;color:#444;max-width:860px}.warn{margin:0 0 12px;color:#a40000;font-weight:600;max-width:860px}
 `;
 
 const SCRIPT = `
@@ -184,6 +184,7 @@ function exampleSection(opts: ReportOptions, ex: ReportExample, index: number, s
   const sum = e.attribution.reduce((a, b) => a + b, 0);
   const facts = [
     ['target', cls(e.target)], ['predicted', cls(e.predicted)], ['probability', fmt(probability, 3)], ['path logit', fmt(e.pathLogit)],
+    ['path predicts', cls(e.pathPredicted)], ['path logit / logit', fmt(e.pathLogit / e.logits[e.target], 2)],
     ['logit', fmt(e.logits[e.target])], ['bias b_P', fmt(e.bias)], ['Σ attribution', fmt(sum)],
     ['residual', e.residual.toExponential(2)], ['recomputes', String(e.stats.recomputes)],
   ].map(([k, v]) => `<span><b>${escapeXml(k)}</b> ${escapeXml(v)}</span>`).join('');
@@ -220,7 +221,8 @@ function exampleSection(opts: ReportOptions, ex: ReportExample, index: number, s
   return `<section class="example" id="example-${index}">
 <h2>${escapeXml(ex.title ?? `input ${index}`)}</h2>
 <div class="facts">${facts}</div>
-<p class="why">${escapeXml(why)}</p>
+<p class="why">${escapeXml(why)}</p>${e.pathPredicted !== e.target ? `
+<p class="warn">${escapeXml(`Warning: the path network predicts ${named(e.pathPredicted)}, not ${named(e.target)}: this path no longer carries the decision it explains (try a wider path).`)}</p>` : ''}
 <div class="figs">${figs.join('\n')}</div>
 <h3>Decision path</h3>
 <p class="muted">Bottom → top: the input, each gate layer, the explained class; conv units as (c, y, x). Click a layer to list its units.</p>
