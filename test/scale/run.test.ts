@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { comparePaths } from '../../lib/explain/dataset.js';
 import { readExplanationsParquet } from '../../lib/io/parquet.js';
+import { Redis } from 'ioredis';
 import { planRun, reduceRun, runStatus } from '../../lib/scale/index.js';
+import { COMMIT_SCRIPT, runKey } from '../../lib/scale/run.js';
 import { hasRedis, SKIP_MESSAGE, startRedis, type RedisServer } from './redis.js';
 import { compileLib } from './build.js';
 import { MLP, MLP_DYN, forkWorker, singleProcess, waitForRun, type WorkerProcess } from './helpers.js';
@@ -71,5 +73,20 @@ describe.skipIf(!hasRedis)('a run on two worker processes', () => {
     const codes = await Promise.all(workers.map((w) => w.kill('SIGTERM')));
     expect(codes).toEqual([0, 0]);
     expect((await runStatus({ run: 'two', redis: redis.url })).active).toBe(0);
+  });
+
+  it('the commit script counts a shard once and reports a different sha256 as non-determinism', async () => {
+    const connection = new Redis(redis.url);
+    try {
+      const keys = ['committed:0.0', 'counts', 'nondeterministic', 'first', 'last'].map((k) => runKey('commit', k));
+      const commit = (sha: string) => connection.eval(COMMIT_SCRIPT, 5, ...keys, '0.0', sha, Date.now(), 'c0:rows', 50);
+      expect(await commit('a'.repeat(64))).toBe(1);
+      expect(await commit('a'.repeat(64))).toBe(0);
+      expect(await commit('b'.repeat(64))).toBe('a'.repeat(64));
+      expect(await connection.hgetall(runKey('commit', 'counts'))).toEqual({ 'c0:rows': '50' });
+      expect(await connection.hgetall(runKey('commit', 'nondeterministic'))).toEqual({ '0.0': `${'a'.repeat(64)} ${'b'.repeat(64)}` });
+    } finally {
+      connection.disconnect();
+    }
   });
 });
