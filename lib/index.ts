@@ -34,3 +34,7 @@ export { readIdx, parseIdx } from './io/idx.js';
 export type { IdxArray } from './io/idx.js';
 export { readNpyFile, parseNpy, encodeNpy, writeNpyFile } from './io/npy.js';
 export type { NpyArray } from './io/npy.js';
+export { planRun, startWorker, runStatus, reduceRun, aggregateToJson, parseDataSource } from './scale/index.js';
+export type { PlanOptions, PlanResult, StartWorkerOptions, WorkerHandle, WorkerEvent, WorkerEventType, RunStatus, FailedShard, ReduceOptions, RunAggregate, CheckpointAggregate, DataSource, RedisConnection, RunExplainOptions, RunManifest, RunModel, ShardJob } from './scale/index.js';
+export { encodeExplanationsParquet, writeExplanationsParquet, readExplanationsParquet } from './io/parquet.js';
+export type { ExplanationRow, ExplanationRecord, ParquetExplanations } from './io/parquet.js';

@@ -13,6 +13,10 @@ import { addReportCommand } from './report.js';
 import { addInfoCommand } from './info.js';
 import { addEvalCommand } from './eval.js';
 import { addBenchCommand } from './bench.js';
+import { addPlanCommand } from './plan.js';
+import { addWorkerCommand } from './worker.js';
+import { addStatusCommand } from './status.js';
+import { addReduceCommand } from './reduce.js';
 
 export type { CliIO, CliStream } from './program.js';
 export { openModel } from './explaining.js';
@@ -22,6 +26,7 @@ export async function main(argv: readonly string[], io: CliIO = { stdout: proces
   const ctx: CliContext = { io, argv, exitCode: 0 };
   const program = newProgram(io);
   for (const add of [addExplainCommand, addReportCommand, addInfoCommand, addEvalCommand, addBenchCommand]) add(program, ctx);
+  for (const add of [addPlanCommand, addWorkerCommand, addStatusCommand, addReduceCommand]) add(program, ctx);
   if (argv.length === 0) {
     io.stderr.write(program.helpInformation());
     return 2;

@@ -35,7 +35,7 @@ export function parseDataSource(text: string): DataSource {
     if (split !== 'test' && split !== 'train') throw new RangeError(`data source ${text}: the split must be test or train, got ${split}`);
     return dir.length > 0 ? { kind: 'fashion-mnist', split, dir: resolve(dir.join(':')) } : { kind: 'fashion-mnist', split };
   }
-  const npy = /^(.*\.npy)(?::(.*\.npy))?$/i.exec(text);
+  const npy = /^(.*?\.npy)(?::(.+\.npy))?$/i.exec(text);
   if (npy) return npy[2] ? { kind: 'npy', path: resolve(npy[1]), labels: resolve(npy[2]) } : { kind: 'npy', path: resolve(npy[1]) };
   let isDir = false;
   try {
