@@ -6,7 +6,7 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { FASHION_MNIST_DIR, loadFashionMnist, loadNpyDataset } from '../io/datasets.js';
+import { FASHION_MNIST_DIR, loadFashionMnist, loadNpyDataset, type Dataset } from '../io/datasets.js';
 import { readNpyFile } from '../io/npy.js';
 import { readIdx } from '../io/idx.js';
 import { decodePng, imageShapeOf } from '../render/image.js';
@@ -80,19 +80,31 @@ function checkRange(total: number, start: number, count: number): void {
     throw new RangeError(`rows [${start}, ${start + count}) are outside the source's ${total} rows`);
 }
 
+// The last IDX or .npy source read, whole: a worker reads many shards of one source, and both
+// formats are read whole anyway (the IDX files are gzipped).
+let cache: { key: string; set: Dataset } | undefined;
+
+function wholeSource(source: DataSource & { kind: 'fashion-mnist' | 'npy' }): Dataset {
+  const key = JSON.stringify(source);
+  if (cache?.key !== key) {
+    cache = undefined;
+    const set = source.kind === 'fashion-mnist' ? loadFashionMnist({ split: source.split, dir: source.dir }) : loadNpyDataset(source.path, { labels: source.labels });
+    cache = { key, set };
+  }
+  return cache.set;
+}
+
 /** Reads rows [start, start + count) for a model with this input shape. */
 export function readRows(source: DataSource, start: number, count: number, inputShape: readonly number[]): DataRows {
   const size = inputShape.reduce((a, b) => a * b, 1);
   let rows: DataRows;
   switch (source.kind) {
-    case 'fashion-mnist': {
-      const set = loadFashionMnist({ split: source.split, dir: source.dir, offset: start, count });
-      rows = { inputs: set.inputs, count, labels: set.labels };
-      break;
-    }
+    case 'fashion-mnist':
     case 'npy': {
-      const set = loadNpyDataset(source.path, { offset: start, count, labels: source.labels });
-      rows = { inputs: set.inputs, count, labels: set.labels };
+      const set = wholeSource(source);
+      checkRange(set.count, start, count);
+      const d = set.inputs.length / set.count;
+      rows = { inputs: set.inputs.subarray(start * d, (start + count) * d), count, labels: set.labels?.subarray(start, start + count) };
       break;
     }
     case 'png-dir': {

@@ -44,7 +44,7 @@ describe('data sources', () => {
     expect(npy).toEqual({ kind: 'npy', path: join(dir, 'x.npy'), labels: join(dir, 'y.npy') });
     expect(countRows(npy)).toBe(120);
     expect(readRows(npy, 100, 20, [1, 28, 28])).toEqual({ inputs: set.inputs.subarray(100 * 784, 120 * 784), count: 20, labels: set.labels!.subarray(100, 120) });
-    expect(() => readRows(npy, 110, 20, [1, 28, 28])).toThrow(/count must be/);
+    expect(() => readRows(npy, 110, 20, [1, 28, 28])).toThrow(/rows \[110, 130\) are outside the source.s 120 rows/);
     expect(() => readRows(npy, 0, 2, [3, 28, 28])).toThrow(/needs 2352/);
 
     const pngs = join(dir, 'pngs');

@@ -108,7 +108,7 @@ describe.skipIf(!hasRedis)('crashes', () => {
     const errors = Object.fromEntries(status.failed.map((f) => [f.job, f.error]));
     expect(errors['poison.0.0']).toMatch(/cannot read model .*gone\.onnx/);
     expect(errors['poison.1.0']).toMatch(/changed\.onnx has sha256 [0-9a-f]{64}, the run planned [0-9a-f]{64}/);
-    expect(errors['poison.2.0']).toMatch(/rows \[9990, 10040\).*outside|count must be/);
+    expect(errors['poison.2.0']).toMatch(/cannot read rows \[9990, 10040\): rows \[9990, 10040\) are outside the source's 10000 rows/);
     expect(errors['poison.3.0']).toMatch(/not a pathwise shard/);
     // Failed at once (no retries), and the same worker finished the good run.
     expect(status.failed.every((f) => f.attempts === 1)).toBe(true);

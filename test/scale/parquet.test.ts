@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parquetMetadata, parquetSchema } from 'hyparquet';
+import { readSchema } from 'parquet-wasm/node';
+import { tableFromIPC } from 'apache-arrow';
 import { encodeExplanationsParquet, readExplanationsParquet, writeExplanationsParquet } from '../../lib/io/parquet.js';
 import { MLP, singleProcess } from './helpers.js';
 
@@ -22,11 +23,13 @@ describe('explanations as Parquet', () => {
       expect(r.label).toBe(results[i].label);
       expect(r.explanation).toEqual({ attribution: e.attribution, bias: e.bias, target: e.target, predicted: e.predicted, pathLogit: e.pathLogit, layers: e.layers });
     });
-    // What another reader sees: plain columns and LIST<FLOAT> / LIST<INT32> per path layer.
-    const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-    const top = parquetSchema(parquetMetadata(buffer)).children.map((c) => c.element.name);
-    expect(top.slice(0, 7)).toEqual(['index', 'label', 'target', 'predicted', 'pathLogit', 'bias', 'attribution']);
-    expect(top).toContain(`layer${results[0].explanation.layers[0].ordinal}_units`);
+    // What another reader sees: plain columns and lists of float32 / int32 per path layer.
+    const fields = tableFromIPC(readSchema(bytes).intoIPCStream()).schema.fields;
+    expect(fields.slice(0, 7).map((f) => `${f.name}: ${f.type}`)).toEqual([
+      'index: Int64', 'label: Int32', 'target: Int32', 'predicted: Int32', 'pathLogit: Float64', 'bias: Float64', 'attribution: FixedSizeList[784]<Float32>']);
+    const ordinal = results[0].explanation.layers[0].ordinal;
+    expect(fields.filter((f) => f.name.startsWith(`layer${ordinal}_`)).map((f) => `${f.name}: ${f.type}`)).toEqual([
+      `layer${ordinal}_units: List<Int32>`, `layer${ordinal}_scores: List<Float32>`, `layer${ordinal}_fallback: Bool`, `layer${ordinal}_k: Int32`, `layer${ordinal}_borderline: Int32`]);
   });
 
   it('writes atomically (no temporary file is left) and refuses mixed layer sets', async () => {
