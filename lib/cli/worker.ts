@@ -54,7 +54,7 @@ export function addWorkerCommand(program: Command, ctx: CliContext): void {
     .description('explain shards from the queue until SIGTERM (then finish the running ones and exit)'))
     .option('--threads <n>', 'engine threads (default all cores)', parseInteger('threads'))
     .option('--concurrency <n>', 'shards at once (default 1)', parseInteger('concurrency'))
-    .option('--lock-duration <ms>', 'how long a silent worker keeps a shard before another takes it (default 30000)', parseInteger('lock-duration'))
+    .option('--lock-duration <ms>', 'how long a silent (killed) worker keeps a shard before another takes it; stalled shards are looked for as often (default 30000)', parseInteger('lock-duration'))
     .option('--quiet', 'print only failures')
     .action(async (flags: WorkerFlags) => runWorker(flags, ctx.io));
 }

@@ -44,7 +44,7 @@ export interface StartWorkerOptions {
   threads?: number;
   /** BullMQ's lock on a running job; a worker that stops renewing it (killed) loses the job after this (default 30 000). */
   lockDurationMs?: number;
-  /** How often stalled jobs are looked for (default 30 000 as BullMQ). */
+  /** How often stalled jobs are looked for (default lockDurationMs). */
   stalledIntervalMs?: number;
   /** Times a job may be lost to a dead worker before it fails (default 3). */
   maxStalledCount?: number;
@@ -194,7 +194,7 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
     connection,
     concurrency,
     lockDuration: options.lockDurationMs ?? 30_000,
-    stalledInterval: options.stalledIntervalMs ?? 30_000,
+    stalledInterval: options.stalledIntervalMs ?? options.lockDurationMs ?? 30_000,
     maxStalledCount: options.maxStalledCount ?? 3,
   });
   worker.on('error', (e) => { void onEvent({ type: 'error', error: describeError(e) }); });
