@@ -78,8 +78,9 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
   if (options.threads !== undefined) setThreads(options.threads);
   const connection = await connect(options.redis);
   const { Worker, UnrecoverableError } = await import('bullmq');
-  // Models by sha256, so that consecutive shards of a checkpoint load it once. A model no job is
-  // using is disposed once more than `concurrency` others are cached.
+  // Models by sha256, so that consecutive shards of a checkpoint load it once: a job whose model's
+  // sha256 is cached uses it without reading the file again (the same bytes, wherever they are now).
+  // A model no job is using is disposed once more than `concurrency` others are cached.
   const models = new Map<string, { model: Promise<Model>; users: number }>();
 
   const acquireModel = (ref: RunModel): Promise<Model> => {

@@ -1,7 +1,8 @@
 // Crashes against a real redis-server and real worker processes: a worker SIGKILLed in the middle
 // of a shard (another redoes it, nothing is lost), one SIGKILLed after its commit but before the
-// job completed (the shard runs twice and is counted once), poisoned jobs (they fail with their
-// reason, the worker goes on), and Redis itself restarted in the middle of a run.
+// job completed (the shard runs twice and is counted once), SIGTERM in the middle of a shard (it is
+// finished first), poisoned jobs (they fail with their reason, the worker goes on), and Redis
+// itself restarted in the middle of a run.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { copyFileSync, mkdtempSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -86,14 +87,29 @@ describe.skipIf(!hasRedis)('crashes', () => {
     expect(aggregate.checkpoints[0].statistics).toEqual((await singleProcess(MLP, rows)).statistics);
   });
 
+  it('SIGTERM in the middle of a shard: the worker finishes and commits it, then exits 0', async () => {
+    await planRun({ run: 'term', models: [MLP], data: { kind: 'fashion-mnist' }, rows: 100, shardSize: 50, out, redis: redis.url });
+    const a = spawn({ pauseAt: 'explained', pauseMs: 500 });
+    const at = await a.paused;
+    expect(await a.kill('SIGTERM')).toBe(0);
+    expect(a.events.some((e) => e.type === 'committed' && e.job === at.job)).toBe(true);
+    const status = await runStatus({ run: 'term', redis: redis.url });
+    expect(status).toMatchObject({ active: 0, failed: [] });
+    expect(status.committed).toBeGreaterThanOrEqual(1);
+    spawn();
+    expect((await waitForRun('term', redis.url)).rowsDone).toBe(100);
+  });
+
   it('poisoned jobs fail with their reason; the worker goes on', async () => {
     const dir = mkdtempSync(join(out, 'models-'));
     const gone = join(dir, 'gone.onnx'), changed = join(dir, 'changed.onnx');
-    copyFileSync(MLP, gone);
-    copyFileSync(MLP, changed);
+    // Models no worker of this file has loaded: a worker that holds a model with the planned sha256
+    // uses it without reading the file again (the same bytes), so the poison must be new to it.
+    copyFileSync(MLP_DYN, gone);
+    copyFileSync(MLP_DYN, changed);
     await planRun({ run: 'poison', models: [gone, changed], data: { kind: 'fashion-mnist' }, rows: 50, shardSize: 50, out, redis: redis.url });
     unlinkSync(gone);
-    copyFileSync(MLP_DYN, changed);
+    copyFileSync(MLP, changed);
     // A job with rows outside the source, and one that is not a shard at all.
     const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
     const queue = new Queue(QUEUE_NAME, { connection });

@@ -16,6 +16,8 @@ export interface WorkerProcess {
   events: WorkerEvent[];
   /** Resolves with the event at which the worker stopped (its `stopAt`). */
   stopped: Promise<WorkerEvent>;
+  /** Resolves with the first event at which the worker paused (its `pauseAt`). */
+  paused: Promise<WorkerEvent>;
   ready: Promise<void>;
   exited: Promise<number | null>;
   kill(signal?: NodeJS.Signals): Promise<number | null>;
@@ -24,17 +26,19 @@ export interface WorkerProcess {
 export function forkWorker(libDir: string, options: Record<string, unknown>): WorkerProcess {
   const child = fork(join(import.meta.dirname, 'worker-child.mjs'), [libDir, JSON.stringify(options)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const events: WorkerEvent[] = [];
-  let onStopped!: (e: WorkerEvent) => void, onReady!: () => void;
+  let onStopped!: (e: WorkerEvent) => void, onPaused!: (e: WorkerEvent) => void, onReady!: () => void;
   const stopped = new Promise<WorkerEvent>((r) => (onStopped = r));
+  const paused = new Promise<WorkerEvent>((r) => (onPaused = r));
   const ready = new Promise<void>((r) => (onReady = r));
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  child.on('message', (m: { event?: WorkerEvent; stopped?: WorkerEvent; ready?: boolean }) => {
+  child.on('message', (m: { event?: WorkerEvent; stopped?: WorkerEvent; paused?: WorkerEvent; ready?: boolean }) => {
     if (m.event) events.push(m.event);
     if (m.stopped) onStopped(m.stopped);
+    if (m.paused) onPaused(m.paused);
     if (m.ready) onReady();
   });
   return {
-    child, events, stopped, ready, exited,
+    child, events, stopped, paused, ready, exited,
     kill(signal = 'SIGKILL') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;
