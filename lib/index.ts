@@ -46,3 +46,7 @@ export { loadImage, imageToInput } from './io/image.js';
 export type { ImageInputOptions } from './io/image.js';
 export { readOnnxMetadata } from './io/onnx-metadata.js';
 export { parseOnnx } from './onnx/load.js';
+export { planRun, startWorker, runStatus, reduceRun, aggregateToJson, parseDataSource } from './scale/index.js';
+export type { PlanOptions, PlanResult, StartWorkerOptions, WorkerHandle, WorkerEvent, WorkerEventType, RunStatus, FailedShard, ReduceOptions, RunAggregate, CheckpointAggregate, DataSource, RedisConnection, RunExplainOptions, RunManifest, RunModel, ShardJob } from './scale/index.js';
+export { encodeExplanationsParquet, writeExplanationsParquet, readExplanationsParquet } from './io/parquet.js';
+export type { ExplanationRow, ExplanationRecord, ParquetExplanations } from './io/parquet.js';

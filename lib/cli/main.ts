@@ -1,5 +1,5 @@
 /**
- * The `pathwise` command line: explain, report, info, eval, drift, bench (one file each in lib/cli/).
+ * The `pathwise` command line: explain, report, info, eval, drift, bench, and the distributed plan, worker, status, reduce (one file each in lib/cli/).
  * `main(argv, io)` runs one command and resolves to the process exit code; bin/pathwise.js calls it
  * with process.argv.
  *
@@ -14,6 +14,10 @@ import { addInfoCommand } from './info.js';
 import { addEvalCommand } from './eval.js';
 import { addBenchCommand } from './bench.js';
 import { addDriftCommand } from './drift.js';
+import { addPlanCommand } from './plan.js';
+import { addWorkerCommand } from './worker.js';
+import { addStatusCommand } from './status.js';
+import { addReduceCommand } from './reduce.js';
 
 export type { CliIO, CliStream } from './program.js';
 export { openModel } from './explaining.js';
@@ -40,6 +44,7 @@ export async function main(argv: readonly string[], io?: CliIO): Promise<number>
   const ctx: CliContext = { io, argv, exitCode: 0 };
   const program = newProgram(io);
   for (const add of [addExplainCommand, addReportCommand, addInfoCommand, addEvalCommand, addDriftCommand, addBenchCommand]) add(program, ctx);
+  for (const add of [addPlanCommand, addWorkerCommand, addStatusCommand, addReduceCommand]) add(program, ctx);
   if (argv.length === 0) {
     io.stderr.write(program.helpInformation());
     return 2;
