@@ -1,5 +1,5 @@
 // Numbers for distributed runs (lib/scale) on this machine, against a private redis-server:
-//   node bench/scale/bench.mjs [--rows N] [--quick]
+//   node bench/scale/bench.mjs [--rows N] [--quick] [--model FILE.onnx] (default the Fashion MLP)
 // 1. one worker vs plain explainDataset on the same rows (overhead %);
 // 2. per-job overhead at shard sizes 100 / 1 000 / 10 000;
 // 3. two 1-thread workers vs one 2-thread worker;
@@ -18,7 +18,9 @@ const root = new URL('../..', import.meta.url).pathname;
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const ROWS = Number(args[args.indexOf('--rows') + 1]) || (quick ? 2000 : 10_000);
-const MLP = join(root, 'test/fixtures/models/fashion_mlp.onnx');
+// The explained model: the Fashion MLP by default (0.07 ms an explanation, so the per-row Parquet
+// write dominates); --model test/fixtures/models/fashion_cnn.onnx shows a heavier model's share.
+const MLP = args.includes('--model') ? join(process.cwd(), args[args.indexOf('--model') + 1]) : join(root, 'test/fixtures/models/fashion_mlp.onnx');
 
 if (spawnSync('redis-server', ['--version']).status !== 0) {
   console.error('bench/scale: redis-server not found (apt-get install redis-server)');

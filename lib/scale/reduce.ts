@@ -58,9 +58,14 @@ export async function reduceRun(options: ReduceOptions): Promise<RunAggregate> {
         const bytes = await readFile(file);
         const digest = sha256(bytes);
         if (digest !== committed[s]) throw new Error(`${file} has sha256 ${digest}, the commit recorded ${committed[s]} (the file was replaced after its commit)`);
-        for (const row of (await readExplanationsParquet(bytes)).rows) {
-          // PathStatisticsBuilder reads only the fields a row keeps (ExplanationRecord).
-          const result = { index: row.index, label: row.label, explanation: row.explanation as Explanation };
+        const shard = await readExplanationsParquet(bytes);
+        const classes = Number(shard.metadata['pathwise.classes']);
+        // A row keeps no logits; a placeholder of the class count gives the statistics the same
+        // architecture ({ inputSize, numClasses }) as pathStatistics on the explanations themselves.
+        const logits = Number.isInteger(classes) && classes > 0 ? new Float32Array(classes) : undefined;
+        for (const row of shard.rows) {
+          // PathStatisticsBuilder reads only the fields a row keeps (ExplanationRecord), and the logits' length.
+          const result = { index: row.index, label: row.label, explanation: { ...row.explanation, logits } as Explanation };
           byTarget.add(result);
           if (row.label === undefined) byLabel = undefined;
           byLabel?.add(result);

@@ -163,6 +163,8 @@ export async function startWorker(options: StartWorkerOptions): Promise<WorkerHa
       const bytes = await writeExplanationsParquet(file, results, {
         'pathwise.run': d.run, 'pathwise.checkpoint': String(d.checkpoint), 'pathwise.shard': String(d.shard),
         'pathwise.model': d.model.path, 'pathwise.model.sha256': d.model.sha256,
+        // The rows keep no logits: the reduce takes the class count from here for the statistics' architecture.
+        'pathwise.classes': String(model.numClasses),
       });
       const digest = sha256(bytes);
       await onEvent({ type: 'written', job: id, rows: results.length, sha256: digest, ms: ms() });
