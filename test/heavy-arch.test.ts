@@ -11,7 +11,7 @@
 // PATHWISE_HEAVY_DIR=<folder> reuses (or fills) an export folder instead of a temporary one.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -42,26 +42,65 @@ interface Exported {
 }
 
 const rows: string[] = [];
+const ALLOWED = 0.005; // share of values that may differ by more than 1e-4 · max
+
+/**
+ * More than 0.5 % of the values differ from the float64 gradient × input: export_torchvision.py
+ * --diagnose finds why, and the check passes only for decisions within float32 rounding. Either
+ * flipping a few ReLU units whose float64 pre-activation lies within 1e-6 (relative) of 0 turns
+ * the float64 result into ours; or PyTorch's own float32 result fails the same check, float64
+ * arithmetic with PyTorch's float32 decisions (gate patterns, max-pool winners) reproduces it, and
+ * every such decision was within 1e-6 of a tie (then float32 cannot decide this input, and ours is
+ * one more float32 rounding of it). Returns the note for the table row.
+ */
+function whyDifferent(e: Exported, ours: Float32Array, n: number): string {
+  const file = join(dir(), e.id, 'pathwise_attribution.f32');
+  writeFileSync(file, ours);
+  const r = spawnSync(PYTHON, [EXPORT, dir(), e.name, '--classes', String(e.num_classes), '--threads', '2', '--diagnose', file, '--max-flips', '8'], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  if (r.status !== 0) throw new Error(`export_torchvision.py --diagnose failed: ${r.stderr.slice(-3000)}`);
+  const d = JSON.parse(r.stdout.trim().split('\n').pop()!) as Diagnosis;
+  console.log(`${e.id}: ${JSON.stringify(d)}`);
+  if (d.differing_after_flips <= ALLOWED * n) {
+    const worst = Math.max(...d.flips.map((f) => f.relative));
+    return `→ ${d.differing_after_flips} after flipping ${d.flips.length} ReLU unit(s) within ${worst.toExponential(1)} of 0 in float64`;
+  }
+  const dec = d.float32_decisions_differing;
+  const gaps = [dec.gate_max_relative_z ?? 0, dec.maxpool_max_relative_gap ?? 0];
+  expect(d.torch_float32_differing, `${e.id}: ${JSON.stringify(d)}`).toBeGreaterThan(ALLOWED * n);
+  expect(d.float64_with_torch_float32_decisions_vs_torch_float32_differing, `${e.id}: ${JSON.stringify(d)}`).toBeLessThanOrEqual(ALLOWED * n);
+  expect(Math.max(...gaps), `${e.id}: ${JSON.stringify(d)}`).toBeLessThan(1e-6);
+  return `(PyTorch float32: ${d.torch_float32_differing}; its float32 decisions differ in ${dec.gate_units} ReLU units and ${dec.maxpool_windows} max-pool windows, all within ${Math.max(...gaps).toExponential(1)} of a tie)`;
+}
+
+interface Diagnosis {
+  torch_float32_differing: number;
+  float64_with_torch_float32_decisions_vs_torch_float32_differing: number;
+  float32_decisions_differing: { gate_units: number; gate_max_relative_z: number | null; maxpool_windows: number; maxpool_max_relative_gap: number | null };
+  flips: { node: string; unit: number; z: number; relative: number }[];
+  differing_after_flips: number;
+}
 const fmt = (v: number, digits = 3) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toPrecision(digits));
 const msSince = (t0: bigint) => Number(process.hrtime.bigint() - t0) * 1e-6;
 
+let exportDir = '';
+const dir = () => exportDir;
+
 describe.skipIf(!enabled)('full-size torchvision classifiers (PATHWISE_HEAVY)', () => {
-  let dir = '';
   let temporary = false;
   let manifest: Record<string, Exported> = {};
-  const f32 = (id: string, what: string) => Float32Array.from(readNpy(join(dir, id, `${what}.npy`)).data as Float32Array);
+  const f32 = (id: string, what: string) => Float32Array.from(readNpy(join(dir(), id, `${what}.npy`)).data as Float32Array);
 
   beforeAll(() => {
-    dir = process.env.PATHWISE_HEAVY_DIR ?? '';
-    if (dir) mkdirSync(dir, { recursive: true });
-    else { dir = mkdtempSync(join(tmpdir(), 'pathwise-heavy-')); temporary = true; }
-    const have = () => (existsSync(join(dir, 'manifest.json')) ? JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')).models : {}) as Record<string, Exported>;
+    exportDir = process.env.PATHWISE_HEAVY_DIR ?? '';
+    if (exportDir) mkdirSync(exportDir, { recursive: true });
+    else { exportDir = mkdtempSync(join(tmpdir(), 'pathwise-heavy-')); temporary = true; }
+    const have = () => (existsSync(join(dir(), 'manifest.json')) ? JSON.parse(readFileSync(join(dir(), 'manifest.json'), 'utf8')).models : {}) as Record<string, Exported>;
     const runs: [number, string[]][] = [[10, [...EXPLAINABLE, ...REFUSED]], [1000, WIDE_HEADS]];
     for (const [classes, names] of runs) {
       const missing = names.filter((n) => !have()[`${n}-c${classes}`]);
       if (!missing.length) continue;
       const t0 = process.hrtime.bigint();
-      const r = spawnSync(PYTHON, [EXPORT, dir, ...missing, '--classes', String(classes), '--opset', '17', '--threads', '2'], { encoding: 'utf8', maxBuffer: 1 << 26 });
+      const r = spawnSync(PYTHON, [EXPORT, dir(), ...missing, '--classes', String(classes), '--opset', '17', '--threads', '2'], { encoding: 'utf8', maxBuffer: 1 << 26 });
       if (r.status !== 0) throw new Error(`export_torchvision.py failed: ${r.stderr.slice(-3000)}`);
       console.log(`exported ${missing.length} models (${classes} classes) in ${(msSince(t0) / 1e3).toFixed(0)} s`);
     }
@@ -73,13 +112,13 @@ describe.skipIf(!enabled)('full-size torchvision classifiers (PATHWISE_HEAVY)', 
       '', '| model | classes | load ms | logit rel. err vs onnxruntime | grad × input: values differing | explain ms (width 64, depth 5) | onnxruntime forward ms | completeness residual |',
       '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |', ...rows,
     ].join('\n'));
-    if (temporary) rmSync(dir, { recursive: true, force: true });
+    if (temporary) rmSync(dir(), { recursive: true, force: true });
   });
 
   const cases = [...EXPLAINABLE.map((n) => `${n}-c10`), ...WIDE_HEADS.map((n) => `${n}-c1000`)];
   it.each(cases)('%s loads, matches onnxruntime and PyTorch, and explains', async (id) => {
     const e = manifest[id];
-    const path = join(dir, e.file);
+    const path = join(dir(), e.file);
     const x = f32(id, 'input');
     const target = e.target!;
 
@@ -90,7 +129,7 @@ describe.skipIf(!enabled)('full-size torchvision classifiers (PATHWISE_HEAVY)', 
       // onnxruntime: its logits, and its forward time (best of 3 after a warm-up) for scale.
       const session = await ort.InferenceSession.create(path);
       const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', x, e.input_shape) };
-      let ortLogits = new Float32Array(0);
+      let ortLogits: Float32Array = new Float32Array(0);
       let ortMs = Infinity;
       for (let i = 0; i < 4; i++) {
         t0 = process.hrtime.bigint();
@@ -111,7 +150,8 @@ describe.skipIf(!enabled)('full-size torchvision classifiers (PATHWISE_HEAVY)', 
       const scale = grad.reduce((s, v) => Math.max(s, Math.abs(v)), 0);
       let off = 0;
       for (let i = 0; i < grad.length; i++) if (Math.abs(ours[i] - grad[i]) > 1e-4 * scale) off++;
-      expect(off, `${off} of ${grad.length} values differ`).toBeLessThanOrEqual(0.005 * grad.length);
+      let check = `${off} of ${grad.length}`;
+      if (off > 0.005 * grad.length) check += ` ${whyDifferent(e, ours, grad.length)}`;
 
       // One 'official' explanation at width 64, depth 5 (default semantics), and completeness.
       t0 = process.hrtime.bigint();
@@ -122,7 +162,7 @@ describe.skipIf(!enabled)('full-size torchvision classifiers (PATHWISE_HEAVY)', 
       const residual = Math.abs(sum + ex.bias - ex.pathLogit) / (sumAbs + Math.abs(ex.bias));
       expect(residual, 'completeness').toBeLessThanOrEqual(1e-4);
 
-      const check = e.num_classes <= 10 ? `${off} of ${grad.length} ('linear')` : `${off} of ${grad.length} (inputXGradient)`;
+      check += e.num_classes <= 10 ? " ('linear')" : ' (inputXGradient)';
       const row = `| ${e.name} | ${e.num_classes} | ${fmt(loadMs)} | ${errOrt.toExponential(1)} | ${check} | ${fmt(explainMs)} | ${fmt(ortMs)} | ${residual.toExponential(1)} |`;
       rows.push(row);
       console.log(row);
@@ -134,7 +174,7 @@ describe.skipIf(!enabled)('full-size torchvision classifiers (PATHWISE_HEAVY)', 
   it.each(REFUSED)('%s is refused naming its op', (name) => {
     const e = manifest[`${name}-c10`];
     expect(e.first_refused_op).toBeTruthy();
-    const err = expectPathwiseError(() => loadModelSync(join(dir, e.file)), 'PATHWISE_UNSUPPORTED_OP',
+    const err = expectPathwiseError(() => loadModelSync(join(dir(), e.file)), 'PATHWISE_UNSUPPORTED_OP',
       `"${e.first_refused_op}" at node "${e.first_refused_node}"`, 'piecewise-linear');
     const why = err.message.match(/piecewise-linear networks, and (.*?)\. Models/)?.[1] ?? err.message;
     const row = `| ${name} | 10 | refused: ${e.first_refused_op} at ${e.first_refused_node} (${why}) | | | | | |`;

@@ -17,8 +17,15 @@ and OUT_DIR/manifest.json with one entry per id (target, seed, shapes, export se
 the families pathwise refuses, the first op it must refuse). With --no-references only the .onnx
 and the input are written (the bench needs no gradient).
 
+With --diagnose ATTRIBUTION_F32 (a raw float32 file, e.g. pathwise's 'linear' attribution) it
+exports nothing and prints, as one JSON line, why that gradient × input differs from the stored
+float64 one: PyTorch's own float32 result as a second opinion, the ReLU units and max-pool windows
+whose float64 decision lies within 1e-6 (relative) of a breakpoint or a tie, and the gate flips
+that, applied to the float64 network, reproduce the float32 result.
+
 usage: /usr/bin/python3 tools/reference/export_torchvision.py OUT_DIR NAME... [--classes 10|1000]
            [--opset 13|17] [--threads N] [--no-references]
+       /usr/bin/python3 tools/reference/export_torchvision.py OUT_DIR NAME --diagnose ATTRIBUTION_F32 [--max-flips N]
 """
 
 import argparse
@@ -30,6 +37,9 @@ import time
 
 import numpy as np
 import torch
+import torch.fx
+import torch.nn as nn
+import torch.nn.functional as F
 from torchvision import models as tvm
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -96,6 +106,178 @@ def export_one(out, name, classes, opset, references):
     return entry
 
 
+# ---------------------------------------------------------------------------------------------
+# Why a float32 gradient × input differs from the float64 one: decisions within rounding.
+
+NEAR = 1e-6  # a gate or pool decision this close (relative to its layer's largest value) is rounding
+
+
+class Frozen(torch.fx.Interpreter):
+    """Runs the traced model, recording every gate's pre-activation and every max-pool's input.
+    `flips` {node: bool mask} inverts a gate's on/off decision for the masked units; `record`
+    (a dict) collects every gate's on-mask and every max-pool's winners, and `replay` (such a
+    dict, from a float32 run) imposes them, so a float64 run can take the float32 decisions."""
+
+    def __init__(self, gm, gates, pools, flips=None, record=None, replay=None):
+        super().__init__(gm)
+        self.gates, self.pools, self.flips, self.seen = gates, pools, flips or {}, {}
+        self.record, self.replay = record, replay
+
+    def run_node(self, n):
+        if n not in self.gates and n not in self.pools:
+            return super().run_node(n)
+        args, kwargs = self.fetch_args_kwargs_from_env(n)
+        z = args[0]
+        self.seen[n] = z.detach()
+        if n in self.gates:  # ReLU is the only gate of these families
+            on = self.replay[n] if self.replay is not None else z > 0
+            if n in self.flips:
+                on = on ^ self.flips[n]
+            if self.record is not None:
+                self.record[n] = on
+            return z * on.to(z.dtype)
+        if self.replay is not None:
+            idx = self.replay[n]
+            return z.flatten(2).gather(2, idx.flatten(2)).view(idx.shape)
+        m = self.pools[n]
+        if m is not None:
+            out, idx = F.max_pool2d(z, m.kernel_size, m.stride, m.padding, m.dilation, m.ceil_mode, return_indices=True)
+        else:
+            out, idx = F.max_pool2d(*args, **{**kwargs, "return_indices": True})
+        if self.record is not None:
+            self.record[n] = idx
+        return out
+
+
+def pool_near_ties(module_or_none, z):
+    """Windows of a max-pool whose two largest inputs differ by less than NEAR × the layer's
+    largest |value|, with a positive winner (a zero winner is behind a closed ReLU anyway)."""
+    k, s, p, ceil = 3, 2, 0, False
+    if module_or_none is not None:
+        m = module_or_none
+        k, s, p, ceil = m.kernel_size, m.stride, m.padding, m.ceil_mode
+    k, s, p = (v if isinstance(v, int) else v[0] for v in (k, s, p))
+    extra = s if ceil else 0
+    u = F.pad(z, (p, p + extra, p, p + extra), value=-1e300).unfold(2, k, s).unfold(3, k, s).flatten(-2)
+    top2 = torch.topk(u, 2, dim=-1).values
+    gap = (top2[..., 0] - top2[..., 1]) / z.abs().max()
+    return int(((gap < NEAR) & (top2[..., 0] > 0)).sum())
+
+
+def diagnose(out, name, classes, attribution_path, max_flips):
+    """Compares a float32 gradient × input (pathwise's, a raw float32 file) with the float64 one:
+    PyTorch's own float32 gradient × input as a second opinion, the gates and max-pool windows
+    whose float64 decision lies within NEAR of a breakpoint or a tie, and a greedy search for the
+    gate flips (among the max_flips units nearest their breakpoint) that explain the difference."""
+    size = INPUT_SIZE.get(name, 224)
+    arch.NUM_CLASSES = classes
+    model, x, _, _ = arch.build_live(name, builder(name, classes), size)
+    key = f"{name}-c{classes}"
+    ref = np.load(os.path.join(out, key, "grad_x_input.npy")).astype(np.float64)
+    ours = np.fromfile(attribution_path, dtype=np.float32).astype(np.float64).reshape(ref.shape)
+    scale = np.abs(ref).max()
+    differing = lambda a: int((np.abs(a - ref) > 1e-4 * scale).sum())  # noqa: E731
+    with torch.no_grad():
+        t = int(model(x)[0].argmax())
+    xg = x.clone().requires_grad_(True)
+    (g32,) = torch.autograd.grad(model(xg)[0, t], xg)
+    a32 = (g32 * x).numpy()
+    report = {"id": key, "values": ref.size, "pathwise_differing": differing(ours),
+              "torch_float32_differing": differing(a32)}
+
+    gm = arch.trace(copy.deepcopy(model).double())
+    gates = [n for n in gm.graph.nodes if arch.gate_of(gm, n) is not None]
+    pools = {n: (gm.get_submodule(n.target) if n.op == "call_module" else None) for n in gm.graph.nodes
+             if (n.op == "call_module" and isinstance(gm.get_submodule(n.target), nn.MaxPool2d))
+             or (n.op == "call_function" and n.target is F.max_pool2d)}
+    x64 = x.double()
+
+    def grad_x_input(flips=None, record=None):
+        it = Frozen(gm, gates, pools, flips, record=record)
+        xg = x64.clone().requires_grad_(True)
+        (g,) = torch.autograd.grad(it.run(xg)[0, t], xg)
+        return (g * x64).detach().numpy(), it
+
+    dec64 = {}
+    base, it = grad_x_input(record=dec64)
+    # float64 arithmetic with PyTorch's float32 decisions (gate patterns, max-pool winners): if it
+    # reproduces PyTorch's float32 result, the float32 / float64 difference is those decisions.
+    decisions = {}
+    gm32 = arch.trace(model)
+    gates32 = [n for n in gm32.graph.nodes if arch.gate_of(gm32, n) is not None]
+    pools32 = {n: (gm32.get_submodule(n.target) if n.op == "call_module" else None) for n in gm32.graph.nodes
+               if (n.op == "call_module" and isinstance(gm32.get_submodule(n.target), nn.MaxPool2d))
+               or (n.op == "call_function" and n.target is F.max_pool2d)}
+    with torch.no_grad():
+        Frozen(gm32, gates32, pools32, record=decisions).run(x)
+    by_name = {n.name: v for n, v in decisions.items()}
+    replay = {n: by_name[n.name] for n in list(gates) + list(pools)}
+    xr = x64.clone().requires_grad_(True)
+    (gr,) = torch.autograd.grad(Frozen(gm, gates, pools, replay=replay).run(xr)[0, t], xr)
+    ar = (gr * x64).detach().numpy()
+    report["float64_with_torch_float32_decisions_vs_torch_float32_differing"] = int((np.abs(ar - a32) > 1e-4 * scale).sum())
+    # how close each differing decision was in float64, relative to its layer's largest |value|:
+    # a gate's |z|, a max-pool window's gap between the float64 and the float32 winner
+    gate_gaps = [float((it.seen[n][replay[n] != dec64[n]].abs() / it.seen[n].abs().max()).max())
+                 for n in gates if (replay[n] != dec64[n]).any()]
+    pool_gaps = []
+    for n in pools:
+        moved = replay[n] != dec64[n]
+        if moved.any():
+            z = it.seen[n].flatten(2)
+            gap = z.gather(2, dec64[n].flatten(2)) - z.gather(2, replay[n].flatten(2))
+            pool_gaps.append(float((gap.flatten()[moved.flatten()].abs() / z.abs().max()).max()))
+    report["float32_decisions_differing"] = {
+        "gate_units": sum(int((replay[n] != dec64[n]).sum()) for n in gates),
+        "gate_max_relative_z": max(gate_gaps, default=None),
+        "maxpool_windows": sum(int((replay[n] != dec64[n]).sum()) for n in pools),
+        "maxpool_max_relative_gap": max(pool_gaps, default=None),
+    }
+    # The float64 gradient itself at inputs moved by float32 rounding (relative 2^-24 per value,
+    # random signs): if it changes as much as the float32 results differ, the difference is a
+    # decision (gate or max-pool winner) within rounding, not accumulated arithmetic error.
+    shaken = []
+    for seed in range(3):
+        sign = torch.randint(0, 2, x.shape, generator=torch.Generator().manual_seed(seed)).double() * 2 - 1
+        xs = (x64 * (1 + sign * 2.0 ** -24)).requires_grad_(True)
+        (g,) = torch.autograd.grad(Frozen(gm, gates, pools).run(xs)[0, t], xs)
+        shaken.append(differing((g * x64).detach().numpy()))
+    report["float64_at_rounded_inputs_differing"] = shaken
+    near, within = [], 0
+    for n in gates:
+        z = it.seen[n].flatten()
+        rel = z.abs() / z.abs().max()
+        count = int((rel < NEAR).sum())
+        within += count
+        if count and max_flips:
+            v, i = torch.topk(-rel, min(count, max_flips))
+            near += [(-vv, n, ii, float(z[ii])) for vv, ii in zip(v.tolist(), i.tolist())]
+    near.sort(key=lambda c: c[0])
+    report["gate_units_within_1e-6"] = within
+    report["maxpool_windows_within_1e-6"] = sum(pool_near_ties(m, it.seen[n]) for n, m in pools.items())
+
+    def flipped(units):
+        flips = {}
+        for _, n, i, _ in units:
+            f = flips.setdefault(n, torch.zeros_like(it.seen[n], dtype=torch.bool))
+            f.view(-1)[i] = True
+        return grad_x_input(flips)[0]
+
+    cands = near[:max_flips]
+    alone = [int((np.abs(ours - flipped([c])) > 1e-4 * scale).sum()) for c in cands]
+    chosen, remaining = [], int((np.abs(ours - base) > 1e-4 * scale).sum())
+    for j in sorted(range(len(cands)), key=lambda j: alone[j]):
+        c = flipped(chosen + [cands[j]])
+        n = int((np.abs(ours - c) > 1e-4 * scale).sum())
+        if n < remaining:
+            chosen.append(cands[j])
+            remaining = n
+    report["flips"] = [{"node": n.name, "unit": i, "z": z, "relative": rel} for rel, n, i, z in chosen]
+    report["differing_after_flips"] = remaining
+    print(json.dumps(report), flush=True)
+    return report
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("out")
@@ -104,8 +286,14 @@ def main():
     p.add_argument("--opset", type=int, default=17, choices=(13, 17))
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--no-references", dest="references", action="store_false")
+    p.add_argument("--diagnose", metavar="ATTRIBUTION_F32",
+                   help="instead of exporting: explain how this raw float32 gradient × input of the one NAME differs from the float64 one")
+    p.add_argument("--max-flips", type=int, default=12)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
+    if a.diagnose:
+        diagnose(a.out, a.names[0], a.classes, a.diagnose, a.max_flips)
+        return
     os.makedirs(a.out, exist_ok=True)
     manifest_path = os.path.join(a.out, "manifest.json")
     manifest = {"generator": "tools/reference/export_torchvision.py", "torch": torch.__version__, "models": {}}
