@@ -149,6 +149,16 @@ class Frozen(torch.fx.Interpreter):
         return out
 
 
+def decision_nodes(gm):
+    """The traced graph's gates (in order) and max-pools ({node: its MaxPool2d module, or None
+    for a functional max_pool2d})."""
+    gates = [n for n in gm.graph.nodes if arch.gate_of(gm, n) is not None]
+    pools = {n: (gm.get_submodule(n.target) if n.op == "call_module" else None) for n in gm.graph.nodes
+             if (n.op == "call_module" and isinstance(gm.get_submodule(n.target), nn.MaxPool2d))
+             or (n.op == "call_function" and n.target is F.max_pool2d)}
+    return gates, pools
+
+
 def pool_near_ties(module_or_none, z):
     """Windows of a max-pool whose two largest inputs differ by less than NEAR × the layer's
     largest |value|, with a positive winner (a zero winner is behind a closed ReLU anyway)."""
@@ -165,10 +175,13 @@ def pool_near_ties(module_or_none, z):
 
 
 def diagnose(out, name, classes, attribution_path, max_flips):
-    """Compares a float32 gradient × input (pathwise's, a raw float32 file) with the float64 one:
-    PyTorch's own float32 gradient × input as a second opinion, the gates and max-pool windows
-    whose float64 decision lies within NEAR of a breakpoint or a tie, and a greedy search for the
-    gate flips (among the max_flips units nearest their breakpoint) that explain the difference."""
+    """Compares a float32 gradient × input (pathwise's, a raw float32 file) with the float64 one
+    and prints one JSON line: PyTorch's own float32 gradient × input as a second opinion; float64
+    arithmetic with PyTorch's float32 decisions (do they alone make its result?) and how close
+    each decision that differs was to a tie; the float64 result at inputs moved by one float32
+    rounding; how many gates and max-pool windows lie within NEAR of a breakpoint or a tie; and a
+    greedy search for the gate flips (among the max_flips units nearest their breakpoint) that
+    turn the float64 result into the given one."""
     size = INPUT_SIZE.get(name, 224)
     arch.NUM_CLASSES = classes
     model, x, _, _ = arch.build_live(name, builder(name, classes), size)
@@ -186,10 +199,7 @@ def diagnose(out, name, classes, attribution_path, max_flips):
               "torch_float32_differing": differing(a32)}
 
     gm = arch.trace(copy.deepcopy(model).double())
-    gates = [n for n in gm.graph.nodes if arch.gate_of(gm, n) is not None]
-    pools = {n: (gm.get_submodule(n.target) if n.op == "call_module" else None) for n in gm.graph.nodes
-             if (n.op == "call_module" and isinstance(gm.get_submodule(n.target), nn.MaxPool2d))
-             or (n.op == "call_function" and n.target is F.max_pool2d)}
+    gates, pools = decision_nodes(gm)
     x64 = x.double()
 
     def grad_x_input(flips=None, record=None):
@@ -204,10 +214,7 @@ def diagnose(out, name, classes, attribution_path, max_flips):
     # reproduces PyTorch's float32 result, the float32 / float64 difference is those decisions.
     decisions = {}
     gm32 = arch.trace(model)
-    gates32 = [n for n in gm32.graph.nodes if arch.gate_of(gm32, n) is not None]
-    pools32 = {n: (gm32.get_submodule(n.target) if n.op == "call_module" else None) for n in gm32.graph.nodes
-               if (n.op == "call_module" and isinstance(gm32.get_submodule(n.target), nn.MaxPool2d))
-               or (n.op == "call_function" and n.target is F.max_pool2d)}
+    gates32, pools32 = decision_nodes(gm32)
     with torch.no_grad():
         Frozen(gm32, gates32, pools32, record=decisions).run(x)
     by_name = {n.name: v for n, v in decisions.items()}
