@@ -42,6 +42,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torchvision import models as tvm
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import make_arch_fixtures as arch  # noqa: E402  (its helpers: build_live, export, first_refused_op)
 
