@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { matmulModel } from './support/onnx.mjs';
 
 const require = createRequire(import.meta.url);
@@ -50,12 +50,40 @@ async function loadPathwise() {
   return import(dist);
 }
 
+/**
+ * A full-size torchvision classifier (`model.torchvision = { name, classes }`): exported with random
+ * weights by tools/reference/export_torchvision.py (no references) into a temporary folder that
+ * the trials of a run share (each trial is its own process; the export is seeded, so a folder
+ * left by an earlier run holds the same model). Returns the model entry with absolute `onnx` and
+ * `inputNpy`, or { skipped } without /usr/bin/python3 + torch, torchvision and onnx.
+ */
+function exportedTorchvision(model) {
+  const { name, classes } = model.torchvision;
+  const dir = join(tmpdir(), 'pathwise-bench-torchvision');
+  const id = `${name}-c${classes}`;
+  const entry = { ...model, onnx: join(dir, `${id}.onnx`), inputNpy: join(dir, id, 'input.npy') };
+  if (existsSync(entry.onnx) && existsSync(entry.inputNpy)) return entry;
+  const python = '/usr/bin/python3';
+  if (!existsSync(python)) return { skipped: `${python} not found` };
+  const probe = spawnSync(python, ['-c', 'import torch, torchvision, onnx'], { encoding: 'utf8' });
+  if (probe.status !== 0) return { skipped: `${python} cannot import torch, torchvision and onnx (apt-get install python3-torchvision python3-onnx)` };
+  const r = spawnSync(python, [join(root, 'tools/reference/export_torchvision.py'), dir, name, '--classes', String(classes), '--no-references'],
+    { encoding: 'utf8', timeout: 600_000 });
+  if (r.status !== 0) throw new Error(`export_torchvision.py failed: ${r.stderr.slice(-2000)}`);
+  return entry;
+}
+
+// The model entry a driver uses: torchvision models are exported first (or skipped).
+function resolveModel(model) {
+  return model?.torchvision ? exportedTorchvision(model) : model;
+}
+
 async function inputsFor(model, batch) {
   const size = model.inputShape.reduce((a, b) => a * b, 1);
   const out = new Float32Array(batch * size);
   if (model.inputNpy) {
     const { readNpyFile } = await loadPathwise();
-    const { data } = readNpyFile(join(root, model.inputNpy));
+    const { data } = readNpyFile(resolve(root, model.inputNpy));
     const count = data.length / size;
     for (let e = 0; e < batch; e++) out.set(data.subarray((e % count) * size, (e % count + 1) * size), e * size);
   } else {
@@ -68,7 +96,7 @@ async function inputsFor(model, batch) {
 // What pathwise loads for a model entry: a path (ONNX file) or the builder's layer spec.
 export function loadModelFor(pw, model) {
   if (model.build) return pw.loadModelSync(model.build().spec);
-  return pw.loadModelSync(join(root, model.onnx));
+  return pw.loadModelSync(resolve(root, model.onnx));
 }
 
 /**
@@ -133,6 +161,8 @@ export const drivers = {
   // pathwise explain through the public API from dist/: explainSync / explainBatchSync, or the
   // async explain (libuv pool) with `async`.
   async 'pathwise-explain'(trial, model) {
+    model = resolveModel(model);
+    if (model.skipped) return model;
     const pw = await loadPathwise();
     const m = loadModelFor(pw, model);
     const x = await inputsFor(model, trial.batch);
@@ -154,8 +184,10 @@ export const drivers = {
   async 'ort-forward'(trial, model) {
     const ort = loadOrt();
     if (!ort) return { skipped: 'onnxruntime-node is not installed' };
+    model = resolveModel(model);
+    if (model.skipped) return model;
     if (model.build && !model.ortBytes) return { skipped: 'this built model has no ONNX bytes' };
-    const source = model.ortBytes ? model.ortBytes() : join(root, model.ortOnnx ?? model.onnx);
+    const source = model.ortBytes ? model.ortBytes() : resolve(root, model.ortOnnx ?? model.onnx);
     const session = await ort.InferenceSession.create(source, {
       intraOpNumThreads: trial.threads, interOpNumThreads: 1, executionMode: 'sequential',
     });

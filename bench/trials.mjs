@@ -55,6 +55,17 @@ export const models = {
     // One explanation takes seconds: 1 warm-up call, then exactly 3 timed calls.
     repetitions: { warmup: 1, minSamples: 3, maxSamples: 3 },
   },
+  // Full-size torchvision classifiers with random weights and a 10-class head, exported by
+  // tools/reference/export_torchvision.py when a trial first needs them (drivers.mjs,
+  // exportedTorchvision); the input is the export's seeded N(0, 1) image. No FLOP count: the
+  // dense-chain count of explainFlops does not apply to these DAGs.
+  ...Object.fromEntries(['resnet18', 'mobilenet_v2'].map((name) => [`torchvision_${name}`, {
+    title: `torchvision ${name} (full size, 224×224, random weights, 10 classes)`,
+    torchvision: { name, classes: 10 },
+    inputShape: [3, 224, 224],
+    flops: () => 0,
+    repetitions: { warmup: 1, minSamples: 3, maxSamples: 20 },
+  }])),
 };
 
 const kernels = ['avx512', 'avx2'];
@@ -112,5 +123,18 @@ for (const model of ['fashion_mlp', 'fashion_cnn']) {
     trials.push({ ...common, id: `vgg16-latency-pathwise-forward-t${threads}`, driver: 'pathwise-forward', threads, env, baseline: threads === 1 });
     trials.push({ ...common, id: `vgg16-latency-pathwise-t${threads}`, driver: 'pathwise-explain', threads, env });
     trials.push({ ...common, id: `vgg16-latency-ort-forward-t${threads}`, driver: 'ort-forward', threads });
+  }
+}
+
+// Full-size torchvision classifiers: one 'official' explanation (batch 1, width 64, depth 5) next to
+// onnxruntime's forward of the same ONNX file, the anchor (how many forwards one explanation
+// costs). Skipped with a message when /usr/bin/python3 cannot import torch.
+for (const name of ['resnet18', 'mobilenet_v2']) {
+  const model = `torchvision_${name}`;
+  const group = `torchvision ${name} latency (10 classes, batch 1, width 64, depth 5)`;
+  const common = { group, model, batch: 1, width: 64, depth: 5 };
+  for (const threads of [1, 2]) {
+    trials.push({ ...common, id: `tv-${name}-latency-ort-forward-t${threads}`, driver: 'ort-forward', threads });
+    trials.push({ ...common, id: `tv-${name}-latency-pathwise-t${threads}`, driver: 'pathwise-explain', threads, env: { PATHWISE_THREADS: String(threads) } });
   }
 }
