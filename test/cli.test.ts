@@ -66,6 +66,30 @@ function fixturePng(i: number, name: string, factor = 1, colour = false): string
 }
 
 describe('pathwise explain', () => {
+  it('--format parquet writes explanations.parquet with the library\'s explanations', async () => {
+    const { readExplanationsParquet, loadModelSync, explainBatchSync } = await import('../lib/index.js');
+    const x = set.inputs.slice(0, 3 * SIZE);
+    const input = npyOf(x, [3, 1, 28, 28], 'three-parquet.npy');
+    const out = join(dir, 'out-parquet');
+    const r = await run(['explain', MLP, '--input', input, '--width', '16', '--out', out, '--format', 'parquet']);
+    expect(r.code).toBe(0);
+    expect(existsSync(join(out, 'explanation.json'))).toBe(false);
+    const { rows, metadata } = await readExplanationsParquet(readFileSync(join(out, 'explanations.parquet')));
+    expect(metadata['pathwise.classes']).toBe('10');
+    const model = loadModelSync(MLP);
+    const ref = explainBatchSync(model, Float32Array.from(x), { width: 16 });
+    model.dispose();
+    expect(rows.map((row) => row.index)).toEqual([0, 1, 2]);
+    rows.forEach((row, i) => {
+      expect(row.explanation.target).toBe(ref[i].target);
+      expect(row.explanation.pathLogit).toBe(ref[i].pathLogit);
+      expect(Array.from(row.explanation.attribution)).toEqual(Array.from(ref[i].attribution));
+      expect(row.explanation.layers.map((l) => Array.from(l.units))).toEqual(ref[i].layers.map((l) => Array.from(l.units)));
+    });
+    const bad = await run(['explain', MLP, '--input', input, '--out', out, '--format', 'csv']);
+    expect(bad.code).toBe(2);
+  });
+
   it('writes explanation.json and pictures that match the library', async () => {
     const x = set.inputs.slice(0, SIZE);
     const input = npyOf(x, [1, 1, 28, 28], 'one.npy');

@@ -12,6 +12,7 @@ import { renderHeatmapFigure, softmaxAt } from '../render/figure.js';
 import { pathDiagramSvg } from '../render/diagram.js';
 import { pathEdges } from '../render/path-edges.js';
 import { UsageError, version, type CliContext, type CliIO } from './program.js';
+import { encodeExplanationsParquet } from '../io/parquet.js';
 import { addInputOptions, BASELINE_NAME, explainAll, explainOptions, openInputs, reportHtml, type ExplainFlags } from './explaining.js';
 
 /** float32 values as the shortest decimals that read back to the same float32. */
@@ -125,7 +126,15 @@ async function runExplain(modelPath: string, flags: ExplainFlags, io: CliIO): Pr
       },
       explanations: items,
     };
-    await write('explanation.json', JSON.stringify(doc, null, 1) + '\n');
+    if (flags.format === 'parquet') {
+      // The same columns as a distributed run's shard files (lib/io/parquet.ts), one row per input.
+      const rows = explanations.map((explanation, index) => ({ index, explanation }));
+      await write('explanations.parquet', await encodeExplanationsParquet(rows, {
+        'pathwise.model': modelPath, 'pathwise.classes': String(model.numClasses), 'pathwise.settings': JSON.stringify(doc.settings),
+      }));
+    } else {
+      await write('explanation.json', JSON.stringify(doc, null, 1) + '\n');
+    }
     if (flags.json) {
       io.stdout.write(JSON.stringify({
         out: outDir,
@@ -154,5 +163,6 @@ export function addExplainCommand(program: Command, ctx: CliContext): void {
     .option('--per-channel', 'also write one heatmap per input channel')
     .addOption(new Option('--clip <percentile>', 'colour limit at this percentile of |attribution| (default 99.5; 100 is the maximum)').argParser(Number))
     .option('--report', 'also write report.html')
+    .addOption(new Option('--format <format>', 'explanations as explanation.json or explanations.parquet (the columns of a distributed run\'s shards)').choices(['json', 'parquet']).default('json'))
     .action(async (model: string, flags: ExplainFlags) => runExplain(model, flags, ctx.io));
 }

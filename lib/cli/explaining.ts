@@ -44,6 +44,7 @@ export interface ExplainFlags {
   stripSoftmax?: boolean;
   json?: boolean;
   progress?: boolean;
+  format?: 'json' | 'parquet';
 }
 
 /** Opens a model file: .json is a tfjs LayersModel, anything else ONNX. */
