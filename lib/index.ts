@@ -50,3 +50,5 @@ export { planRun, startWorker, runStatus, reduceRun, aggregateToJson, parseDataS
 export type { PlanOptions, PlanResult, StartWorkerOptions, WorkerHandle, WorkerEvent, WorkerEventType, RunStatus, FailedShard, ReduceOptions, RunAggregate, CheckpointAggregate, DataSource, RedisConnection, RunExplainOptions, RunManifest, RunModel, ShardJob } from './scale/index.js';
 export { encodeExplanationsParquet, writeExplanationsParquet, readExplanationsParquet } from './io/parquet.js';
 export type { ExplanationRow, ExplanationRecord, ParquetExplanations } from './io/parquet.js';
+export { evaluateQuality, QUALITY_METRICS, sparseness, complexity, pearson, ssim1d } from './eval/quality.js';
+export type { QualityMetric, QualityExplainer, QualityModel, QualityOptions, QualityValues, QualityReport } from './eval/quality.js';
