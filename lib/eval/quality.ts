@@ -38,7 +38,7 @@ export interface QualityOptions {
   explainer?: QualityExplainer;
   /** Completeness: pathwise's bias and pathLogit per input, to report Σ attribution + bias − pathLogit as well. */
   pathwise?: { bias: ArrayLike<number>; pathLogit: ArrayLike<number> };
-  /** Perturbed inputs per forward call (default 4096). */
+  /** Perturbed inputs per forward call (default: 64 MiB of float32 inputs, at most 4096). */
   batchSize?: number;
 }
 
@@ -253,7 +253,7 @@ function checkQualityOptions(model: QualityModel, options: unknown, n: number): 
     featuresInStep: o.featuresInStep === undefined ? 1 : positiveInteger(o.featuresInStep, 'featuresInStep', model.inputSize),
     runs: o.runs === undefined ? 100 : positiveInteger(o.runs, 'runs'),
     explainer: o.explainer,
-    batchSize: o.batchSize === undefined ? 4096 : positiveInteger(o.batchSize, 'batchSize'),
+    batchSize: o.batchSize === undefined ? Math.max(1, Math.min(4096, Math.floor(2 ** 24 / model.inputSize))) : positiveInteger(o.batchSize, 'batchSize'),
   };
 }
 
