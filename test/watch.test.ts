@@ -79,6 +79,16 @@ describe('estimate', () => {
     model.dispose();
   });
 
+  it.skipIf(sanitized)('predicts the measured time within 5× (VGG16-shaped, width 64, depth 5)', () => {
+    const model = loadModelSync(vgg16Spec(1, 224));
+    const x = seededInput(3 * 224 * 224, 12);
+    const predicted = estimate(model, { width: 64, depth: 5 }).predictedSeconds;
+    const measured = bestSeconds(() => explainSync(model, x, { width: 64, depth: 5 }), 1);
+    expect(predicted / measured).toBeGreaterThan(1 / 5);
+    expect(predicted / measured).toBeLessThan(5);
+    model.dispose();
+  }, 120_000);
+
   it('checks its options as explain does', () => {
     const model = loadModelSync(fashionCnn);
     expect(() => estimate(model, { depth: 9 })).toThrow(RangeError);
