@@ -120,7 +120,7 @@ export async function explainAll(
 export const LONG_RUN_SECONDS = 60;
 
 /** A warning on stderr when explaining `count` inputs is estimated above LONG_RUN_SECONDS. */
-function warnIfLong(model: Model, count: number, options: ExplainBatchOptions, io: CliIO): void {
+export function warnIfLong(model: Model, count: number, options: ExplainBatchOptions, io: CliIO): void {
   let e;
   try {
     const { targets: _targets, ...rest } = options;
