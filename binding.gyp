@@ -9,6 +9,7 @@
         "native/addon/options.cc",
         "native/addon/layers.cc",
         "native/addon/network.cc",
+        "native/addon/watch.cc",
         "native/addon/baselines.cc",
         "native/addon/bench.cc",
         "native/core/ir/network.cc",

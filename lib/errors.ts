@@ -43,3 +43,14 @@ export function fromNative(e: unknown): unknown {
   }
   return e;
 }
+
+/**
+ * The rejection of a call stopped by its AbortSignal: an Error named 'AbortError' with code
+ * 'ABORT_ERR' and the signal's reason as `cause`, as Node's own APIs (fs, events) reject.
+ */
+export function abortError(signal: AbortSignal | undefined): Error {
+  const err = new Error('The operation was aborted', signal ? { cause: signal.reason } : undefined);
+  err.name = 'AbortError';
+  (err as Error & { code: string }).code = 'ABORT_ERR';
+  return err;
+}

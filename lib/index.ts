@@ -5,6 +5,10 @@
 export { loadModel, loadModelSync, Model } from './model/model.js';
 export type { ModelSource, LoadOptions, TfjsLayersModelLike } from './model/model.js';
 export { explain, explainSync, explainBatch, explainBatchSync } from './explain/explain.js';
+export { estimate, machineRate } from './explain/estimate.js';
+export type { Estimate, EstimateOptions } from './explain/estimate.js';
+export { explainFlopsFromMacs, explainFlopsSpec, specLayerMacs } from './explain/cost.js';
+export type { SequentialShapeSpec } from './explain/cost.js';
 export { PathwiseError } from './errors.js';
 export type { PathwiseErrorCode } from './errors.js';
 export type * from './explain/types.js';

@@ -77,8 +77,32 @@ export interface NativeExplainResult {
 export interface NativeNetwork {
   forward(input: Float32Array, n: number): Float32Array;
   explainSync(input: Float32Array, n: number, options: NativeExplainOptions): NativeExplainResult[];
-  explain(input: Float32Array, n: number, options: NativeExplainOptions): Promise<NativeExplainResult[]>;
+  /** control: cancels the call (JobControl.cancel); onProgress: (layer steps done, total) on the JS thread. */
+  explain(input: Float32Array, n: number, options: NativeExplainOptions, control?: NativeJobControl,
+          onProgress?: (done: number, total: number) => void): Promise<NativeExplainResult[]>;
+  estimate(n: number, options: NativeExplainOptions): NativeEstimate;
   dispose(): void;
+}
+
+/** A handle to cancel one async explain; cancelling a finished call does nothing. */
+export interface NativeJobControl {
+  cancel(): void;
+}
+
+/** The core's memory plan for an explain call, and each engine layer's forward multiply-accumulates. */
+export interface NativeEstimate {
+  bytesPerExample: number;
+  fixedBytes: number;
+  /** The working memory of one chunk of examples (all n when they fit together). */
+  workingBytes: number;
+  classChunk: number;
+  chunkExamples: number;
+  /** False when one example does not fit maxMemoryBytes even one class at a time. */
+  fits: boolean;
+  progressSteps: number;
+  layerMacs: number[];
+  /** Engine layer index of each gate layer, bottom → top. */
+  gatePositions: number[];
 }
 
 export interface KernelInfo {
@@ -148,6 +172,7 @@ export interface GemmBenchResult {
  */
 export interface NativeAddon {
   NativeNetwork: new (inputShape: [number, number, number], layers: NativeLayer[]) => NativeNetwork;
+  JobControl: new () => NativeJobControl;
   kernelInfo(): KernelInfo;
   setThreads(n: number): void;
   gemmWithKernel(kernel: string, transB: boolean, m: number, n: number, k: number,

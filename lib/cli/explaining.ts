@@ -13,6 +13,7 @@ import { parseOnnx } from '../onnx/load.js';
 import type { NetworkSpec } from '../model/layers.js';
 import { loadModel, loadModelSync, type Model } from '../model/model.js';
 import { explainBatch } from '../explain/explain.js';
+import { estimate } from '../explain/estimate.js';
 import type { Depth, Explanation, ExplainBatchOptions, Width } from '../explain/types.js';
 import { isTfjsSource, tfjsSourceToSpec } from '../model/sources.js';
 import { readInputs, type InputBatch } from './inputs.js';
@@ -70,17 +71,26 @@ export async function explainAll(
 ): Promise<{ explanations: Explanation[]; baselines: Float32Array[] }> {
   const size = model.inputSize;
   const chunk = Math.max(1, Math.min(16, Math.floor(2 ** 22 / Math.max(1, size))));
+  warnIfLong(model, batch.count, options, io);
+  // One input: the bar counts its layer steps (onProgress); several: inputs done.
+  const single = batch.count === 1;
   const bar = progress && io.stderr.isTTY
     ? new cliProgress.SingleBar({
       stream: io.stderr as NodeJS.WritableStream,
-      format: 'explaining {bar} {value}/{total} | {rate} items/s | ETA {eta_formatted}',
+      format: single
+        ? 'explaining {bar} layer step {value}/{total} | ETA {eta_formatted}'
+        : 'explaining {bar} {value}/{total} | {rate} items/s | ETA {eta_formatted}',
       hideCursor: true,
       clearOnComplete: true,
       etaBuffer: 50,
     }, cliProgress.Presets.shades_classic)
     : undefined;
   const start = performance.now();
-  bar?.start(batch.count, 0, { rate: '0.0' });
+  bar?.start(single ? 1 : batch.count, 0, { rate: '0.0' });
+  const onProgress = single && bar ? (done: number, total: number) => {
+    bar.setTotal(total);
+    bar.update(done);
+  } : undefined;
   const out: Explanation[] = [];
   const baselines: Float32Array[] = [];
   try {
@@ -89,6 +99,7 @@ export async function explainAll(
       const xs = batch.values.subarray(i * size, (i + n) * size);
       const part = await explainBatch(model, xs, {
         ...options, targets: options.targets ? Array.from(options.targets).slice(i, i + n) : undefined,
+        ...(onProgress ? { onProgress } : {}),
       });
       // The baseline explains the same classes.
       const base = baseline ? await explainBatch(model, xs, { ...BASELINE_OPTIONS, targets: part.map((e) => e.target) }) : undefined;
@@ -98,12 +109,39 @@ export async function explainAll(
         if (base) baselines.push(base[j].attribution);
       }
       const seconds = (performance.now() - start) / 1000;
-      bar?.update(out.length, { rate: (out.length / Math.max(seconds, 1e-9)).toFixed(1) });
+      if (!single) bar?.update(out.length, { rate: (out.length / Math.max(seconds, 1e-9)).toFixed(1) });
     }
   } finally {
     bar?.stop();
   }
   return { explanations: out, baselines };
+}
+
+/** Seconds above which a run is announced with its estimate before it starts. */
+export const LONG_RUN_SECONDS = 60;
+
+/** A warning on stderr when explaining `count` inputs is estimated above LONG_RUN_SECONDS. */
+export function warnIfLong(model: Model, count: number, options: ExplainBatchOptions, io: CliIO): void {
+  let e;
+  try {
+    const { targets: _targets, ...rest } = options;
+    e = estimate(model, { ...rest, batch: 1 });
+  } catch {
+    return; // the call itself reports what is wrong with the options
+  }
+  const seconds = e.predictedSeconds * count;
+  if (seconds <= LONG_RUN_SECONDS) return;
+  io.stderr.write(`pathwise: warning: this run is estimated at about ${formatDuration(seconds)} ` +
+    `(${(e.flops * count / 1e9).toFixed(1)} GFLOP at the ${(e.machineFlopsPerSecond / 1e9).toFixed(1)} GFLOP/s measured here); ` +
+    'a smaller --depth or --width is faster; Ctrl-C stops it\n');
+}
+
+/** 42 ms, 3.1 s, 4.2 min, 1.5 h. */
+export function formatDuration(seconds: number): string {
+  if (seconds < 1) return `${(seconds * 1000).toPrecision(2)} ms`;
+  if (seconds < 120) return `${seconds.toPrecision(2)} s`;
+  if (seconds < 7200) return `${(seconds / 60).toPrecision(2)} min`;
+  return `${(seconds / 3600).toPrecision(2)} h`;
 }
 
 export function explainOptions(flags: ExplainFlags, count: number): ExplainBatchOptions {

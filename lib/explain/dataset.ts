@@ -50,7 +50,7 @@ export interface DatasetProgress {
   etaMs?: number;
 }
 
-export interface ExplainDatasetOptions extends Omit<ExplainBatchOptions, 'targets'> {
+export interface ExplainDatasetOptions extends Omit<ExplainBatchOptions, 'targets' | 'onProgress' | 'signal'> {
   /**
    * The class to explain for every item (an item's own `target` wins), or 'label' for each item's
    * label; default the predicted class.

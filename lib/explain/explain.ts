@@ -3,9 +3,11 @@ import type { Model } from '../model/model.js';
 import type { Depth, ExplainBatchOptions, ExplainOptions, Explanation, Region, Width } from './types.js';
 import type { NativeExplainOptions, NativeExplainResult } from '../addon/native.js';
 import { checkOptions, checkTargets, describe, oneOf, positiveInteger, singleInput, toFloat32, wrongType } from '../validate.js';
-import { fromNative } from '../errors.js';
+import { abortError, fromNative } from '../errors.js';
+import { nativeAddon } from '../addon/native.js';
 
-const OPTION_NAMES = new Set(['width', 'depth', 'target', 'targets', 'semantics', 'threshold', 'maxMemoryBytes', 'decompose', 'region', 'regions', 'paths']);
+const OPTION_NAMES = new Set(['width', 'depth', 'target', 'targets', 'semantics', 'threshold', 'maxMemoryBytes', 'decompose', 'region', 'regions', 'paths',
+  'signal', 'onProgress']);
 
 // A decimal number followed by '%': '10%', '12.5%', '.5%'.
 const PERCENT = /^(\d+(?:\.\d*)?|\.\d+)%$/;
@@ -88,7 +90,8 @@ function regionMask(model: Model, region: Region, what: string): Float32Array {
   return out;
 }
 
-function normaliseOptions(model: Model, options: ExplainBatchOptions & { target?: number }, n: number): NativeExplainOptions {
+/** @internal The options as the addon takes them (also for estimate). */
+export function normaliseOptions(model: Model, options: ExplainBatchOptions & { target?: number }, n: number): NativeExplainOptions {
   checkOptions(options, OPTION_NAMES);
   const semantics = oneOf(options.semantics ?? 'official', ['official', 'linear'], 'semantics');
   const native: NativeExplainOptions = {
@@ -167,6 +170,64 @@ function toExplanation(r: NativeExplainResult): Explanation {
   };
 }
 
+interface Watch {
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** signal and onProgress, checked; sync forms refuse them (they cannot be watched while they block). */
+function watchOptions(options: ExplainBatchOptions, sync: boolean): Watch {
+  if (options === null || typeof options !== 'object') return {};
+  const { signal, onProgress } = options;
+  if (sync && (signal !== undefined || onProgress !== undefined))
+    throw new TypeError("'signal' and 'onProgress' are for the async explain and explainBatch; the sync forms block until they finish");
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw wrongType('signal', 'an AbortSignal', signal);
+  if (onProgress !== undefined && typeof onProgress !== 'function') throw wrongType('onProgress', 'a function', onProgress);
+  return { signal, onProgress };
+}
+
+/**
+ * The async native call, stoppable by the signal: an abort listener cancels the native job (its
+ * core work stops at the next layer step), and progress reaches onProgress on this thread.
+ */
+async function runExplain(model: Model, x: Float32Array, n: number, native: NativeExplainOptions, watch: Watch): Promise<NativeExplainResult[]> {
+  const { signal, onProgress } = watch;
+  if (!signal && !onProgress) return model.handle().explain(x, n, native);
+  if (signal?.aborted) throw abortError(signal);
+  const control = new (nativeAddon().JobControl)();
+  let thrown: { error: unknown } | undefined;
+  // Progress arrives through its own queue and can trail the result: a finished call waits for its
+  // last step (done = total) so that every onProgress call happens before the promise settles.
+  let finished = false, lastSeen: (() => void) | undefined;
+  const progress = onProgress && ((done: number, total: number) => {
+    if (done === total) {
+      finished = true;
+      lastSeen?.();
+    }
+    if (thrown) return;
+    try {
+      onProgress(done, total);
+    } catch (error) {
+      thrown = { error };
+      control.cancel();
+    }
+  });
+  const cancel = () => control.cancel();
+  signal?.addEventListener('abort', cancel, { once: true });
+  try {
+    const results = await model.handle().explain(x, n, native, control, progress);
+    if (progress && !finished) await new Promise<void>((resolve) => (lastSeen = resolve));
+    if (thrown) throw thrown.error;
+    return results;
+  } catch (e) {
+    if (thrown) throw thrown.error;
+    if (e instanceof Error && e.name === 'AbortError') throw abortError(signal);
+    throw e;
+  } finally {
+    signal?.removeEventListener('abort', cancel);
+  }
+}
+
 function prepareSingle(model: Model, input: unknown, options: ExplainOptions) {
   const x = singleInput(model, input, 'explainBatch');
   if (options !== null && typeof options === 'object' && ('targets' in options || 'regions' in options))
@@ -186,8 +247,9 @@ function prepareBatch(model: Model, inputs: unknown, options: ExplainBatchOption
  */
 export async function explain(model: Model, input: Float32Array | ArrayLike<number>, options: ExplainOptions = {}): Promise<Explanation> {
   const { x, native } = prepareSingle(model, input, options);
+  const watch = watchOptions(options, false);
   try {
-    const [r] = await model.handle().explain(x, 1, native);
+    const [r] = await runExplain(model, x, 1, native, watch);
     return toExplanation(r);
   } catch (e) {
     throw fromNative(e);
@@ -197,6 +259,7 @@ export async function explain(model: Model, input: Float32Array | ArrayLike<numb
 /** Synchronous twin of explain: reads the input in place and blocks the calling thread. */
 export function explainSync(model: Model, input: Float32Array | ArrayLike<number>, options: ExplainOptions = {}): Explanation {
   const { x, native } = prepareSingle(model, input, options);
+  watchOptions(options, true);
   try {
     return toExplanation(model.handle().explainSync(x, 1, native)[0]);
   } catch (e) {
@@ -210,8 +273,9 @@ export function explainSync(model: Model, input: Float32Array | ArrayLike<number
  */
 export async function explainBatch(model: Model, inputs: Float32Array | ArrayLike<number>, options: ExplainBatchOptions = {}): Promise<Explanation[]> {
   const { x, n, native } = prepareBatch(model, inputs, options);
+  const watch = watchOptions(options, false);
   try {
-    return (await model.handle().explain(x, n, native)).map(toExplanation);
+    return (await runExplain(model, x, n, native, watch)).map(toExplanation);
   } catch (e) {
     throw fromNative(e);
   }
@@ -220,6 +284,7 @@ export async function explainBatch(model: Model, inputs: Float32Array | ArrayLik
 /** Synchronous twin of explainBatch. */
 export function explainBatchSync(model: Model, inputs: Float32Array | ArrayLike<number>, options: ExplainBatchOptions = {}): Explanation[] {
   const { x, n, native } = prepareBatch(model, inputs, options);
+  watchOptions(options, true);
   try {
     return model.handle().explainSync(x, n, native).map(toExplanation);
   } catch (e) {

@@ -24,6 +24,19 @@ export type Region = ArrayLike<number> | { x: number; y: number; width: number; 
 export interface ExplainOptions {
   /** Default 'all'. */
   width?: Width;
+  /**
+   * Stops the call (async forms only): the native work stops at its next layer step and the
+   * promise rejects with an Error named 'AbortError' (code 'ABORT_ERR', cause: the signal's
+   * reason). An already-aborted signal rejects before any work starts. Results are the same with
+   * or without a signal.
+   */
+  signal?: AbortSignal;
+  /**
+   * Called on the JavaScript thread after each layer step (async forms only): `done` of `total`
+   * steps, `done` increasing to `total` (one step per path layer and one for the path network, per
+   * chunk of examples). If it throws, the call stops and rejects with that error.
+   */
+  onProgress?: (done: number, total: number) => void;
   /** Default 'all'. */
   depth?: Depth;
   /** Class to explain; default the predicted class (argmax of the logits, lowest index on ties). */

@@ -21,6 +21,12 @@ Napi::Error to_js_error(Napi::Env env, const Error& e) {
     case Error::Kind::Range: return Napi::RangeError::New(env, e.what());
     case Error::Kind::Model: return coded_error(env, e.what(), "PATHWISE_BAD_MODEL");
     case Error::Kind::Memory: return coded_error(env, e.what(), "PATHWISE_MEMORY_LIMIT");
+    case Error::Kind::Cancelled: {
+      // Shaped like Node's own AbortError (lib/ rethrows its own, with the signal's reason).
+      Napi::Error err = coded_error(env, e.what(), "ABORT_ERR");
+      err.Set("name", Napi::String::New(env, "AbortError"));
+      return err;
+    }
     case Error::Kind::Runtime: break;
   }
   return coded_error(env, e.what(), "PATHWISE_NATIVE");

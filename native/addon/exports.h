@@ -16,7 +16,7 @@ inline void export_functions(Napi::Env env, Napi::Object exports,
   for (const auto& [name, fn] : functions) exports.Set(name, Napi::Function::New(env, fn));
 }
 
-// network.cc: NativeNetwork (forward, explainSync, explain, dispose).
+// network.cc: NativeNetwork (forward, explainSync, explain, estimate, dispose); watch.cc: JobControl.
 void register_network(Napi::Env env, Napi::Object exports);
 
 // bench.cc: kernelInfo, setThreads, gemmWithKernel, gemmBench.

@@ -2,6 +2,7 @@
 // and runs forward and explain (sync, or async through worker.h) on it.
 #include "network.h"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "exports.h"
 #include "layers.h"
 #include "options.h"
+#include "watch.h"
 #include "worker.h"
 
 namespace pathwise_addon {
@@ -27,6 +29,7 @@ struct ExplainJob {
 
   Batch batch;
   pathwise::ExplainOptions options;
+  CancelFlag cancel;  // keeps options.cancel alive (async calls with a JobControl)
 
   void validate() const { pathwise::validate_options(*batch.net, batch.n, options); }
   Result run() const { return pathwise::explain(*batch.net, batch.input.data(), batch.n, options); }
@@ -40,6 +43,7 @@ class NativeNetwork : public Napi::ObjectWrap<NativeNetwork> {
                        {InstanceMethod("forward", &NativeNetwork::Forward),
                         InstanceMethod("explainSync", &NativeNetwork::ExplainSync),
                         InstanceMethod("explain", &NativeNetwork::ExplainAsync),
+                        InstanceMethod("estimate", &NativeNetwork::Estimate),
                         InstanceMethod("dispose", &NativeNetwork::Dispose)});
   }
 
@@ -79,11 +83,80 @@ class NativeNetwork : public Napi::ObjectWrap<NativeNetwork> {
     // Options first: reading them can run JavaScript (getters) that detaches the input's buffer,
     // so the input is read afterwards.
     pathwise::ExplainOptions options = parse_explain_options(env, info[2]);
-    return {batch_of(env, std::move(net), copy_f32(env, info[0], "input"), info[1]), std::move(options)};
+    return {batch_of(env, std::move(net), copy_f32(env, info[0], "input"), info[1]), std::move(options), nullptr};
   }
 
   Napi::Value ExplainSync(const Napi::CallbackInfo& info) { return run_job(info.Env(), explain_job(info), false); }
-  Napi::Value ExplainAsync(const Napi::CallbackInfo& info) { return run_job(info.Env(), explain_job(info), true); }
+
+  // explain(input, n, options, control?: JobControl, onProgress?: (done, total) => void)
+  Napi::Value ExplainAsync(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    ExplainJob job = explain_job(info);
+    if (info.Length() > 3 && !info[3].IsUndefined()) {
+      job.cancel = cancel_flag_of(env, info[3]);
+      job.options.cancel = job.cancel.get();
+    }
+    if (info.Length() > 4 && !info[4].IsUndefined()) {
+      PATHWISE_THROW_TYPE_ERROR_IF(!info[4].IsFunction(), env, "onProgress must be a function");
+      job.options.progress = progress_sink(env, info[4].As<Napi::Function>());
+    }
+    return run_job(env, std::move(job), true);
+  }
+
+  // estimate(n, options) -> { bytesPerExample, fixedBytes, workingBytes, classChunk, chunkExamples,
+  // fits, progressSteps, layerMacs, gatePositions }: the memory the core would plan for n examples
+  // (workingBytes: one chunk's), and the per-example multiply-accumulates of each layer's forward
+  // pass, from which lib counts an explanation's FLOPs.
+  Napi::Value Estimate(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto net = network(env);
+    PATHWISE_THROW_TYPE_ERROR_IF(!info[0].IsNumber(), env, "n must be a number");
+    const double n_value = info[0].As<Napi::Number>().DoubleValue();
+    PATHWISE_THROW_RANGE_ERROR_IF(!(n_value >= 1 && n_value <= 9007199254740991.0 && n_value == double(std::size_t(n_value))), env,
+                                  "n must be a positive integer");
+    const std::size_t n = std::size_t(n_value);
+    pathwise::ExplainOptions options = parse_explain_options(env, info[1]);
+    options.targets.clear();  // (targets and regions are per example; they change no cost)
+    options.region.clear();
+    return guarded(env, "out of memory while estimating", [&]() -> Napi::Value {
+      bool fits = true;
+      try {
+        pathwise::validate_options(*net, n, options);
+      } catch (const pathwise::Error& e) {
+        if (e.kind() != pathwise::Error::Kind::Memory) throw;
+        fits = false;
+      }
+      const std::size_t class_chunk = fits ? pathwise::class_chunk_for(*net, options) : 1;
+      const std::size_t per_example = pathwise::explain_bytes_per_example(*net, options, class_chunk);
+      const std::size_t fixed = pathwise::explain_fixed_bytes(*net);
+      const std::size_t chunk = fits ? std::min(n, pathwise::explain_chunk_examples(*net, options, per_example)) : 1;
+      const std::size_t relus = net->relu_positions().size();
+      const std::size_t depth = options.depth == 0 || options.depth > relus ? relus : options.depth;
+      Napi::Object out = Napi::Object::New(env);
+      out.Set("bytesPerExample", double(per_example));
+      out.Set("fixedBytes", double(fixed));
+      out.Set("workingBytes", double(per_example) * double(chunk) + double(fixed));
+      out.Set("classChunk", double(class_chunk));
+      out.Set("chunkExamples", double(chunk));
+      out.Set("fits", fits);
+      out.Set("progressSteps", double(fits ? pathwise::explain_progress_total(*net, n, options) : n * (depth + 1)));
+      const auto& layers = net->layers();
+      Napi::Array macs = Napi::Array::New(env, layers.size());
+      for (std::size_t i = 0; i < layers.size(); ++i) {
+        const pathwise::Layer& l = layers[i];
+        // Dense: out × in; conv: (Cout × Cin/groups × kh × kw) per output position.
+        double m = 0;
+        if (l.kind == pathwise::LayerKind::Dense) m = double(l.weights.size());
+        if (l.kind == pathwise::LayerKind::Conv) m = double(l.weights.size()) * double(l.out_shape.h) * double(l.out_shape.w);
+        macs.Set(std::uint32_t(i), m);
+      }
+      out.Set("layerMacs", macs);
+      Napi::Array gates = Napi::Array::New(env, relus);
+      for (std::size_t o = 0; o < relus; ++o) gates.Set(std::uint32_t(o), double(net->relu_positions()[o]));
+      out.Set("gatePositions", gates);
+      return out;
+    });
+  }
 
   // In-flight jobs hold their own reference to the network, so they finish safely.
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
@@ -102,6 +175,9 @@ std::shared_ptr<const pathwise::Network> network_of(Napi::Env env, Napi::Value h
   return NativeNetwork::Unwrap(handle.As<Napi::Object>())->network(env);
 }
 
-void register_network(Napi::Env env, Napi::Object exports) { exports.Set("NativeNetwork", NativeNetwork::Init(env)); }
+void register_network(Napi::Env env, Napi::Object exports) {
+  exports.Set("NativeNetwork", NativeNetwork::Init(env));
+  register_watch(env, exports);
+}
 
 }  // namespace pathwise_addon

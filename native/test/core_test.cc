@@ -32,6 +32,14 @@ void check(bool ok, const char* what, double a = 0, double b = 0) {
   }
 }
 
+}  // namespace
+
+// watch_test.cc reports through the same counters.
+void check_core(bool ok, const char* what, double a, double b) { check(ok, what, a, b); }
+void test_watch();
+
+namespace {
+
 // C = (accumulate ? C0 : 0) + A·op(B) with leading dimensions wider than the matrices, against
 // a float64 reference; shapes cross every register tile and cache block edge (MR up to 12, NR up
 // to 32, KC 256, MC 96, NC 512 and the skinny blocks).
@@ -596,6 +604,7 @@ int main() {
   test_gather_concat();
   test_rejects_bad_models();
   test_gates();
+  test_watch();
   std::printf("core tests: %d checks, %d failed (kernel %s)\n", checks, failures,
               pathwise::kernels::active().name);
   return failures == 0 ? 0 : 1;

@@ -2,7 +2,8 @@
 // own context (as lib/addon/binding.cts does) and puts its inputs through one async entry point, all in
 // flight at once.
 //   workerData: { root, inputShape, layers, inputs, options, mode: 'explain' | 'dispose' | 'hold',
-//                 entry?: 'explain' | 'attribute' | 'unwrap' | 'insertionDeletion' (default explain) }
+//                 entry?: 'explain' | 'explainWatched' | 'attribute' | 'unwrap' | 'insertionDeletion' (default explain) }
+// 'explainWatched' is explain with a JobControl and a progress callback (a thread-safe function).
 // Modes 'explain' and 'dispose' use entry 'explain'; 'hold' queues calls of `entry` (with its
 // native options in `options`) and replies at once, so the parent can terminate the worker with
 // them queued or running.
@@ -12,6 +13,7 @@ const addon = require('node-gyp-build')(root);
 const net = new addon.NativeNetwork(inputShape, layers);
 const start = {
   explain: (x) => net.explain(x, 1, options),
+  explainWatched: (x) => net.explain(x, 1, options, new addon.JobControl(), () => {}),
   attribute: (x) => addon.attribute(net, x, 1, options, true),
   unwrap: (x) => addon.unwrap(net, x, 1, options, true),
   insertionDeletion: (x) => addon.insertionDeletion(net, x, x, 1, options, true),

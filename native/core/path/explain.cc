@@ -214,6 +214,7 @@ void Chunk::select_official() {
   std::vector<std::uint8_t> changed(n);
   std::size_t swept_down_to = count;  // the sweep state holds cotangents for layers < this
   for (std::size_t o = relus.size(); o-- > first_path;) {
+    if (watch) watch->check();
     const std::size_t p = relus[o];
     bool recompute = o == top;
     if (o != top && pool_after[p + 1]) {
@@ -271,6 +272,7 @@ void Chunk::select_official() {
     masks[p] = mask.data();
     frozen.gates[p] = mask.data();  // the ReLU is now the MaskLayer z ↦ m ⊙ z
     freeze_gate_piece(p, /*official=*/true);
+    if (watch) watch->step();
   }
 }
 
@@ -299,6 +301,7 @@ void Chunk::select_linear() {
   const auto& relus = net.relu_positions();
   std::size_t swept_down_to = net.layers().size();
   for (std::size_t o = relus.size(); o-- > first_path;) {
+    if (watch) watch->check();
     const std::size_t p = relus[o];
     if (class_chunk == classes) {  // (with class chunks, select() sweeps from the logits itself)
       if (o == top)
@@ -315,6 +318,7 @@ void Chunk::select_linear() {
     freeze_gate_piece(p, /*official=*/false);
     masks[p] = gate.data();
     frozen.gates[p] = gate.data();
+    if (watch) watch->step();
   }
 }
 
@@ -406,20 +410,38 @@ void Chunk::finish() {
   }
 }
 
+void Watch::check() const {
+  if (opt.cancel && opt.cancel->load(std::memory_order_relaxed))
+    throw Error(Error::Kind::Cancelled, "the explanation was cancelled");
+}
+
+void Watch::step() {
+  if (opt.progress) {
+    std::lock_guard<std::mutex> hold(lock);
+    opt.progress(++done, total);
+  }
+  check();
+}
+
 }  // namespace explain_internal
 
 namespace {
 
+using explain_internal::Watch;
+
 // Explains examples [0, n) of one chunk (x, region and targets already offset to it); each step's
 // Jacobian block is n · C rows.
 void explain_chunk(const Network& net, const float* x, std::size_t n, const ExplainOptions& opt, const float* region,
-                   std::size_t class_chunk, const std::int32_t* targets, ExplainResult* results) {
+                   std::size_t class_chunk, const std::int32_t* targets, ExplainResult* results, Watch* watch) {
+  if (watch) watch->check();
   Chunk chunk(net, x, n, opt, region, class_chunk, targets, results);
+  chunk.watch = watch;
   if (opt.semantics == Semantics::Linear)
     chunk.select_linear();
   else
     chunk.select_official();
   chunk.finish();
+  if (watch) watch->step();
 }
 
 struct BatchJob {
@@ -428,30 +450,27 @@ struct BatchJob {
   std::size_t n, chunk, class_chunk;
   const ExplainOptions* opt;
   ExplainResult* results;
+  Watch* watch;
 };
 
 void explain_batch_task(void* ctx, std::size_t t) {
   const BatchJob& j = *static_cast<const BatchJob*>(ctx);
   const std::size_t e0 = t * j.chunk, count = std::min(j.chunk, j.n - e0), d = j.net->input_size();
   explain_chunk(*j.net, j.x + e0 * d, count, *j.opt, j.opt->region.empty() ? nullptr : j.opt->region.data() + e0 * d,
-                j.class_chunk, j.opt->targets.empty() ? nullptr : j.opt->targets.data() + e0, j.results + e0);
+                j.class_chunk, j.opt->targets.empty() ? nullptr : j.opt->targets.data() + e0, j.results + e0, j.watch);
 }
 
-}  // namespace
+// How explain() splits n examples: `chunk` examples at a time, in parallel on the pool or not.
+struct ChunkPlan {
+  std::size_t class_chunk, chunk;
+  bool parallel;
+};
 
-std::vector<ExplainResult> explain(const Network& net, const float* x, std::size_t n,
-                                   const ExplainOptions& options) {
-  validate_options(net, n, options);
-  std::vector<ExplainResult> results(n);
-  const std::size_t d = net.input_size();
-  for (std::size_t i = 0; i < n * d; ++i)
-    if (!std::isfinite(x[i]))
-      throw_range("input " + std::to_string(i / d) + " has a non-finite value at index " +
-                  std::to_string(i % d));
+ChunkPlan plan_chunks(const Network& net, std::size_t n, const ExplainOptions& options) {
   // Chunk so that the examples explained together stay under the memory bound.
   const std::size_t class_chunk = class_chunk_for(net, options);
   const std::size_t per_example = explain_bytes_per_example(net, options, class_chunk);
-  std::size_t chunk = explain_chunk_examples(net, options, per_example);
+  const std::size_t chunk = explain_chunk_examples(net, options, per_example);
   // Batch items in parallel: chunks explained on the pool's threads at once, their products
   // serial inside (nested regions are). An example's result does not depend on the chunk it is
   // in, so this changes no bit. Taken when every thread gets two chunks of at least two examples
@@ -467,14 +486,42 @@ std::vector<ExplainResult> explain(const Network& net, const float* x, std::size
     const std::size_t share = options.max_memory_bytes / threads;
     const std::size_t fits = share > fixed ? (share - fixed) / per_example : 0;
     const std::size_t parallel_chunk = std::min(fits, (n + 2 * threads - 1) / (2 * threads));
-    if (parallel_chunk >= 2) {
-      BatchJob job{&net, x, n, parallel_chunk, class_chunk, &options, results.data()};
-      threads::parallel_for((n + parallel_chunk - 1) / parallel_chunk, threads, explain_batch_task, &job);
-      return results;
-    }
+    if (parallel_chunk >= 2) return {class_chunk, parallel_chunk, true};
   }
-  BatchJob job{&net, x, n, chunk, class_chunk, &options, results.data()};
-  for (std::size_t t = 0; t * chunk < n; ++t) explain_batch_task(&job, t);
+  return {class_chunk, chunk, false};
+}
+
+std::size_t path_depth(const Network& net, const ExplainOptions& options) {
+  const std::size_t relus = net.relu_positions().size();
+  return options.depth == 0 || options.depth > relus ? relus : options.depth;
+}
+
+}  // namespace
+
+std::size_t explain_progress_total(const Network& net, std::size_t n, const ExplainOptions& options) {
+  const ChunkPlan plan = plan_chunks(net, n, options);
+  return (n + plan.chunk - 1) / plan.chunk * (path_depth(net, options) + 1);
+}
+
+std::vector<ExplainResult> explain(const Network& net, const float* x, std::size_t n,
+                                   const ExplainOptions& options) {
+  validate_options(net, n, options);
+  std::vector<ExplainResult> results(n);
+  const std::size_t d = net.input_size();
+  for (std::size_t i = 0; i < n * d; ++i)
+    if (!std::isfinite(x[i]))
+      throw_range("input " + std::to_string(i / d) + " has a non-finite value at index " +
+                  std::to_string(i % d));
+  const ChunkPlan plan = plan_chunks(net, n, options);
+  const std::size_t chunks = (n + plan.chunk - 1) / plan.chunk;
+  Watch watch{options, chunks * (path_depth(net, options) + 1)};
+  Watch* watching = options.cancel || options.progress ? &watch : nullptr;
+  if (watching) watch.check();
+  BatchJob job{&net, x, n, plan.chunk, plan.class_chunk, &options, results.data(), watching};
+  if (plan.parallel)
+    threads::parallel_for(chunks, threads::pool_size(), explain_batch_task, &job);
+  else
+    for (std::size_t t = 0; t < chunks; ++t) explain_batch_task(&job, t);
   return results;
 }
 

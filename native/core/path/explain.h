@@ -2,7 +2,9 @@
 #pragma once
 
 #include <cstddef>
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "../ir/network.h"
@@ -54,7 +56,17 @@ struct ExplainOptions {
   // explanation at depth 'all' needs about 0.6 GiB per example (docs/method.md §11.1: J at conv1 is
   // C × 3.2 M floats), so the default lets real models through and stops runaway ones.
   std::size_t max_memory_bytes = std::size_t(2) << 30;
+  // Watching and stopping a long call; neither changes any result. When `cancel` is set and becomes
+  // true, explain stops at the next layer step (or chunk) and throws Error(Cancelled). `progress`,
+  // if set, is called after each layer step with (steps done, steps in the call): a chunk of
+  // examples takes one step per path layer plus one for the path network. It may be called from
+  // the core's pool threads (chunks explained in parallel), one call at a time.
+  const std::atomic<bool>* cancel = nullptr;
+  std::function<void(std::size_t done, std::size_t total)> progress;
 };
+
+// Steps explain() reports through ExplainOptions::progress for n examples with these options.
+std::size_t explain_progress_total(const Network& net, std::size_t n, const ExplainOptions& options);
 
 struct LayerResult {
   std::size_t ordinal = 0;  // which ReLU layer, 0 = nearest the input

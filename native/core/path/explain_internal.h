@@ -4,8 +4,10 @@
 // decomposition and the one-way paths. Nothing outside path/ includes this header.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
 #include <vector>
 
 #include "../forward/forward.h"
@@ -24,6 +26,20 @@ inline std::size_t sat_mul(std::size_t a, std::size_t b) { return a != 0 && b > 
 
 // Floats one example keeps for the whole explanation (memory_budget.cc).
 std::size_t cached_floats(const Network& net);
+
+// The cancellation flag and progress count of one explain call, shared by its chunks (which may
+// run on several pool threads at once).
+struct Watch {
+  const ExplainOptions& opt;
+  std::size_t total;
+  std::size_t done = 0;
+  std::mutex lock;  // one progress call at a time, with done increasing
+
+  // Throws Error(Cancelled) when the caller has asked to stop.
+  void check() const;
+  // One layer step finished: report it, then stop here if asked.
+  void step();
+};
 
 // State shared by both semantics while one chunk is explained.
 struct Chunk {
@@ -50,6 +66,7 @@ struct Chunk {
   std::vector<float> scores;
   std::vector<std::uint8_t> identical;
   std::vector<std::int32_t> order;
+  Watch* watch = nullptr;  // the call's cancellation and progress (null: neither)
 
   Chunk(const Network& net_, const float* x_, std::size_t n_, const ExplainOptions& opt_, const float* region_,
         std::size_t opt_class_chunk, const std::int32_t* targets, ExplainResult* results_);

@@ -4,6 +4,7 @@
 //   Kind::Model   -> Error with code PATHWISE_BAD_MODEL
 //   Kind::Memory  -> Error with code PATHWISE_MEMORY_LIMIT (the work would exceed the memory bound)
 //   Kind::Runtime -> Error with code PATHWISE_NATIVE
+//   Kind::Cancelled -> an AbortError (the caller's ExplainOptions::cancel flag was set)
 // The core never aborts on user input: every check that can fail on user data throws one of these.
 #pragma once
 
@@ -14,7 +15,7 @@ namespace pathwise {
 
 class Error : public std::runtime_error {
  public:
-  enum class Kind { Type, Range, Model, Memory, Runtime };
+  enum class Kind { Type, Range, Model, Memory, Runtime, Cancelled };
   Error(Kind kind, const std::string& message) : std::runtime_error(message), kind_(kind) {}
   Kind kind() const { return kind_; }
 
