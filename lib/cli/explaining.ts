@@ -138,10 +138,12 @@ export function warnIfLong(model: Model, count: number, options: ExplainBatchOpt
 
 /** 42 ms, 3.1 s, 4.2 min, 1.5 h. */
 export function formatDuration(seconds: number): string {
-  if (seconds < 1) return `${(seconds * 1000).toPrecision(2)} ms`;
-  if (seconds < 120) return `${seconds.toPrecision(2)} s`;
-  if (seconds < 7200) return `${(seconds / 60).toPrecision(2)} min`;
-  return `${(seconds / 3600).toPrecision(2)} h`;
+  // Two significant digits without exponent notation (toPrecision(2) writes 100 as "1.0e+2").
+  const two = (v: number) => String(Number(v.toPrecision(2)));
+  if (seconds < 1) return `${two(seconds * 1000)} ms`;
+  if (seconds < 120) return `${two(seconds)} s`;
+  if (seconds < 7200) return `${two(seconds / 60)} min`;
+  return `${two(seconds / 3600)} h`;
 }
 
 export function explainOptions(flags: ExplainFlags, count: number): ExplainBatchOptions {
