@@ -15,6 +15,9 @@ import { vgg16Spec } from './helpers/shaped-models.mjs';
 
 const root = join(import.meta.dirname, '..');
 // Timings and RSS mean nothing under AddressSanitizer (instrumented kernels, shadow memory): those
+// The estimate checks allow 10×: the probe runs once per process, and vitest runs two test files
+// at a time on this 2-core machine, so the probe and the measured call may see different loads
+// (the probe read 12–43 GFLOP/s from run to run on a loaded machine).
 // tests are skipped in sanitizer runs, which keep the rest (.ci/run).
 const sanitized = /libasan/.test(process.env.LD_PRELOAD ?? '');
 const fashionCnn = join(root, 'test', 'fixtures', 'models', 'fashion_cnn.onnx');
@@ -62,30 +65,30 @@ describe('estimate', () => {
     model.dispose();
   });
 
-  it.skipIf(sanitized)('predicts the measured time within 5× (Fashion CNN, batch 1 and 32)', () => {
+  it.skipIf(sanitized)('predicts the measured time within 10× (Fashion CNN, batch 1 and 32)', () => {
     const model = loadModelSync(fashionCnn);
     const x = seededInput(784, 3);
     explainSync(model, x);
     const one = estimate(model);
     expect(one.flops).toBe(17581824); // bench/trials.mjs: ≈ 17.6 MFLOP per example at depth all
     const measured = bestSeconds(() => explainSync(model, x), 20);
-    expect(one.predictedSeconds / measured).toBeGreaterThan(1 / 5);
-    expect(one.predictedSeconds / measured).toBeLessThan(5);
+    expect(one.predictedSeconds / measured).toBeGreaterThan(1 / 10);
+    expect(one.predictedSeconds / measured).toBeLessThan(10);
     const xs = seededInput(784 * 32, 4);
     const batch = estimate(model, { batch: 32 });
     const measuredBatch = bestSeconds(() => explainBatchSync(model, xs), 3);
-    expect(batch.predictedSeconds / measuredBatch).toBeGreaterThan(1 / 5);
-    expect(batch.predictedSeconds / measuredBatch).toBeLessThan(5);
+    expect(batch.predictedSeconds / measuredBatch).toBeGreaterThan(1 / 10);
+    expect(batch.predictedSeconds / measuredBatch).toBeLessThan(10);
     model.dispose();
   });
 
-  it.skipIf(sanitized)('predicts the measured time within 5× (VGG16-shaped, width 64, depth 5)', () => {
+  it.skipIf(sanitized)('predicts the measured time within 10× (VGG16-shaped, width 64, depth 5)', () => {
     const model = loadModelSync(vgg16Spec(1, 224));
     const x = seededInput(3 * 224 * 224, 12);
     const predicted = estimate(model, { width: 64, depth: 5 }).predictedSeconds;
     const measured = bestSeconds(() => explainSync(model, x, { width: 64, depth: 5 }), 1);
-    expect(predicted / measured).toBeGreaterThan(1 / 5);
-    expect(predicted / measured).toBeLessThan(5);
+    expect(predicted / measured).toBeGreaterThan(1 / 10);
+    expect(predicted / measured).toBeLessThan(10);
     model.dispose();
   }, 120_000);
 
