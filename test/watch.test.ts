@@ -15,10 +15,10 @@ import { vgg16Spec } from './helpers/shaped-models.mjs';
 
 const root = join(import.meta.dirname, '..');
 // Timings and RSS mean nothing under AddressSanitizer (instrumented kernels, shadow memory): those
+// tests are skipped in sanitizer runs, which keep the rest (.ci/run).
 // The estimate checks allow 10×: the probe runs once per process, and vitest runs two test files
 // at a time on this 2-core machine, so the probe and the measured call may see different loads
 // (the probe read 12–43 GFLOP/s from run to run on a loaded machine).
-// tests are skipped in sanitizer runs, which keep the rest (.ci/run).
 const sanitized = /libasan/.test(process.env.LD_PRELOAD ?? '');
 const fashionCnn = join(root, 'test', 'fixtures', 'models', 'fashion_cnn.onnx');
 
