@@ -60,7 +60,7 @@ export async function reduceRun(options: ReduceOptions): Promise<RunAggregate> {
         if (digest !== committed[s]) throw new Error(`${file} has sha256 ${digest}, the commit recorded ${committed[s]} (the file was replaced after its commit)`);
         const shard = await readExplanationsParquet(bytes);
         const classes = Number(shard.metadata['pathwise.classes']);
-        // A row keeps no logits; a placeholder of the class count gives the statistics the same
+        // A row keeps no logits; a zero array with one value per class gives the statistics the same
         // architecture ({ inputSize, numClasses }) as pathStatistics on the explanations themselves.
         const logits = Number.isInteger(classes) && classes > 0 ? new Float32Array(classes) : undefined;
         for (const row of shard.rows) {
