@@ -5,6 +5,7 @@
  * every random choice comes from one seeded generator per metric, so a metric's values do not depend
  * on which other metrics run. docs/quality.md lists each metric's Quantus file and where we differ.
  */
+import { argmaxFirst } from '../explain/argmax.js';
 import type { Model } from '../model/model.js';
 import { badValue, checkOptions, checkTargets, isObject, positiveInteger, toFloat32, wrongType, boolean } from '../validate.js';
 
@@ -188,12 +189,6 @@ function softmaxAt(logits: Float32Array, t: number): number {
   return Math.exp(logits[t] - m) / s;
 }
 
-function argmax(logits: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
-  return best;
-}
-
 /** Quantus's "black" perturb_baseline: the input's minimum (quantus/helpers/utils.py get_baseline_dict). */
 function blackValue(x: Float32Array): number {
   let m = Infinity;
@@ -280,7 +275,7 @@ export async function evaluateQuality(
   // f(x) for every input: the targets' default and the reference of faithfulness correlation and completeness.
   const logits = new Float32Array(n * c);
   runner.run(n, (k, dst) => dst.set(input(k)), (k, l) => logits.set(l, k * c));
-  const targets = o.targets ?? Int32Array.from({ length: n }, (_, i) => argmax(logits.subarray(i * c, (i + 1) * c)));
+  const targets = o.targets ?? Int32Array.from({ length: n }, (_, i) => argmaxFirst(logits, i * c, c));
   const report: QualityReport = { targets, forwards: 0, batches: 0 };
 
   if (o.metrics.has('sparseness')) report.sparseness = summarise(Float64Array.from({ length: n }, (_, i) => sparseness(prepared(raw(i)))));

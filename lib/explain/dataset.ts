@@ -11,6 +11,7 @@
  * - pathStatisticsToJSON / pathStatisticsFromJSON store a summary and read it back;
  * - pathwiseCallback records path statistics of a probe set during a tfjs `fit`, every few epochs.
  */
+import { argmaxFirst } from './argmax.js';
 import { loadModelSync, type Model, type TfjsLayersModelLike } from '../model/model.js';
 import type { Explanation, ExplainBatchOptions } from './types.js';
 import { tfjsLayersModelToSpec } from '../tfjs/index.js';
@@ -111,7 +112,7 @@ export async function* explainDataset(
     if (targets.some((t) => t !== undefined)) {
       // Items without a target explain their predicted class: one pass finds it.
       const logits = targets.every((t) => t !== undefined) ? undefined : model.forward(buffer.subarray(0, n * size));
-      batchOptions.targets = targets.map((t, i) => t ?? argmax(logits!, i * model.numClasses, model.numClasses));
+      batchOptions.targets = targets.map((t, i) => t ?? argmaxFirst(logits!, i * model.numClasses, model.numClasses));
     }
     const explanations = await explainBatch(model, buffer.subarray(0, n * size), batchOptions);
     const out = explanations.map((explanation, i) => ({ index: pending[i].index, label: pending[i].label, explanation }));
@@ -163,12 +164,6 @@ function datasetItems(d: DatasetLike, size: number): { input: Float32Array | Arr
   return Array.from({ length: count }, (_, i) => ({
     input: f32.subarray(i * size, (i + 1) * size), ...(d.labels !== undefined ? { label: Number(d.labels[i]) } : {}),
   }));
-}
-
-function argmax(values: Float32Array, offset: number, n: number): number {
-  let best = 0;
-  for (let c = 1; c < n; c++) if (values[offset + c] > values[offset + best]) best = c;
-  return best;
 }
 
 /** Per class and path layer: how often each unit was selected. */

@@ -1,4 +1,5 @@
 /** explain / explainSync / explainBatch: option handling and result assembly. */
+import { argmaxFirst } from './argmax.js';
 import type { Model } from '../model/model.js';
 import type { Depth, ExplainBatchOptions, ExplainOptions, Explanation, Region, Width } from './types.js';
 import type { NativeExplainOptions, NativeExplainResult } from '../addon/native.js';
@@ -134,13 +135,6 @@ export function normaliseOptions(model: Model, options: ExplainBatchOptions & { 
   const targets = checkTargets(options, model.numClasses, n);
   if (targets) native.targets = targets;
   return native;
-}
-
-/** Index of the largest value, lowest index on ties (the engine's argmax rule). */
-function argmaxFirst(values: ArrayLike<number>): number {
-  let best = 0;
-  for (let j = 1; j < values.length; j++) if (values[j] > values[best]) best = j;
-  return best;
 }
 
 function toExplanation(r: NativeExplainResult): Explanation {
