@@ -352,6 +352,11 @@ describe('gates: parameters', () => {
     [{ type: 'gate', slope: [0.1] }, TypeError],
     [{ type: 'gate', lowerValue: Infinity }, RangeError],
     [{ type: 'gate', upper: 'big' }, TypeError],
+    // finite in float64, ±Infinity once stored as float32
+    [{ type: 'gate', slope: 1e39 }, RangeError],
+    [{ type: 'gate', lowerValue: -1e39 }, RangeError],
+    [{ type: 'clip', max: 1e39 }, RangeError],
+    [{ type: 'leakyrelu', alpha: 4e38 }, RangeError],
     [{ type: 'leakyrelu', alpha: Number.NaN }, RangeError],
     [{ type: 'leakyrelu' }, TypeError],
     [{ type: 'prelu' }, TypeError],

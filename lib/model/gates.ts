@@ -17,16 +17,27 @@ export interface GateParams {
   slope?: Float32Array;
 }
 
+/** The largest finite float32: the engine stores gate parameters as float32, where a larger finite
+ * number would silently become ±Infinity (a slope of 1e39 an infinite slope). */
+const FLOAT32_MAX = 3.4028234663852886e38;
+
+function checkFloat32Range(v: number, what: string): void {
+  if (Number.isFinite(v) && Math.abs(v) > FLOAT32_MAX)
+    throw new RangeError(`${what} must be within float32 range (|value| ≤ 3.4028235e38), got ${v}`);
+}
+
 function optionalNumber(v: unknown, what: string, fallback: number): number {
   if (v === undefined) return fallback;
   if (typeof v !== 'number') throw wrongType(what, 'a number', v);
   if (Number.isNaN(v)) throw new RangeError(`${what} must not be NaN`);
+  checkFloat32Range(v, what);
   return v;
 }
 
 function finiteNumber(v: unknown, what: string): number {
   if (typeof v !== 'number') throw wrongType(what, 'a number', v);
   if (!Number.isFinite(v)) throw new RangeError(`${what} must be finite, got ${v}`);
+  checkFloat32Range(v, what);
   return v;
 }
 
