@@ -168,4 +168,18 @@ describe('path diagram', () => {
     expect(unitPosition(17, [40])).toBe('17');
     expect(escapeXml(`a<"'&>`)).toBe('a&lt;&quot;&#39;&amp;&gt;');
   });
+
+  it('names each row by its gate kind (Model.gateLayers), ReLU when the info has none', () => {
+    const gateLayers = [
+      { ...reluLayers[0], kind: 'leakyrelu' as const },
+      { ...reluLayers[1], kind: 'clip' as const },
+      reluLayers[2],
+    ];
+    const svg = pathDiagramSvg({ target: 0, layers: [layer(1, [3], [0.5])] }, { reluLayers: gateLayers });
+    expect(svg).toContain('>LeakyReLU 0 · [2×3×3]</text>');
+    expect(svg).toContain('all units pass through their LeakyReLU');
+    expect(svg).toContain('<title>Clip layer 1: 1 of 40 selected');
+    expect(svg).toContain('>ReLU 2 · [8]</text>');
+    expect(svg).not.toMatch(/>ReLU (layer )?[01]/);
+  });
 });

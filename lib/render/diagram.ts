@@ -9,6 +9,7 @@
 import type { PathLayer, ReluLayerInfo } from '../explain/types.js';
 import { divergingColor } from './heatmap.js';
 import type { PathEdges } from './path-edges.js';
+import { gateName } from './gate-name.js';
 
 /** What the diagram needs of an explanation (an Explanation has all of it). */
 export interface DiagramExplanation {
@@ -98,14 +99,15 @@ export function pathDiagramSvg(ex: DiagramExplanation, options: DiagramOptions =
     const y = yOf(i + 1);
     const layer = byOrdinal.get(ordinal);
     const meta = info?.[ordinal];
-    const label = `ReLU ${ordinal}${meta ? ` · [${meta.shape.join('×')}]` : ''}`;
+    const gate = gateName(meta);
+    const label = `${gate} ${ordinal}${meta ? ` · [${meta.shape.join('×')}]` : ''}`;
     if (!layer) {
       body.push(
-        `<g class="layer-row pass" data-ordinal="${ordinal}"><title>${escapeXml(`ReLU layer ${ordinal}: not a path layer (its ReLU is kept as is)`)}</title>` +
+        `<g class="layer-row pass" data-ordinal="${ordinal}"><title>${escapeXml(`${gate} layer ${ordinal}: not a path layer (its ${gate} is kept as is)`)}</title>` +
           `<text x="12" y="${y - 4}" class="lbl">${escapeXml(label)}</text>` +
           `<text x="12" y="${y + 13}" class="sub">not a path layer${meta ? ` · ${meta.units} units` : ''}</text>` +
           `<rect x="${left}" y="${y - 12}" width="${right - left}" height="24" rx="12" class="band"/>` +
-          `<text x="${centre}" y="${y + 4}" class="bandtext" text-anchor="middle">all units pass through their ReLU</text></g>`,
+          `<text x="${centre}" y="${y + 4}" class="bandtext" text-anchor="middle">all units pass through their ${escapeXml(gate)}</text></g>`,
       );
       rows.push({ xs: [centre], y, band: true });
       return;
@@ -130,7 +132,7 @@ export function pathDiagramSvg(ex: DiagramExplanation, options: DiagramOptions =
     });
     const more = drawnText ? `<text x="12" y="${y + 28}" class="sub">${escapeXml(drawnText)}</text>` : '';
     body.push(
-      `<g class="layer-row path" data-ordinal="${ordinal}" tabindex="0"><title>${escapeXml(`ReLU layer ${ordinal}: ${sub}`)}</title>` +
+      `<g class="layer-row path" data-ordinal="${ordinal}" tabindex="0"><title>${escapeXml(`${gate} layer ${ordinal}: ${sub}`)}</title>` +
         `<rect x="4" y="${y - rowH / 2 + 4}" width="${width - 8}" height="${rowH - 8}" rx="8" class="hit"/>` +
         `<text x="12" y="${y - 4}" class="lbl">${escapeXml(label)}</text>` +
         `<text x="12" y="${y + 13}" class="sub">${escapeXml(sub)}</text>${units.join('')}${more}</g>`,

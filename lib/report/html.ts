@@ -11,6 +11,7 @@ import { escapeXml, pathDiagramSvg } from '../render/diagram.js';
 import { pathEdges, type PathEdges } from '../render/path-edges.js';
 import { softmaxAt } from '../render/figure.js';
 import type { NetworkSpec } from '../model/layers.js';
+import { gateName } from '../render/gate-name.js';
 
 export interface ReportModelInfo {
   inputShape: readonly number[];
@@ -97,13 +98,14 @@ const SCRIPT = `
     var panel = section.querySelector('.units-panel');
     panel.textContent = '';
     var info = ex.relu[ordinal];
+    var gate = info && info.gate ? info.gate : 'ReLU';
     var layer = ex.layers.filter(function (l) { return l.ordinal === ordinal; })[0];
     if (!layer) {
-      panel.appendChild(text('h3', 'ReLU ' + ordinal));
-      panel.appendChild(text('p', 'Not a path layer: all ' + (info ? info.units : '') + ' units pass through their ReLU.', 'muted'));
+      panel.appendChild(text('h3', gate + ' ' + ordinal));
+      panel.appendChild(text('p', 'Not a path layer: all ' + (info ? info.units : '') + ' units pass through their ' + gate + '.', 'muted'));
       return;
     }
-    panel.appendChild(text('h3', 'ReLU ' + ordinal + ': ' + layer.units.length + ' selected unit' + (layer.units.length === 1 ? '' : 's') +
+    panel.appendChild(text('h3', gate + ' ' + ordinal + ': ' + layer.units.length + ' selected unit' + (layer.units.length === 1 ? '' : 's') +
       (info ? ' of ' + info.units : '')));
     var order = layer.units.map(function (_, i) { return i; });
     order.sort(function (a, b) { return layer.scores[b] - layer.scores[a] || layer.units[a] - layer.units[b]; });
@@ -198,7 +200,7 @@ function exampleSection(opts: ReportOptions, ex: ReportExample, index: number, s
     const l = byOrdinal.get(info.ordinal);
     let best = NaN;
     if (l) for (const s of l.scores) if (!(s <= best)) best = s;
-    return `<tr class="layer-link" data-ordinal="${info.ordinal}" tabindex="0"><td class="l">ReLU ${info.ordinal}</td>` +
+    return `<tr class="layer-link" data-ordinal="${info.ordinal}" tabindex="0"><td class="l">${escapeXml(gateName(info))} ${info.ordinal}</td>` +
       `<td class="l">[${info.shape.join('×')}]</td><td>${info.units}</td><td class="l">${l ? 'yes' : 'no'}</td>` +
       `<td>${l ? l.units.length : '—'}</td><td>${l ? l.k : '—'}</td><td>${l ? fmt(best, 3) : '—'}</td>` +
       `<td class="l">${l ? (l.fallback ? 'yes' : 'no') : '—'}</td><td>${l ? l.borderline : '—'}</td></tr>`;
@@ -283,7 +285,7 @@ export function renderReport(opts: ReportOptions): string {
   const sections = opts.examples.map((ex, i) => exampleSection(opts, ex, i, shape));
   const data = {
     examples: opts.examples.map((ex) => ({
-      relu: gateLayersOf(opts.model).map((r) => ({ units: r.units, shape: r.shape })),
+      relu: gateLayersOf(opts.model).map((r) => ({ units: r.units, shape: r.shape, gate: gateName(r) })),
       layers: ex.explanation.layers.map((l) => ({ ordinal: l.ordinal, units: Array.from(l.units), scores: Array.from(l.scores, (s) => Number(s.toPrecision(6))) })),
     })),
   };
