@@ -33,7 +33,7 @@ export { pathDiagramSvg, unitLabel } from './render/diagram.js';
 export type { DiagramOptions, DiagramExplanation } from './render/diagram.js';
 export type { TfjsConvertOptions, TfjsArtifacts, TfjsWeightSpec } from './tfjs/index.js';
 export { attribute, attributeSync, attributeBatch, attributeBatchSync, unwrap, unwrapSync, unwrapBatch, unwrapBatchSync, modelLayers, quadrature } from './baselines/attribute.js';
-export type { AttributionMethod, AttributeOptions, AttributeBatchOptions, Attribution, Unwrapped, UnwrapOptions, EngineLayer } from './baselines/attribute.js';
+export type { AttributionMethod, QuadratureRule, AttributeOptions, AttributeBatchOptions, Attribution, Unwrapped, UnwrapOptions, EngineLayer } from './baselines/attribute.js';
 export { insertionDeletion, insertionDeletionSync, insertionDeletionBatch, insertionDeletionBatchSync, curveAuc, blurSubstrate } from './eval/metrics.js';
 export type { TieOrder, InsertionDeletionOptions, InsertionDeletionBatchOptions, InsertionDeletionResult, InsertionDeletionBatchResult } from './eval/metrics.js';
 export { evaluate, formatTable } from './eval/evaluate.js';

@@ -4,7 +4,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { join } from 'node:path';
 import {
   loadModelSync, attribute, attributeSync, attributeBatch, attributeBatchSync, unwrap, unwrapSync, unwrapBatchSync,
-  explainSync, modelLayers, quadrature, PathwiseError, type Model, type LayerSpec, type NetworkSpec, type AttributionMethod,
+  explainSync, modelLayers, quadrature, PathwiseError, type Model, type LayerSpec, type NetworkSpec, type AttributionMethod, type QuadratureRule,
 } from '../lib/index.js';
 import { fixtureDir, maxRelDiff } from './helpers/fixtures.js';
 import { readNpy } from './helpers/npy.js';
@@ -206,10 +206,35 @@ describe('integrated-gradients quadrature', () => {
     }
   });
 
-  it("trapezoid: linspace(0, 1, n), end weights halved (captum's riemann_trapezoid)", () => {
+  it('trapezoid (textbook): linspace(0, 1, n), steps 1/(n − 1), end weights halved, sum 1', () => {
     const { alpha, weight } = quadrature('trapezoid', 5);
     expect(Array.from(alpha)).toEqual([0, 0.25, 0.5, 0.75, 1]);
     expect(Array.from(weight)).toEqual([0.125, 0.25, 0.25, 0.25, 0.125]);
+  });
+
+  it("captum's Riemann rules: steps 1/n; left, right, middle points; riemann_trapezoid halves the ends of 1/n", () => {
+    const q = (rule: QuadratureRule) => {
+      const { alpha, weight } = quadrature(rule, 4);
+      return { alpha: Array.from(alpha), weight: Array.from(weight) };
+    };
+    const quarter = [0.25, 0.25, 0.25, 0.25];
+    expect(q('riemann_left')).toEqual({ alpha: [0, 0.25, 0.5, 0.75], weight: quarter });
+    expect(q('riemann_right')).toEqual({ alpha: [0.25, 0.5, 0.75, 1], weight: quarter });
+    expect(q('riemann_middle')).toEqual({ alpha: [0.125, 0.375, 0.625, 0.875], weight: quarter });
+    expect(q('riemann_trapezoid')).toEqual({ alpha: [0, 1 / 3, 2 / 3, 1], weight: [0.125, 0.25, 0.25, 0.125] });
+    // The two trapezoids share their points; captum's weights are the textbook ones times (n − 1)/n,
+    // which is the 2e-2 gap between them at 50 points.
+    const textbook = quadrature('trapezoid', 50), captum = quadrature('riemann_trapezoid', 50);
+    expect(Array.from(captum.alpha)).toEqual(Array.from(textbook.alpha));
+    for (let i = 0; i < 50; i++) expect(captum.weight[i]).toBeCloseTo((textbook.weight[i] * 49) / 50, 16);
+  });
+
+  it("'gausslegendre' (captum's name) is 'gauss-legendre'; rules are checked", () => {
+    expect(quadrature('gausslegendre', 9)).toEqual(quadrature('gauss-legendre', 9));
+    expect(() => quadrature('riemann' as QuadratureRule, 5)).toThrow(/riemann_left/);
+    for (const rule of ['riemann_left', 'riemann_right', 'riemann_middle', 'riemann_trapezoid', 'trapezoid'] as const)
+      expect(() => quadrature(rule, 1), rule).toThrow(RangeError);
+    expect(quadrature('gausslegendre', 1)).toEqual({ alpha: Float64Array.of(0.5), weight: Float64Array.of(1) });
   });
 });
 
@@ -413,6 +438,8 @@ describe('attribute: options and errors', () => {
     expect(() => attributeSync(model, x, { method: 'saliency', colour: 1 } as never)).toThrow(/unknown option/);
     expect(() => attributeSync(model, x, { method: 'integratedGradients', steps: 0 })).toThrow(RangeError);
     expect(() => attributeSync(model, x, { method: 'integratedGradients', rule: 'trapezoid', steps: 1 })).toThrow(RangeError);
+    expect(() => attributeSync(model, x, { method: 'integratedGradients', rule: 'riemann_left', steps: 1 })).toThrow(/steps >= 2/);
+    expect(() => attributeSync(model, x, { method: 'integratedGradients', rule: 'left' as never })).toThrow(RangeError);
     expect(() => attributeSync(model, x, { method: 'integratedGradients', baseline: new Float32Array(5) })).toThrow(RangeError);
     expect(() => attributeSync(model, x, { method: 'integratedGradients', baseline: NaN })).toThrow(RangeError);
     expect(() => attributeSync(model, x.subarray(0, 10), { method: 'saliency' })).toThrow(RangeError);

@@ -188,7 +188,7 @@ export interface NativeAddon {
   insertionDeletion(handle: NativeNetwork, x: Float32Array, attribution: Float32Array, n: number, options: object,
                     async: true): Promise<NativeInsertionDeletion>;
   networkLayers(handle: NativeNetwork): EngineLayer[];
-  quadrature(rule: 'gauss-legendre' | 'trapezoid', n: number): { alpha: Float64Array; weight: Float64Array };
+  quadrature(rule: string, n: number): { alpha: Float64Array; weight: Float64Array };
   blurTaps(): Float64Array;
   blurImage(shape: [number, number, number], x: Float32Array): Float32Array;
 }

@@ -15,6 +15,19 @@ export const ATTRIBUTION_METHODS: readonly AttributionMethod[] = Object.freeze([
   'saliency', 'inputXGradient', 'integratedGradients', 'guidedBackprop', 'guidedGradCam',
 ]);
 
+/**
+ * Integrated-gradients quadrature on [0, 1]: captum's approximation methods under captum's names,
+ * computed as captum's approximation_methods.py defines them — 'gausslegendre' (captum's default;
+ * 'gauss-legendre' is the same rule), 'riemann_left' (α_i = i/n), 'riemann_right' ((i + 1)/n),
+ * 'riemann_middle' ((i + ½)/n), each with weights 1/n, and 'riemann_trapezoid' (α_i = i/(n − 1),
+ * weights 1/n with both ends halved, so they sum to (n − 1)/n) — and 'trapezoid', the textbook
+ * composite trapezoid rule captum does not have (α_i = i/(n − 1), weights 1/(n − 1) with both ends
+ * halved, summing to 1; the reference code's fixtures use it). The Riemann and trapezoid rules need
+ * at least 2 points.
+ */
+export type QuadratureRule =
+  | 'gauss-legendre' | 'gausslegendre' | 'riemann_left' | 'riemann_right' | 'riemann_middle' | 'riemann_trapezoid' | 'trapezoid';
+
 export interface AttributeOptions {
   /**
    * 'saliency': ∂f_t/∂x, signed (captum Saliency(abs=False)). 'inputXGradient': x ⊙ ∂f_t/∂x.
@@ -34,10 +47,12 @@ export interface AttributeOptions {
    */
   baseline?: number | ArrayLike<number>;
   /**
-   * integratedGradients quadrature: 'gauss-legendre' (default; captum's default; nodes by Newton
-   * iteration in float64) or 'trapezoid' (linspace(0, 1, steps), end weights halved).
+   * integratedGradients quadrature (QuadratureRule): 'gauss-legendre' / 'gausslegendre' (default,
+   * captum's default; nodes by Newton iteration in float64), captum's 'riemann_left',
+   * 'riemann_right', 'riemann_middle', 'riemann_trapezoid' (steps of 1/n, ends halved), or the
+   * textbook 'trapezoid' (steps of 1/(steps − 1), ends halved).
    */
-  rule?: 'gauss-legendre' | 'trapezoid';
+  rule?: QuadratureRule;
   /** Examples (integratedGradients: path points) per engine batch; default: as many as fit in memory. */
   chunkSize?: number;
   /**
@@ -88,7 +103,9 @@ export interface UnwrapOptions {
 
 const ATTRIBUTE_OPTIONS = new Set(['method', 'target', 'targets', 'steps', 'baseline', 'rule', 'chunkSize', 'layer', 'maxMemoryBytes']);
 const UNWRAP_OPTIONS = new Set(['chunkSize', 'maxMemoryBytes']);
-const QUADRATURE_RULES = ['gauss-legendre', 'trapezoid'] as const;
+const QUADRATURE_RULES: readonly QuadratureRule[] = Object.freeze([
+  'gauss-legendre', 'gausslegendre', 'riemann_left', 'riemann_right', 'riemann_middle', 'riemann_trapezoid', 'trapezoid',
+]);
 
 /** Engine layers of a model, in the order the engine runs them (the `layer` option indexes this list). */
 export function modelLayers(model: Model): EngineLayer[] {
@@ -252,9 +269,11 @@ export function unwrapBatchSync(model: Model, inputs: Float32Array | ArrayLike<n
 }
 
 /**
- * The integrated-gradients quadrature on [0, 1] (ascending α, weights summing to 1), as the engine
- * uses it: Gauss–Legendre nodes by Newton iteration in float64, or captum's trapezoid.
+ * The integrated-gradients quadrature on [0, 1] as the engine uses it: ascending α and their
+ * weights, in float64 (QuadratureRule). Gauss–Legendre nodes by Newton iteration; the Riemann rules
+ * as captum defines them (exact i/n, … here, where captum's torch.linspace rounds α to float32);
+ * the textbook trapezoid. Weights sum to 1 except for 'riemann_trapezoid' ((n − 1)/n, as captum's).
  */
-export function quadrature(rule: 'gauss-legendre' | 'trapezoid', n: number): { alpha: Float64Array; weight: Float64Array } {
+export function quadrature(rule: QuadratureRule, n: number): { alpha: Float64Array; weight: Float64Array } {
   return nativeAddon().quadrature(oneOf(rule, QUADRATURE_RULES, 'rule'), positiveInteger(n, 'n', 100000));
 }

@@ -139,9 +139,12 @@ Napi::Value Quadrature(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::string rule = expect_string(env, info[0], "rule");
   const std::size_t n = expect_size(env, info[1], "n");
-  PATHWISE_THROW_RANGE_ERROR_IF(n < 1 || n > 100000, env, "n must be in [1, 100000]");
+  const auto named = pathwise::ig_rule_named(rule);
+  PATHWISE_THROW_RANGE_ERROR_IF(!named, env, std::string("rule must be ") + pathwise::kIgRuleNames);
+  const std::size_t least = pathwise::ig_rule_min_steps(*named);
+  PATHWISE_THROW_RANGE_ERROR_IF(n < least || n > 100000, env, "n must be in [" + std::to_string(least) + ", 100000] for rule " + rule);
   std::vector<double> a, w;
-  pathwise::quadrature_01(rule == "trapezoid" ? pathwise::IgRule::Trapezoid : pathwise::IgRule::GaussLegendre, n, a, w);
+  pathwise::quadrature_01(*named, n, a, w);
   Napi::Object out = Napi::Object::New(env);
   out.Set("alpha", to_f64(env, a));
   out.Set("weight", to_f64(env, w));

@@ -92,10 +92,11 @@ pathwise::AttributeOptions parse_attribute_options(Napi::Env env, Napi::Value v)
   opt.targets = copy_optional_i32(env, o.Get("targets"), "targets");
   opt.steps = size_or(env, o.Get("steps"), "steps", 50);
   Napi::Value rule = o.Get("rule");
-  using R = pathwise::IgRule;
-  if (!rule.IsUndefined())
-    opt.rule = expect_choice<R>(env, rule, "rule", {{"gauss-legendre", R::GaussLegendre}, {"trapezoid", R::Trapezoid}},
-                                "rule must be 'gauss-legendre' or 'trapezoid'");
+  if (!rule.IsUndefined()) {
+    const auto named = pathwise::ig_rule_named(expect_string(env, rule, "rule"));
+    PATHWISE_THROW_RANGE_ERROR_IF(!named, env, std::string("rule must be ") + pathwise::kIgRuleNames);
+    opt.rule = *named;
+  }
   Napi::Value base = o.Get("baseline");
   if (!base.IsUndefined() && !base.IsNull()) opt.baseline = copy_f32(env, base, "baseline");
   opt.chunk = size_or(env, o.Get("chunkSize"), "chunkSize", 0);

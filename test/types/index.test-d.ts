@@ -13,6 +13,8 @@ import {
   loadModelSync,
   Model,
   PathwiseError,
+  quadrature,
+  type AttributeOptions,
   type DenseLayerSpec,
   type Depth,
   type ExplainBatchOptions,
@@ -25,6 +27,7 @@ import {
   type NetworkSpec,
   type PathLayer,
   type PathwiseErrorCode,
+  type QuadratureRule,
   type ReluLayerInfo,
   type Width,
 } from 'pathwise';
@@ -140,3 +143,12 @@ expectType<KernelInfo>(kernelInfo());
 expectType<string>(kernelInfo().active);
 expectType<string[]>(kernelInfo().available);
 expectType<string | undefined>(kernelInfo().forceError);
+
+// --- attribute: the integrated-gradients rule (captum's names, the 'gauss-legendre' spelling, 'trapezoid') ---
+expectAssignable<AttributeOptions>({ method: 'integratedGradients', rule: 'riemann_trapezoid', steps: 50 });
+expectAssignable<AttributeOptions>({ method: 'integratedGradients', rule: 'gauss-legendre' });
+expectAssignable<QuadratureRule>('gausslegendre');
+expectAssignable<QuadratureRule>('trapezoid');
+expectNotAssignable<AttributeOptions>({ method: 'integratedGradients', rule: 'riemann' });
+expectType<{ alpha: Float64Array; weight: Float64Array }>(quadrature('riemann_middle', 7));
+expectError(quadrature('simpson', 7));

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <utility>
 
 #include "../forward/forward.h"
 #include "../util/error.h"
@@ -242,22 +243,65 @@ std::size_t default_gradcam_layer(const Network& net) {
   throw_range("guidedGradCam: the model has no MaxPool layer; name the layer with the `layer` option");
 }
 
+const char* const kIgRuleNames =
+    "'gauss-legendre', 'gausslegendre', 'riemann_left', 'riemann_right', 'riemann_middle', 'riemann_trapezoid' or 'trapezoid'";
+
+std::optional<IgRule> ig_rule_named(const std::string& name) {
+  static const std::pair<const char*, IgRule> names[] = {
+      {"gauss-legendre", IgRule::GaussLegendre},   {"gausslegendre", IgRule::GaussLegendre},
+      {"riemann_left", IgRule::RiemannLeft},       {"riemann_right", IgRule::RiemannRight},
+      {"riemann_middle", IgRule::RiemannMiddle},   {"riemann_trapezoid", IgRule::RiemannTrapezoid},
+      {"trapezoid", IgRule::Trapezoid},
+  };
+  for (const auto& [n, r] : names)
+    if (name == n) return r;
+  return std::nullopt;
+}
+
+std::size_t ig_rule_min_steps(IgRule rule) { return rule == IgRule::GaussLegendre ? 1 : 2; }
+
 void quadrature_01(IgRule rule, std::size_t n, std::vector<double>& alpha, std::vector<double>& weight) {
   alpha.assign(n, 0.0);
   weight.assign(n, 0.0);
   if (n == 0) return;
-  if (rule == IgRule::Trapezoid) {
-    if (n == 1) {  // not a trapezoid; validate_attribute_options rejects it (kept total for safety)
-      weight[0] = 1.0;
-      return;
-    }
-    for (std::size_t i = 0; i < n; ++i) {
-      alpha[i] = double(i) / double(n - 1);
-      weight[i] = 1.0 / double(n - 1);
-    }
-    weight[0] /= 2;
-    weight[n - 1] /= 2;
+  if (rule != IgRule::GaussLegendre && n == 1) {  // below ig_rule_min_steps; kept total for safety
+    alpha[0] = 0.5;
+    weight[0] = 1.0;
     return;
+  }
+  const double dn = double(n);
+  switch (rule) {
+    case IgRule::Trapezoid:  // textbook: steps 1/(n − 1), weights sum to 1
+      for (std::size_t i = 0; i < n; ++i) {
+        alpha[i] = double(i) / (dn - 1.0);
+        weight[i] = 1.0 / (dn - 1.0);
+      }
+      weight[0] /= 2;
+      weight[n - 1] /= 2;
+      return;
+    // captum's riemann_builders: step sizes [1/n] * n (ends halved for trapezoid) and alphas
+    // torch.linspace(start, end, n) with start, end = 0, 1 − 1/n (left); 1/n, 1 (right);
+    // 1/(2n), 1 − 1/(2n) (middle); 0, 1 (trapezoid). The same points written as i/n, … in float64
+    // (torch.linspace rounds them to float32; the engine forms x₀ + α (x − x₀) in float32 anyway).
+    case IgRule::RiemannLeft:
+    case IgRule::RiemannRight:
+    case IgRule::RiemannMiddle:
+    case IgRule::RiemannTrapezoid:
+      for (std::size_t i = 0; i < n; ++i) {
+        const double k = double(i);
+        alpha[i] = rule == IgRule::RiemannLeft    ? k / dn
+                   : rule == IgRule::RiemannRight  ? (k + 1.0) / dn
+                   : rule == IgRule::RiemannMiddle ? (2.0 * k + 1.0) / (2.0 * dn)
+                                                   : k / (dn - 1.0);
+        weight[i] = 1.0 / dn;
+      }
+      if (rule == IgRule::RiemannTrapezoid) {
+        weight[0] /= 2;
+        weight[n - 1] /= 2;
+      }
+      return;
+    case IgRule::GaussLegendre:
+      break;
   }
   // Roots of P_n by Newton from cos(π (i − 1/4) / (n + 1/2)), i = 1 … n (descending ξ); P_n and
   // P_n' by the three-term recurrence. Mirrored into ascending α = (1 + ξ) / 2, s = w / 2.
@@ -304,7 +348,7 @@ void validate_attribute_options(const Network& net, std::size_t n, const Attribu
   }
   if (opt.method == BaselineMethod::IntegratedGradients) {
     if (opt.steps < 1 || opt.steps > 100000) throw_range("steps must be an integer in [1, 100000]");
-    if (opt.rule == IgRule::Trapezoid && opt.steps < 2) throw_range("the trapezoid rule needs steps >= 2");
+    if (opt.steps < ig_rule_min_steps(opt.rule)) throw_range("the Riemann and trapezoid rules need steps >= 2 (as captum asserts)");
     const std::size_t d = net.input_size();
     if (!opt.baseline.empty() && opt.baseline.size() != d && opt.baseline.size() != n * d)
       throw_range("baseline has " + std::to_string(opt.baseline.size()) + " values; expected " + std::to_string(d) +

@@ -6,6 +6,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "../ir/network.h"
@@ -13,7 +15,21 @@
 namespace pathwise {
 
 enum class BaselineMethod { Saliency, InputXGradient, IntegratedGradients, GuidedBackprop, GuidedGradCam };
-enum class IgRule { GaussLegendre, Trapezoid };
+// Integrated-gradients quadrature rules on [0, 1] (docs/method.md §9). GaussLegendre and the four
+// Riemann rules are captum's approximation methods, computed as captum's approximation_methods.py
+// defines them; Trapezoid is the textbook composite rule (steps 1/(n − 1), weights summing to 1),
+// which captum does not have: its riemann_trapezoid takes steps of 1/n with halved ends.
+enum class IgRule { GaussLegendre, Trapezoid, RiemannLeft, RiemannRight, RiemannMiddle, RiemannTrapezoid };
+
+// The rule an option string names: captum's names ('gausslegendre', 'riemann_left', 'riemann_right',
+// 'riemann_middle', 'riemann_trapezoid'), 'gauss-legendre' (the same rule as 'gausslegendre') and
+// 'trapezoid' (the textbook rule). Empty for any other string.
+std::optional<IgRule> ig_rule_named(const std::string& name);
+// "'gauss-legendre', 'gausslegendre', …": for error messages.
+extern const char* const kIgRuleNames;
+// Fewest points a rule takes: 2 for the Riemann rules (captum asserts n > 1) and the textbook
+// trapezoid, 1 for Gauss–Legendre.
+std::size_t ig_rule_min_steps(IgRule rule);
 
 struct AttributeOptions {
   BaselineMethod method = BaselineMethod::Saliency;
@@ -48,8 +64,12 @@ AttributeResult attribute(const Network& net, const float* x, std::size_t n, con
 // The GuidedGradCam default: the last MaxPool layer in topological order. Error(Range) if none.
 std::size_t default_gradcam_layer(const Network& net);
 
-// Quadrature on [0, 1], ascending α, weights summing to 1 (docs/method.md §9): Gauss–Legendre nodes by
-// Newton iteration in float64, or captum's trapezoid (linspace(0, 1, n), end weights halved).
+// Quadrature on [0, 1], ascending α, in float64 (docs/method.md §9). Gauss–Legendre: nodes by Newton
+// iteration, weights summing to 1. Textbook trapezoid: α_i = i/(n − 1), weights 1/(n − 1) with the
+// two ends halved (sum 1). Captum's Riemann rules, weights 1/n: left α_i = i/n, right (i + 1)/n,
+// middle (i + ½)/n, and riemann_trapezoid α_i = i/(n − 1) with the two end weights halved (sum
+// (n − 1)/n, as captum has it). n = 1 for a rule that needs 2 (ig_rule_min_steps) gives the midpoint
+// α = ½, weight 1; validation rejects it before.
 void quadrature_01(IgRule rule, std::size_t n, std::vector<double>& alpha, std::vector<double>& weight);
 
 // The full local linear model of the original network at x: f(x') = W x' + b on x's linear region.
