@@ -50,6 +50,7 @@ export function boolean(value: unknown, what: string): boolean {
 
 /** One of a few string values: "`what` must be 'a', 'b' or 'c', got …" otherwise. */
 export function oneOf<T extends string>(value: unknown, allowed: readonly T[], what: string): T {
+  if (typeof value !== 'string') throw wrongType(what, 'a string', value);
   if (!allowed.includes(value as T)) {
     const quoted = allowed.map((a) => `'${a}'`);
     const list = quoted.length > 1 ? `${quoted.slice(0, -1).join(', ')} or ${quoted[quoted.length - 1]}` : quoted[0];

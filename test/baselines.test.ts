@@ -440,6 +440,7 @@ describe('attribute: options and errors', () => {
     expect(() => attributeSync(model, x, { method: 'integratedGradients', rule: 'trapezoid', steps: 1 })).toThrow(RangeError);
     expect(() => attributeSync(model, x, { method: 'integratedGradients', rule: 'riemann_left', steps: 1 })).toThrow(/steps >= 2/);
     expect(() => attributeSync(model, x, { method: 'integratedGradients', rule: 'left' as never })).toThrow(RangeError);
+    expect(() => attributeSync(model, x, { method: 'integratedGradients', rule: 3 as never })).toThrow(TypeError);
     expect(() => attributeSync(model, x, { method: 'integratedGradients', baseline: new Float32Array(5) })).toThrow(RangeError);
     expect(() => attributeSync(model, x, { method: 'integratedGradients', baseline: NaN })).toThrow(RangeError);
     expect(() => attributeSync(model, x.subarray(0, 10), { method: 'saliency' })).toThrow(RangeError);

@@ -289,6 +289,7 @@ describe('explain arguments (public API)', () => {
       maxMemoryBytes: ['1GB', null, 10n],
       decompose: [null, 'unit', 3],
       region: [null, 'abc', 5],
+      semantics: [1, null, ['official']],
     };
     for (const [key, values] of Object.entries(type))
       for (const v of values) expect(thrown(() => explainSync(model, x, { [key]: v } as never)), `${key}: ${String(v)}`).toBeInstanceOf(TypeError);

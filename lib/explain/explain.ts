@@ -94,7 +94,7 @@ function regionMask(model: Model, region: Region, what: string): Float32Array {
 /** @internal The options as the addon takes them (also for estimate). */
 export function normaliseOptions(model: Model, options: ExplainBatchOptions & { target?: number }, n: number): NativeExplainOptions {
   checkOptions(options, OPTION_NAMES);
-  const semantics = oneOf(options.semantics ?? 'official', ['official', 'linear'], 'semantics');
+  const semantics = options.semantics === undefined ? 'official' : oneOf(options.semantics, ['official', 'linear'], 'semantics');
   const native: NativeExplainOptions = {
     ...normaliseWidth(options.width),
     depth: normaliseDepth(options.depth, model.gateLayers.length),
