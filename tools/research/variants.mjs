@@ -57,6 +57,10 @@ const VARIANTS = {
     (await explainIntegrated(model, x, { steps: 16, depth: 1, objective: 'logSoftmax' })).map((r) => r.attribution),
   'integrated logSoftmax + opposing d1': async (model, x) =>
     (await explainIntegrated(model, x, { steps: 16, depth: 1, objective: 'logSoftmax', keepOpposing: true })).map((r) => r.attribution),
+  // Integrated with the opposing units kept (the reference's selection otherwise).
+  'integrated + opposing': async (model, x) => (await explainIntegrated(model, x, { steps: 16, keepOpposing: true })).map((r) => r.attribution),
+  'integrated + opposing d1': async (model, x) =>
+    (await explainIntegrated(model, x, { steps: 16, keepOpposing: true, depth: 1 })).map((r) => r.attribution),
   // Regional mosaic, 4 × 4 tiles.
   'regional 4×4': async (model, x) => (await explainRegional(model, x, { tiles: 4 })).map((r) => r.attribution),
   'regional 4×4 d1': async (model, x) => (await explainRegional(model, x, { tiles: 4, depth: 1 })).map((r) => r.attribution),
