@@ -155,6 +155,24 @@ describe('explainIntegrated', () => {
   });
 });
 
+describe("explainIntegrated weighting 'decision'", () => {
+  it('weights each point by the derivative W_P(α x)[t]·x along the line, normalised to Σ |v| = 1', async () => {
+    const steps = 4;
+    const ours = await explainIntegrated(model, batch, { steps, width: 2, weighting: 'decision' });
+    const { alpha, weight } = (await import('../lib/index.js')).quadrature('gauss-legendre', steps);
+    for (let i = 0; i < N; i++) {
+      const scaled = new Float32Array(steps * d);
+      for (let s = 0; s < steps; s++) for (let k = 0; k < d; k++) scaled[s * d + k] = Math.fround(alpha[s] * xs[i][k]);
+      const rows = await explainBatch(model, scaled, { width: 2, targets: new Array(steps).fill(ours[i].target) });
+      const v = rows.map((r, s) => weight[s] * r.weights.reduce((acc, w, k) => acc + w * xs[i][k], 0));
+      const norm = v.reduce((a, b) => a + Math.abs(b), 0);
+      const expected = new Float64Array(d);
+      rows.forEach((r, s) => r.weights.forEach((w, k) => (expected[k] += (v[s] / norm) * w)));
+      expect(maxRelDiff(ours[i].attribution, expected.map((w, k) => Math.fround(w) * xs[i][k]))).toBeLessThan(1e-5);
+    }
+  });
+});
+
 describe('explainRegional', () => {
   it('tiles partition the input', () => {
     const masks = tileMasks(model, 3);

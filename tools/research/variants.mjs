@@ -14,9 +14,9 @@ import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import {
-  loadModel, loadFashionMnist, explainBatch, attributeBatch, insertionDeletionBatch, evaluateQuality, setThreads,
+  loadModel, loadFashionMnist, explainBatch, explainIntegrated, explainRegional, attributeBatch, insertionDeletionBatch,
+  evaluateQuality, setThreads,
 } from '../../dist/index.js';
-import { explainIntegrated, explainRegional } from '../../dist/explain/variants.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const MODELS = {
@@ -61,6 +61,24 @@ const VARIANTS = {
   'integrated + opposing': async (model, x) => (await explainIntegrated(model, x, { steps: 16, keepOpposing: true })).map((r) => r.attribution),
   'integrated + opposing d1': async (model, x) =>
     (await explainIntegrated(model, x, { steps: 16, keepOpposing: true, depth: 1 })).map((r) => r.attribution),
+  // A stricter discriminative filter with the opposing units kept.
+  'keep opposing adaptive': pathwise({ keepOpposing: true, threshold: 'adaptive' }),
+  'keep opposing t0.3': pathwise({ keepOpposing: true, threshold: 0.3 }),
+  'integrated + opposing adaptive': async (model, x) =>
+    (await explainIntegrated(model, x, { steps: 16, keepOpposing: true, threshold: 'adaptive' })).map((r) => r.attribution),
+  'integrated + opposing t0.3': async (model, x) =>
+    (await explainIntegrated(model, x, { steps: 16, keepOpposing: true, threshold: 0.3 })).map((r) => r.attribution),
+  // Integrated with decision weighting (the derivative of the explained quantity along the line).
+  'integrated decision d1': async (model, x) =>
+    (await explainIntegrated(model, x, { steps: 16, depth: 1, weighting: 'decision' })).map((r) => r.attribution),
+  'integrated decision + opposing d1': async (model, x) =>
+    (await explainIntegrated(model, x, { steps: 16, depth: 1, weighting: 'decision', keepOpposing: true })).map((r) => r.attribution),
+  'integrated decision logSoftmax + opposing d1': async (model, x) =>
+    (await explainIntegrated(model, x, { steps: 16, depth: 1, weighting: 'decision', objective: 'logSoftmax', keepOpposing: true })).map((r) => r.attribution),
+  'integrated decision logSoftmax + opposing': async (model, x) =>
+    (await explainIntegrated(model, x, { steps: 16, weighting: 'decision', objective: 'logSoftmax', keepOpposing: true })).map((r) => r.attribution),
+  'integrated decision gradients of log p': async (model, x) =>
+    (await explainIntegrated(model, x, { steps: 16, weighting: 'decision', semantics: 'linear', threshold: 0, objective: 'logSoftmax' })).map((r) => r.attribution),
   // Regional mosaic, 4 × 4 tiles.
   'regional 4×4': async (model, x) => (await explainRegional(model, x, { tiles: 4 })).map((r) => r.attribution),
   'regional 4×4 d1': async (model, x) => (await explainRegional(model, x, { tiles: 4, depth: 1 })).map((r) => r.attribution),
