@@ -41,6 +41,22 @@ describe('research options leave the reference alone', () => {
   });
 });
 
+describe('memory-bounded mode', () => {
+  it("refuses the research rules (they read all C rows at once); 'logSoftmax' still runs, the same as unbounded", async () => {
+    const { fixtureDir } = await import('./helpers/fixtures.js');
+    const { join } = await import('node:path');
+    const cnn = loadModelSync(join(fixtureDir('models'), 'fashion_cnn.onnx'));
+    const x = new Float32Array(784).map((_, i) => Math.sin(i * 0.3) * 1.5);
+    const maxMemoryBytes = 1_500_000;  // classChunk < 10 here (test/api.test.ts 'memory-bounded mode')
+    expect(() => explainBatchSync(cnn, x, { score: 'target', maxMemoryBytes })).toThrow(/every class's Jacobian rows/);
+    expect(() => explainBatchSync(cnn, x, { keepOpposing: true, maxMemoryBytes })).toThrow(RangeError);
+    const [bounded] = explainBatchSync(cnn, x, { objective: 'logSoftmax', maxMemoryBytes });
+    const [whole] = explainBatchSync(cnn, x, { objective: 'logSoftmax' });
+    expect(bounded.stats.classChunk).toBeLessThan(10);
+    expect(Array.from(bounded.attribution)).toEqual(Array.from(whole.attribution));
+  });
+});
+
 describe('selection rules', () => {
   it("score 'target' with keepOpposing at depth 1 keeps every unit that moves the target logit: pathLogit = logit", () => {
     for (const semantics of ['official', 'linear'] as const)

@@ -53,15 +53,14 @@ void validate_options(const Network& net, std::size_t n, const ExplainOptions& o
                     " (layer " + std::to_string(net.relu_positions()[o]) +
                     ") is another piecewise-linear gate; use a depth whose path layers are all ReLU");
   }
-  if (!options.rule.is_reference() || options.objective != ExplainOptions::Objective::Logit) {
-    // The research variants (docs/research.md) read all C rows of a layer at once and explain one
-    // row combination; the class-chunked mode and the row-t decompositions do not apply.
-    if (class_chunk_for(net, options) < net.num_classes())
-      throw_range("selection rules other than the reference need every class's Jacobian rows in memory; raise maxMemoryBytes");
-    if (options.objective != ExplainOptions::Objective::Logit &&
-        (options.decompose.by != DecomposeOptions::By::None || options.paths.k > 0))
-      throw_range("objective 'logSoftmax' cannot be combined with decompose or paths (they split the target logit)");
-  }
+  // The research rules (docs/research.md) read all C rows of a layer at once (the class-chunked
+  // mode does not apply), and the logSoftmax objective explains a row combination that the
+  // row-t decompositions cannot split.
+  if (!options.rule.is_reference() && class_chunk_for(net, options) < net.num_classes())
+    throw_range("selection rules other than the reference need every class's Jacobian rows in memory; raise maxMemoryBytes");
+  if (options.objective != ExplainOptions::Objective::Logit &&
+      (options.decompose.by != DecomposeOptions::By::None || options.paths.k > 0))
+    throw_range("objective 'logSoftmax' cannot be combined with decompose or paths (they split the target logit)");
   if (std::isnan(options.threshold) || options.threshold >= 1.0f)
     throw_range("threshold must be a number below 1 (a softmax score), or negative for 1/C");
   class_chunk_for(net, options);  // throws Error(Memory) when not even one class fits
