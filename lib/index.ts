@@ -5,6 +5,8 @@
 export { loadModel, loadModelSync, Model } from './model/model.js';
 export type { ModelSource, LoadOptions, TfjsLayersModelLike } from './model/model.js';
 export { explain, explainSync, explainBatch, explainBatchSync } from './explain/explain.js';
+export { explainIntegrated, explainRegional, tileMasks } from './explain/variants.js';
+export type { VariantExplanation, IntegratedOptions, RegionalOptions } from './explain/variants.js';
 export { estimate, machineRate } from './explain/estimate.js';
 export type { Estimate, EstimateOptions } from './explain/estimate.js';
 export { explainFlopsFromMacs, explainFlopsSpec, specLayerMacs } from './explain/cost.js';

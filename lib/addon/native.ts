@@ -51,6 +51,11 @@ export interface NativeExplainOptions {
   /** n × inputSize 0/1 mask. */
   region?: Float32Array;
   threshold?: number;
+  /** Research selection rules and objective (docs/research.md); absent = the reference. */
+  score?: 'softmax' | 'target';
+  adaptiveThreshold?: boolean;
+  keepOpposing?: boolean;
+  objective?: 'logit' | 'logSoftmax';
   targets?: Int32Array;
   maxMemoryBytes?: number;
 }

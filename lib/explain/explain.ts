@@ -3,12 +3,13 @@ import { argmaxFirst } from './argmax.js';
 import type { Model } from '../model/model.js';
 import type { Depth, ExplainBatchOptions, ExplainOptions, Explanation, Region, Width } from './types.js';
 import type { NativeExplainOptions, NativeExplainResult } from '../addon/native.js';
-import { checkOptions, checkTargets, describe, oneOf, positiveInteger, singleInput, toFloat32, wrongType } from '../validate.js';
+import { boolean, checkOptions, checkTargets, describe, oneOf, positiveInteger, singleInput, toFloat32, wrongType } from '../validate.js';
 import { abortError, fromNative } from '../errors.js';
 import { nativeAddon } from '../addon/native.js';
 
 const OPTION_NAMES = new Set(['width', 'depth', 'target', 'targets', 'semantics', 'threshold', 'maxMemoryBytes', 'decompose', 'region', 'regions', 'paths',
-  'signal', 'onProgress']);
+  'signal', 'onProgress',
+  'score', 'keepOpposing', 'objective']);
 
 // A decimal number followed by '%': '10%', '12.5%', '.5%'.
 const PERCENT = /^(\d+(?:\.\d*)?|\.\d+)%$/;
@@ -125,12 +126,20 @@ export function normaliseOptions(model: Model, options: ExplainBatchOptions & { 
       ...(maxEdges !== undefined ? { maxEdges: maxEdges as number } : {}), ...(beam !== undefined ? { beam: beam as number } : {}) };
   }
   if (options.decompose !== undefined) native.decompose = normaliseDecompose(options.decompose, model.gateLayers.length);
-  if (options.threshold !== undefined) {
+  if (options.threshold === 'adaptive') native.adaptiveThreshold = true;
+  else if (options.threshold !== undefined) {
     const t = options.threshold;
-    if (typeof t !== 'number') throw wrongType('threshold', 'a number', t);
+    if (typeof t !== 'number') throw wrongType('threshold', "a number or 'adaptive'", t);
     if (!(t >= 0 && t < 1)) throw new RangeError(`threshold must be in [0, 1) (a softmax score), got ${t}`);
     native.threshold = t;
   }
+  if (options.score !== undefined) native.score = oneOf(options.score, ['softmax', 'target'] as const, 'score');
+  if (native.score === 'target' && native.threshold !== undefined && native.threshold !== 0)
+    throw new RangeError(`score 'target' keeps units with a positive contribution (threshold 0) or uses threshold 'adaptive'; got threshold ${native.threshold}`);
+  if (options.keepOpposing !== undefined) native.keepOpposing = boolean(options.keepOpposing, 'keepOpposing');
+  if (options.objective !== undefined) native.objective = oneOf(options.objective, ['logit', 'logSoftmax'] as const, 'objective');
+  if (native.objective === 'logSoftmax' && (options.decompose !== undefined || options.paths !== undefined))
+    throw new RangeError("objective 'logSoftmax' cannot be combined with decompose or paths (they split the target logit)");
   if (options.maxMemoryBytes !== undefined) native.maxMemoryBytes = positiveInteger(options.maxMemoryBytes, 'maxMemoryBytes');
   const targets = checkTargets(options, model.numClasses, n);
   if (targets) native.targets = targets;

@@ -48,7 +48,28 @@ export interface ExplainOptions {
    * reference's rule (which drops 83–96% of active units per layer). 0 keeps every unit whose class
    * contributions are not all identical (every active unit with a route to the logits).
    */
-  threshold?: number;
+  threshold?: number | 'adaptive';
+  /**
+   * Research option (docs/research.md). How a unit is scored: 'softmax' (default, the reference:
+   * the class softmax of its contributions, entry t) or 'target' (its contribution to the target
+   * logit alone, h_i · ∂ŷ_t/∂h_i; kept when above 0, or above the layer's mean positive
+   * contribution with threshold 'adaptive'). With threshold 'adaptive' each layer keeps the units
+   * whose score exceeds the mean score of its live units (units whose contributions differ).
+   */
+  score?: 'softmax' | 'target';
+  /**
+   * Research option (docs/research.md). Also keep every unit whose contribution to the target
+   * logit is negative, whatever the width, so the path logit is not inflated by masking the
+   * units that oppose the target. Default false.
+   */
+  keepOpposing?: boolean;
+  /**
+   * Research option (docs/research.md). 'logit' (default): the path model's row t, Σ attribution +
+   * bias = ŷ_t. 'logSoftmax': the gradient of the path network's log-probability of t,
+   * W_Pᵀ(e_t − p̂) with p̂ = softmax(ŷ(x)), so Σ attribution + bias = ŷ_t − Σ_j p̂_j ŷ_j. Not with
+   * decompose or paths.
+   */
+  objective?: 'logit' | 'logSoftmax';
   /**
    * Bound on the working memory of one call, in bytes (default 2 GiB). A batch is split into
    * chunks that fit; if a single input does not fit, the call fails with PATHWISE_MEMORY_LIMIT

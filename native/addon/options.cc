@@ -47,6 +47,26 @@ void parse_decompose(Napi::Env env, Napi::Value v, pathwise::DecomposeOptions& d
   if (!layer.IsUndefined()) dec.ordinal = std::ptrdiff_t(expect_size(env, layer, "decompose.layer"));
 }
 
+// The research selection rules and objective (docs/research.md); absent keys keep the reference.
+void parse_research(Napi::Env env, Napi::Object o, pathwise::ExplainOptions& opt) {
+  using Score = pathwise::SelectionRule::Score;
+  using Objective = pathwise::ExplainOptions::Objective;
+  Napi::Value score = o.Get("score");
+  if (!score.IsUndefined())
+    opt.rule.score = expect_choice<Score>(env, score, "score", {{"softmax", Score::Softmax}, {"target", Score::Target}},
+                                          "score must be 'softmax' or 'target'");
+  Napi::Value adaptive = o.Get("adaptiveThreshold");
+  if (!adaptive.IsUndefined() && adaptive.ToBoolean())
+    opt.rule.threshold = pathwise::SelectionRule::Threshold::Adaptive;
+  Napi::Value opposing = o.Get("keepOpposing");
+  if (!opposing.IsUndefined()) opt.rule.keep_opposing = opposing.ToBoolean();
+  Napi::Value objective = o.Get("objective");
+  if (!objective.IsUndefined())
+    opt.objective = expect_choice<Objective>(env, objective, "objective",
+                                             {{"logit", Objective::Logit}, {"logSoftmax", Objective::LogSoftmax}},
+                                             "objective must be 'logit' or 'logSoftmax'");
+}
+
 }  // namespace
 
 pathwise::ExplainOptions parse_explain_options(Napi::Env env, Napi::Value v) {
@@ -72,6 +92,7 @@ pathwise::ExplainOptions parse_explain_options(Napi::Env env, Napi::Value v) {
     PATHWISE_THROW_RANGE_ERROR_IF(!(tv >= 0.0 && tv < 1.0), env, "threshold must be in [0, 1)");
     opt.threshold = float(tv);
   }
+  parse_research(env, o, opt);
   opt.targets = copy_optional_i32(env, o.Get("targets"), "targets");
   opt.max_memory_bytes = size_or(env, o.Get("maxMemoryBytes"), "maxMemoryBytes", opt.max_memory_bytes);
   return opt;

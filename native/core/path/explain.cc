@@ -53,6 +53,14 @@ void validate_options(const Network& net, std::size_t n, const ExplainOptions& o
                     " (layer " + std::to_string(net.relu_positions()[o]) +
                     ") is another piecewise-linear gate; use a depth whose path layers are all ReLU");
   }
+  // The research rules (docs/research.md) read all C rows of a layer at once (the class-chunked
+  // mode does not apply), and the logSoftmax objective explains a row combination that the
+  // row-t decompositions cannot split.
+  if (!options.rule.is_reference() && class_chunk_for(net, options) < net.num_classes())
+    throw_range("selection rules other than the reference need every class's Jacobian rows in memory; raise maxMemoryBytes");
+  if (options.objective != ExplainOptions::Objective::Logit &&
+      (options.decompose.by != DecomposeOptions::By::None || options.paths.k > 0))
+    throw_range("objective 'logSoftmax' cannot be combined with decompose or paths (they split the target logit)");
   if (std::isnan(options.threshold) || options.threshold >= 1.0f)
     throw_range("threshold must be a number below 1 (a softmax score), or negative for 1/C");
   class_chunk_for(net, options);  // throws Error(Memory) when not even one class fits
@@ -189,7 +197,10 @@ std::vector<float>& Chunk::select(std::size_t o, std::size_t p) {
   for (std::size_t e = 0; e < n; ++e) {
     LayerResult& lr = results[e].layers[o - first_path];
     lr.ordinal = o;
-    if (chunked.empty()) {
+    if (chunked.empty() && !opt.rule.is_reference()) {
+      select_units_by_rule(h.data() + e * units, jac.data() + e * classes * units, units, units, classes,
+                           target[e], opt.width, threshold, opt.rule, lr.selection, score_work, scores, identical, order);
+    } else if (chunked.empty()) {
       select_units(h.data() + e * units, jac.data() + e * classes * units, units, units, classes,
                    target[e], opt.width, threshold, lr.selection, score_work, scores, identical, order);
     } else {
@@ -351,7 +362,28 @@ void Chunk::finish() {
   sweep.reset(net, n, 1);
   std::vector<float>& seed = sweep.cot[count - 1];
   seed.assign(n * classes, 0.0f);
-  for (std::size_t e = 0; e < n; ++e) seed[e * classes + target[e]] = 1.0f;
+  const bool log_softmax = opt.objective == ExplainOptions::Objective::LogSoftmax;
+  // LogSoftmax seeds e_t − p̂ (p̂ = softmax of the path logits, in double) instead of e_t.
+  std::vector<double> objective_value(n, 0.0);
+  for (std::size_t e = 0; e < n; ++e) {
+    const float* yl = fin.values.back().data() + e * classes;
+    objective_value[e] = yl[target[e]];
+    if (!log_softmax) {
+      seed[e * classes + target[e]] = 1.0f;
+      continue;
+    }
+    double top_logit = yl[0], sum = 0.0;
+    for (std::size_t c = 1; c < classes; ++c) top_logit = std::max(top_logit, double(yl[c]));
+    for (std::size_t c = 0; c < classes; ++c) sum += std::exp(double(yl[c]) - top_logit);
+    for (std::size_t c = 0; c < classes; ++c) {
+      const float pc = float(std::exp(double(yl[c]) - top_logit) / sum);
+      seed[e * classes + c] = (c == target[e] ? 1.0f : 0.0f) - pc;
+    }
+    // Σ_c seed_c ŷ_c with the float32 seed actually used, so the residual shows rounding only.
+    double value = 0.0;
+    for (std::size_t c = 0; c < classes; ++c) value += double(seed[e * classes + c]) * double(yl[c]);
+    objective_value[e] = value;
+  }
   // Stop the sweep at the ReLU layers whose row-t cotangent δ (at the gate output) and bias so
   // far (the bias entering above) a decomposition or the path search needs.
   const auto& relus = net.relu_positions();
@@ -397,7 +429,7 @@ void Chunk::finish() {
       linear_sum += double(r.weights[i]) * double(x[e * d + i]);
     }
     r.bias = bias[e];
-    r.residual = linear_sum + r.bias - double(r.path_logits[target[e]]);
+    r.residual = linear_sum + r.bias - objective_value[e];
     if (!opt.region.empty()) {
       r.has_region = true;
       r.region_attribution.resize(d);

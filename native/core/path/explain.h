@@ -47,6 +47,14 @@ struct ExplainOptions {
   // Score threshold of the selection test s > threshold; negative = the reference's 1/C. 0 keeps
   // every unit whose class contributions are not all identical.
   float threshold = -1.0f;
+  // The selection rule (select.h); the default is the reference's. Other rules are research
+  // variants (docs/research.md) and need all C Jacobian rows of a layer at once.
+  SelectionRule rule;
+  // What the path model's row explains. Logit: ŷ_t, row t of W_P (the reference). LogSoftmax: the
+  // log-probability log softmax(ŷ)_t of the path network, whose gradient at x is
+  // W_Pᵀ(e_t − p̂), p̂ = softmax(ŷ(x)); then Σ attribution + bias = ŷ_t − Σ_j p̂_j ŷ_j.
+  enum class Objective { Logit, LogSoftmax };
+  Objective objective = Objective::Logit;
   std::size_t depth = 0;  // number of path layers from the top; 0 = all ReLU layers
   // One target per example, or empty: each example's predicted class.
   std::vector<std::int32_t> targets;
@@ -109,7 +117,7 @@ struct ExplainResult {
   std::vector<float> weights;      // W_P[t], input size
   std::vector<float> attribution;  // W_P[t] ⊙ x
   double bias = 0;                 // b_P[t]
-  double residual = 0;             // W_P[t]·x + b_P[t] − ŷ_t(x)
+  double residual = 0;             // W_P[t]·x + b_P[t] − ŷ_t(x) (LogSoftmax: − (ŷ_t − Σ p̂_j ŷ_j))
   std::vector<LayerResult> layers;  // bottom → top
   std::size_t recomputes = 0;
   std::size_t class_chunk = 0;  // classes whose Jacobian rows were held at once (C unless memory-bound)

@@ -147,4 +147,55 @@ void select_from_scores(const std::vector<float>& scores, const std::vector<std:
   for (std::size_t i = 0; i < out.units.size(); ++i) out.scores[i] = scores[out.units[i]];
 }
 
+void select_units_by_rule(const float* h, const float* j, std::size_t j_stride, std::size_t units,
+                          std::size_t classes, std::size_t target, const WidthRule& width, float threshold,
+                          const SelectionRule& rule, Selection& out, ChunkedScores& work,
+                          std::vector<float>& scores, std::vector<std::uint8_t>& identical,
+                          std::vector<std::int32_t>& order) {
+  const float* row_t = j + target * j_stride;
+  if (rule.score == SelectionRule::Score::Softmax) {
+    work.reset(units, classes, target);
+    work.observe_max(h, j, j_stride, 0, classes);
+    work.observe_exp(h, j, j_stride, 0, classes);
+    work.finish(scores, identical);
+  } else {
+    // A unit that adds nothing to the target logit is "all equal" for the cut: it ranks by index
+    // after every live unit and never passes the test.
+    scores.resize(units);
+    identical.resize(units);
+    for (std::size_t u = 0; u < units; ++u) {
+      scores[u] = h[u] * row_t[u];
+      identical[u] = scores[u] == 0.0f || std::isnan(scores[u]);
+    }
+  }
+  float cut = rule.score == SelectionRule::Score::Softmax ? threshold : 0.0f;
+  if (rule.threshold == SelectionRule::Threshold::Adaptive) {
+    double sum = 0.0;
+    std::size_t live = 0;
+    for (std::size_t u = 0; u < units; ++u) {
+      if (identical[u]) continue;
+      if (rule.score == SelectionRule::Score::Target && !(scores[u] > 0.0f)) continue;
+      sum += scores[u];
+      ++live;
+    }
+    // No live unit: every unit is all-equal and the fallback decides, as with any threshold. When
+    // all live scores are equal none exceeds their mean, and the fallback keeps the best one.
+    if (live > 0) cut = float(sum / double(live));
+  }
+  select_from_scores(scores, identical, units, width, cut, out, order);
+  if (rule.keep_opposing) {
+    // Opposing units join whatever the width: the union stays ascending.
+    const std::size_t before = out.units.size();
+    std::vector<std::uint8_t> kept(units, 0);
+    for (std::int32_t u : out.units) kept[std::size_t(u)] = 1;
+    for (std::size_t u = 0; u < units; ++u)
+      if (!kept[u] && h[u] * row_t[u] < 0.0f) out.units.push_back(std::int32_t(u));
+    if (out.units.size() != before) {
+      std::sort(out.units.begin(), out.units.end());
+      out.scores.resize(out.units.size());
+      for (std::size_t i = 0; i < out.units.size(); ++i) out.scores[i] = scores[std::size_t(out.units[i])];
+    }
+  }
+}
+
 }  // namespace pathwise

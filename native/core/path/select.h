@@ -59,4 +59,32 @@ void select_units(const float* h, const float* j, std::size_t j_stride, std::siz
                   float threshold, Selection& out, ChunkedScores& work, std::vector<float>& scores,
                   std::vector<std::uint8_t>& identical, std::vector<std::int32_t>& order);
 
+// Research selection rules (docs/research.md), beside the reference rule above. The default
+// SelectionRule is the reference (explain() then calls select_units, bit for bit); any other rule
+// goes through select_units_by_rule.
+struct SelectionRule {
+  // Softmax: the class softmax of the unit's contributions, entry t (docs/method.md §3.1 step 6).
+  // Target: the unit's contribution to the target logit alone, a_it = h_i · J[t, i].
+  enum class Score { Softmax, Target };
+  // Fixed: keep s > the call's threshold (Softmax: 1/C by default; Target: 0, positive contributors).
+  // Adaptive: keep s > the layer's mean score over its live units (Softmax: units whose contributions
+  // differ; Target: units with a_it > 0), so each layer keeps its above-average units.
+  enum class Threshold { Fixed, Adaptive };
+  Score score = Score::Softmax;
+  Threshold threshold = Threshold::Fixed;
+  // Also keep every unit with a_it < 0 (it opposes the target), whatever the width: masking those
+  // units inflates the path logit above the network's.
+  bool keep_opposing = false;
+  bool is_reference() const { return score == Score::Softmax && threshold == Threshold::Fixed && !keep_opposing; }
+};
+
+// select_units under a research rule; `threshold` is the Fixed threshold of a Softmax score (a
+// Target score's fixed threshold is 0). j must hold all C rows (the target row for Target scores
+// and keep_opposing).
+void select_units_by_rule(const float* h, const float* j, std::size_t j_stride, std::size_t units,
+                          std::size_t classes, std::size_t target, const WidthRule& width, float threshold,
+                          const SelectionRule& rule, Selection& out, ChunkedScores& work,
+                          std::vector<float>& scores, std::vector<std::uint8_t>& identical,
+                          std::vector<std::int32_t>& order);
+
 }  // namespace pathwise
