@@ -4,6 +4,7 @@
 
 #include "../forward/forward.h"
 #include "../kernels/kernels.h"
+#include "../threads/pool.h"
 #include "../util/error.h"
 
 namespace pathwise {
@@ -11,16 +12,90 @@ namespace pathwise {
 void Sweep::reset(const Network& net, std::size_t rows_, std::size_t rows_per_example_) {
   rows = rows_;
   rows_per_example = rows_per_example_;
-  cot.assign(net.layers().size(), {});
-  input_cot.clear();
+  for (std::vector<float>& v : cot) release(v);
+  release(input_cot);
+  cot.resize(net.layers().size());
+}
+
+void Sweep::release(std::vector<float>& v) {
+  if (v.capacity() > 0) spare_.push_back(std::move(v));
+  v = std::vector<float>();
+}
+
+void Sweep::trim() { std::vector<std::vector<float>>().swap(spare_); }
+
+namespace {
+
+// Blocks of at least this many floats are filled by the pool's threads (a 2-core guest wrote
+// 7 GB/s from one thread and 11 from two).
+constexpr std::size_t kParallelFloats = std::size_t(1) << 18;
+
+// Runs body(r0, r1, task) over [0, rows) split into contiguous ranges, on the pool when the rows
+// hold at least kParallelFloats values. Every row is independent, so the split changes no bit.
+template <class Body>
+void for_rows(std::size_t rows, std::size_t floats_per_row, Body&& body) {
+  const std::size_t threads = threads::pool_size();
+  if (threads == 1 || rows < 2 || rows * floats_per_row < kParallelFloats || threads::in_parallel_region()) {
+    body(std::size_t(0), rows, std::size_t(0));
+    return;
+  }
+  struct Ctx {
+    Body* body;
+    std::size_t rows, tasks;
+  } ctx{&body, rows, std::min(rows, 4 * threads)};
+  threads::parallel_for(ctx.tasks, threads, [](void* c, std::size_t t) {
+    const Ctx& x = *static_cast<const Ctx*>(c);
+    (*x.body)(t * x.rows / x.tasks, (t + 1) * x.rows / x.tasks, t);
+  }, &ctx);
+}
+
+// Tasks for_rows may use (the per-task scratch it needs).
+std::size_t row_tasks() { return 4 * threads::pool_size(); }
+
+}  // namespace
+
+void Sweep::take(std::vector<float>& v, std::size_t size, bool zero) {
+  release(v);
+  // Best fit among the spares; else the largest, grown (so the arena never holds more buffers
+  // than were alive at once).
+  std::size_t pick = spare_.size();
+  for (std::size_t i = 0; i < spare_.size(); ++i) {
+    const std::size_t cap = spare_[i].capacity();
+    if (pick == spare_.size()) { pick = i; continue; }
+    const std::size_t best = spare_[pick].capacity();
+    if (best >= size ? cap >= size && cap < best : cap > best) pick = i;
+  }
+  if (pick < spare_.size()) {
+    v = std::move(spare_[pick]);
+    spare_[pick] = std::move(spare_.back());
+    spare_.pop_back();
+  }
+  if (v.capacity() < size) {
+    std::vector<float>().swap(v);
+    v.reserve(size);
+  }
+  // resize only initialises what it adds; a reused buffer's old values stay unless zeroed below.
+  if (v.size() > size) v.resize(size);
+  const std::size_t kept = v.size();
+  v.resize(size);
+  if (zero && kept > 0) {
+    float* d = v.data();
+    for_rows((kept + 4095) / 4096, 4096, [&](std::size_t b0, std::size_t b1, std::size_t) {
+      std::fill(d + b0 * 4096, d + std::min(kept, b1 * 4096), 0.0f);
+    });
+  }
 }
 
 namespace {
 
-// The cotangent buffer of producer p, zero-filled on first use.
-float* target_of(const Network& net, Sweep& s, int p) {
+// The cotangent buffer of producer p. A buffer no earlier consumer has written is taken from the
+// arena: zero-filled, or left as it is when the caller writes all of it (fresh = true: the caller
+// stores 0 + v, which is what zero-fill-then-add gives, sign of zero included).
+float* target_of(const Network& net, Sweep& s, int p, bool* fresh = nullptr) {
   std::vector<float>& t = p < 0 ? s.input_cot : s.cot[std::size_t(p)];
-  if (t.empty()) t.assign(s.rows * (p < 0 ? net.input_size() : net.layers()[std::size_t(p)].out_size()), 0.0f);
+  const bool empty = t.empty();
+  if (fresh) *fresh = empty;
+  if (empty) s.take(t, s.rows * (p < 0 ? net.input_size() : net.layers()[std::size_t(p)].out_size()), !fresh);
   return t.data();
 }
 
@@ -80,30 +155,41 @@ void conv_back_sparse_row(const Layer& layer, const float* dy, const std::vector
 // space: the GEMM's columns run over (row, output position), so the C class rows of a sweep make
 // one product of rows·P columns per block instead of one of P per row. A block that spans rows
 // gathers their δ_out columns first; col2im then scatters each row's share. Which path a row takes
-// depends on that row alone, so a row's result does not depend on the batch.
-void conv_back(const Layer& layer, const float* cot, std::size_t rows, float* target, std::vector<float>& cols,
-               std::vector<float>& gathered, std::vector<std::uint32_t>& nonzeros) {
+// depends on that row alone, so a row's result does not depend on the batch. Sparse rows are
+// scattered on the pool (each writes its own row of δ_in).
+void conv_back(const Layer& layer, const float* cot, std::size_t rows, float* target, Sweep& s) {
   const Shape &is = layer.in_shape, &os = layer.out_shape;
   const std::size_t g = layer.groups, cin_g = is.c / g, cout_g = os.c / g;
   const std::size_t k = cin_g * layer.window.kh * layer.window.kw, positions = os.h * os.w;
   const auto& gemm = kernels::active();
   const bool pointwise = ops::conv_is_pointwise(layer);
+  s.dense_row.assign(rows, 0);
+  if (s.nonzeros.size() < row_tasks()) s.nonzeros.resize(row_tasks());
+  for_rows(rows, os.size(), [&](std::size_t r0, std::size_t r1, std::size_t task) {
+    std::vector<std::uint32_t>& nonzeros = s.nonzeros[task];
+    for (std::size_t r = r0; r < r1; ++r) {
+      const float* dy = cot + r * os.size();
+      if (ops::sparse_nonzeros(dy, os.size(), nonzeros))
+        conv_back_sparse_row(layer, dy, nonzeros, target + r * is.size());
+      else
+        s.dense_row[r] = 1;
+    }
+  });
   std::vector<std::size_t> dense;
   for (std::size_t r = 0; r < rows; ++r) {
-    const float* dy = cot + r * os.size();
-    if (ops::sparse_nonzeros(dy, os.size(), nonzeros)) {
-      conv_back_sparse_row(layer, dy, nonzeros, target + r * is.size());
-      continue;
-    }
+    if (!s.dense_row[r]) continue;
     if (!pointwise) {
       dense.push_back(r);
       continue;
     }
+    const float* dy = cot + r * os.size();
     for (std::size_t gi = 0; gi < g; ++gi)  // dx (K × P) += Wᵀ (K × Cout_g) · dy (Cout_g × P)
       gemm.gemm_nn(k, positions, cout_g, layer.weights_t.data() + gi * k * cout_g, cout_g,
                    dy + gi * cout_g * positions, positions, target + r * is.size() + gi * cin_g * is.h * is.w,
                    positions, true);
   }
+  std::vector<float>& cols = s.cols;
+  std::vector<float>& gathered = s.gathered;
   if (dense.empty()) return;
   const std::size_t block = ops::conv_back_block(layer), total = dense.size() * positions;
   cols.resize(k * std::min(block, total));
@@ -170,68 +256,90 @@ void avg_pool_back(const Layer& layer, const float* cot, std::size_t rows, float
 void sweep_back(const Network& net, const Frozen& frozen, Sweep& s, std::size_t lo, std::size_t hi, double* bias) {
   const auto& layers = net.layers();
   const auto& gemm = kernels::active();
-  std::vector<float> cols, gathered;
-  std::vector<std::uint32_t> nonzeros;
   for (std::size_t i = hi; i-- > lo;) {
     std::vector<float>& own = s.cot[i];
     if (own.empty()) continue;  // nothing flows through this layer
     const Layer& layer = layers[i];
     const float* cot = own.data();
     const std::size_t rows = s.rows, out = layer.out_size(), in = layer.in_size();
-    if (bias && layer.has_bias()) accumulate_bias(layer, cot, rows, bias);
+    if (bias && layer.has_bias())
+      for_rows(rows, out, [&](std::size_t r0, std::size_t r1, std::size_t) {
+        accumulate_bias(layer, cot + r0 * out, r1 - r0, bias + r0);
+      });
     switch (layer.kind) {
       case LayerKind::Dense: {
         // δ_in[rows × in] (+)= δ_out[rows × out] · W[out × in]: all rows in one product.
-        std::vector<float>& t = layer.inputs[0] < 0 ? s.input_cot : s.cot[std::size_t(layer.inputs[0])];
-        const bool fresh = t.empty();
-        if (fresh) t.resize(rows * in);
-        gemm.gemm_nn(rows, in, out, cot, out, layer.weights.data(), in, t.data(), in, !fresh);
+        bool fresh = false;
+        float* t = target_of(net, s, layer.inputs[0], &fresh);
+        gemm.gemm_nn(rows, in, out, cot, out, layer.weights.data(), in, t, in, !fresh);
         break;
       }
       case LayerKind::Conv:
-        conv_back(layer, cot, rows, target_of(net, s, layer.inputs[0]), cols, gathered, nonzeros);
+        conv_back(layer, cot, rows, target_of(net, s, layer.inputs[0]), s);
         break;
       case LayerKind::Relu: {
         const float* gate = frozen.gates[i];
         if (!gate) throw Error(Error::Kind::Runtime, "internal: gate layer without a frozen gate");
         const float* constant = i < frozen.constants.size() ? frozen.constants[i] : nullptr;
-        if (bias && constant)
-          for (std::size_t r = 0; r < rows; ++r) {
-            const float* c = constant + (r / s.rows_per_example) * out;
-            double dot = 0.0;
-            for (std::size_t u = 0; u < out; ++u) dot += double(cot[r * out + u]) * double(c[u]);
-            bias[r] += dot;
+        bool fresh = false;
+        float* t = target_of(net, s, layer.inputs[0], &fresh);
+        const std::size_t per = s.rows_per_example;
+        const bool guided = frozen.guided;
+        for_rows(rows, out, [&](std::size_t r0, std::size_t r1, std::size_t) {
+          for (std::size_t r = r0; r < r1; ++r) {
+            const float* g = gate + (r / per) * out;
+            const float* dy = cot + r * out;
+            float* dx = t + r * out;
+            if (bias && constant) {
+              const float* c = constant + (r / per) * out;
+              double dot = 0.0;
+              for (std::size_t u = 0; u < out; ++u) dot += double(dy[u]) * double(c[u]);
+              bias[r] += dot;
+            }
+            // A fresh target stores 0 + v: what zero-filling and adding gave.
+            if (guided && fresh)
+              for (std::size_t u = 0; u < out; ++u) dx[u] = 0.0f + std::max(0.0f, dy[u] * g[u]);
+            else if (guided)
+              for (std::size_t u = 0; u < out; ++u) dx[u] += std::max(0.0f, dy[u] * g[u]);
+            else if (fresh)
+              for (std::size_t u = 0; u < out; ++u) dx[u] = 0.0f + dy[u] * g[u];
+            else
+              for (std::size_t u = 0; u < out; ++u) dx[u] += dy[u] * g[u];
           }
-        float* t = target_of(net, s, layer.inputs[0]);
-        for (std::size_t r = 0; r < rows; ++r) {
-          const float* g = gate + (r / s.rows_per_example) * out;
-          if (frozen.guided)
-            for (std::size_t u = 0; u < out; ++u) t[r * out + u] += std::max(0.0f, cot[r * out + u] * g[u]);
-          else
-            for (std::size_t u = 0; u < out; ++u) t[r * out + u] += cot[r * out + u] * g[u];
-        }
+        });
         break;
       }
       case LayerKind::MaxPool: {
         const std::int32_t* win = frozen.winners[i];
         if (!win) throw Error(Error::Kind::Runtime, "internal: MaxPool layer without frozen winners");
         float* t = target_of(net, s, layer.inputs[0]);
-        for (std::size_t r = 0; r < rows; ++r) {
-          const std::int32_t* wr = win + (r / s.rows_per_example) * out;
-          for (std::size_t o = 0; o < out; ++o)
-            if (wr[o] >= 0) t[r * in + std::size_t(wr[o])] += cot[r * out + o];
-        }
+        const std::size_t per = s.rows_per_example;
+        for_rows(rows, out, [&](std::size_t r0, std::size_t r1, std::size_t) {
+          for (std::size_t r = r0; r < r1; ++r) {
+            const std::int32_t* wr = win + (r / per) * out;
+            for (std::size_t o = 0; o < out; ++o)
+              if (wr[o] >= 0) t[r * in + std::size_t(wr[o])] += cot[r * out + o];
+          }
+        });
         break;
       }
-      case LayerKind::AvgPool: avg_pool_back(layer, cot, rows, target_of(net, s, layer.inputs[0])); break;
+      case LayerKind::AvgPool: {
+        float* t = target_of(net, s, layer.inputs[0]);
+        for_rows(rows, out, [&](std::size_t r0, std::size_t r1, std::size_t) {
+          avg_pool_back(layer, cot + r0 * out, r1 - r0, t + r0 * in);
+        });
+        break;
+      }
       case LayerKind::Affine: {
         float* t = target_of(net, s, layer.inputs[0]);
         const std::size_t plane = layer.in_shape.h * layer.in_shape.w;
-        for (std::size_t r = 0; r < rows; ++r)
-          for (std::size_t c = 0; c < layer.in_shape.c; ++c) {
-            const float a = layer.weights[c];
-            for (std::size_t p = 0; p < plane; ++p) t[r * in + c * plane + p] += a * cot[r * in + c * plane + p];
-          }
+        for_rows(rows, out, [&](std::size_t r0, std::size_t r1, std::size_t) {
+          for (std::size_t r = r0; r < r1; ++r)
+            for (std::size_t c = 0; c < layer.in_shape.c; ++c) {
+              const float a = layer.weights[c];
+              for (std::size_t p = 0; p < plane; ++p) t[r * in + c * plane + p] += a * cot[r * in + c * plane + p];
+            }
+        });
         break;
       }
       case LayerKind::Gather: {
@@ -239,16 +347,18 @@ void sweep_back(const Network& net, const Frozen& frozen, Sweep& s, std::size_t 
         // cotangents; a fill value is a constant, entering b_P as ⟨δ_out, fill⟩ over its outputs.
         float* t = target_of(net, s, layer.inputs[0]);
         const std::int32_t* map = layer.map.data();
-        for (std::size_t r = 0; r < rows; ++r) {
-          const float* dy = cot + r * out;
-          float* dx = t + r * in;
-          double constant = 0.0;
-          for (std::size_t o = 0; o < out; ++o) {
-            if (map[o] >= 0) dx[map[o]] += dy[o];
-            else constant += double(dy[o]);
+        for_rows(rows, out, [&](std::size_t r0, std::size_t r1, std::size_t) {
+          for (std::size_t r = r0; r < r1; ++r) {
+            const float* dy = cot + r * out;
+            float* dx = t + r * in;
+            double constant = 0.0;
+            for (std::size_t o = 0; o < out; ++o) {
+              if (map[o] >= 0) dx[map[o]] += dy[o];
+              else constant += double(dy[o]);
+            }
+            if (bias) bias[r] += constant * double(layer.fill);
           }
-          if (bias) bias[r] += constant * double(layer.fill);
-        }
+        });
         break;
       }
       case LayerKind::Concat: {
@@ -257,20 +367,28 @@ void sweep_back(const Network& net, const Frozen& frozen, Sweep& s, std::size_t 
         for (int p : layer.inputs) {
           const std::size_t size = net.producer_size(p);
           float* t = target_of(net, s, p);
-          for (std::size_t r = 0; r < rows; ++r)
-            for (std::size_t q = 0; q < size; ++q) t[r * size + q] += cot[r * out + offset + q];
+          for_rows(rows, size, [&](std::size_t r0, std::size_t r1, std::size_t) {
+            for (std::size_t r = r0; r < r1; ++r)
+              for (std::size_t q = 0; q < size; ++q) t[r * size + q] += cot[r * out + offset + q];
+          });
           offset += size;
         }
         break;
       }
       case LayerKind::Add:
         for (int p : layer.inputs) {
-          float* t = target_of(net, s, p);
-          for (std::size_t q = 0; q < rows * out; ++q) t[q] += cot[q];
+          bool fresh = false;
+          float* t = target_of(net, s, p, &fresh);
+          for_rows(rows, out, [&](std::size_t r0, std::size_t r1, std::size_t) {
+            if (fresh)
+              for (std::size_t q = r0 * out; q < r1 * out; ++q) t[q] = 0.0f + cot[q];
+            else
+              for (std::size_t q = r0 * out; q < r1 * out; ++q) t[q] += cot[q];
+          });
         }
         break;
     }
-    std::vector<float>().swap(own);
+    s.release(own);
   }
 }
 
