@@ -172,6 +172,13 @@ std::size_t class_chunk_for(const Network& net, const ExplainOptions& options) {
   return lo;
 }
 
+std::size_t full_class_ordinal(const Network& net, const ExplainOptions& options) {
+  const auto& relus = net.relu_positions();
+  const std::size_t depth = options.depth == 0 || options.depth > relus.size() ? relus.size() : options.depth;
+  if (class_chunk_for(net, options) >= net.num_classes()) return relus.size() - depth;
+  return explain_internal::checkpoint_ordinal(net, options);
+}
+
 namespace explain_internal {
 
 // Decompositions and the one-way path search run batched VJPs whose row counts are known only
