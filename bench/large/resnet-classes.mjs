@@ -3,7 +3,8 @@
 // MODEL.onnx: e.g. tools/reference/export_torchvision.py --classes 1000 --no-references OUT resnet18.
 // Each round times one onnxruntime-node forward (best of 5) and one explainSync, interleaved, and
 // prints: explain ms, the ratio to the forward of the same round, minor page faults and CPU % of
-// the explain call (process CPU time / wall time), classChunk and the estimate's prediction.
+// the explain call (process CPU time / wall time), the CPU-time ratio, classChunk and the
+// estimate's prediction.
 // Configurations: pairs of --width W --depth D (default w64 d5, then w16 depth 'all').
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
@@ -29,26 +30,32 @@ const x = Float32Array.from({ length: size }, (_, i) => Math.sin(i * 0.013) * 1.
 const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', x, [1, ...model.inputShape]) };
 await session.run(feeds);
 
+// Best of 5 forwards: wall ms and process CPU ms (on a shared machine the CPU-time ratio is the
+// steadier one: both sides lose the same share of the cores).
 async function forwardMs() {
-  let best = Infinity;
+  let best = Infinity, cpu = Infinity;
   for (let i = 0; i < 5; i++) {
-    const t0 = process.hrtime.bigint();
+    const u0 = process.cpuUsage(), t0 = process.hrtime.bigint();
     await session.run(feeds);
     best = Math.min(best, Number(process.hrtime.bigint() - t0) * 1e-6);
+    const u = process.cpuUsage(u0);
+    cpu = Math.min(cpu, (u.user + u.system) / 1e3);
   }
-  return best;
+  return { wall: best, cpu };
 }
 
 for (const c of configs) {
   const est = pw.estimate(model, c);
   let best = null;
   for (let r = 0; r < rounds; r++) {
-    const fwd = await forwardMs();
+    const { wall: fwd, cpu: fwdCpu } = await forwardMs();
     const u0 = process.resourceUsage(), t0 = process.hrtime.bigint();
     const e = pw.explainSync(model, x, c);
     const ms = Number(process.hrtime.bigint() - t0) * 1e-6, u1 = process.resourceUsage();
     const cpu = (u1.userCPUTime + u1.systemCPUTime - u0.userCPUTime - u0.systemCPUTime) / 1e3 / ms;
-    const row = { ms: +ms.toFixed(1), forwardMs: +fwd.toFixed(2), ratio: +(ms / fwd).toFixed(1), faults: u1.minorPageFault - u0.minorPageFault,
+    const cpuMs = (u1.userCPUTime + u1.systemCPUTime - u0.userCPUTime - u0.systemCPUTime) / 1e3;
+    const row = { ms: +ms.toFixed(1), forwardMs: +fwd.toFixed(2), ratio: +(ms / fwd).toFixed(1),
+      cpuMs: Math.round(cpuMs), forwardCpuMs: +fwdCpu.toFixed(2), cpuRatio: +(cpuMs / fwdCpu).toFixed(1), faults: u1.minorPageFault - u0.minorPageFault,
       cpuPercent: Math.round(cpu * 100), classChunk: e.stats.classChunk, units: e.layers.map((l) => l.units.length).join(','),
       maxRssMB: Math.round(u1.maxRSS / 1024) };
     console.log(JSON.stringify({ width: c.width, depth: c.depth, round: r, ...row }));

@@ -186,17 +186,40 @@ void conv_back_sparse_row(const Layer& layer, const float* dy, const std::vector
     const std::size_t co = q / positions, p = q % positions, oy = p / os.w, ox = p % os.w;
     const float* wrow = layer.weights.data() + co * k;
     float* dxg = dx + (co / cout_g) * cin_g * plane;
-    for (std::size_t ci = 0; ci < cin_g; ++ci)
-      for (std::size_t ky = 0; ky < w.kh; ++ky) {
-        const std::ptrdiff_t y = std::ptrdiff_t(oy * w.sh + ky * w.dh) - std::ptrdiff_t(w.pt);
-        if (y < 0 || y >= ih) continue;
-        const float* wr = wrow + (ci * w.kh + ky) * w.kw;
-        float* row = dxg + ci * plane + std::size_t(y * iw);
-        for (std::size_t kx = 0; kx < w.kw; ++kx) {
-          const std::ptrdiff_t x = std::ptrdiff_t(ox * w.sw + kx * w.dw) - std::ptrdiff_t(w.pl);
-          if (x >= 0 && x < iw) row[x] += v * wr[kx];
+    // The window's rows and columns inside the input, found once per nonzero (each input value
+    // gets one term per nonzero, so the loop order changes no sum).
+    const std::ptrdiff_t y0 = std::ptrdiff_t(oy * w.sh) - std::ptrdiff_t(w.pt), x0 = std::ptrdiff_t(ox * w.sw) - std::ptrdiff_t(w.pl);
+    std::size_t ky0 = 0, ky1 = w.kh, kx0 = 0, kx1 = w.kw;
+    while (ky0 < ky1 && y0 + std::ptrdiff_t(ky0 * w.dh) < 0) ++ky0;
+    while (ky1 > ky0 && y0 + std::ptrdiff_t((ky1 - 1) * w.dh) >= ih) --ky1;
+    while (kx0 < kx1 && x0 + std::ptrdiff_t(kx0 * w.dw) < 0) ++kx0;
+    while (kx1 > kx0 && x0 + std::ptrdiff_t((kx1 - 1) * w.dw) >= iw) --kx1;
+    if (ky0 == ky1 || kx0 == kx1) continue;
+    const std::size_t taps = w.kh * w.kw;
+    if (w.dw == 1 && kx1 - kx0 == 3) {  // the common 3-wide row of a 3×3 window, unrolled
+      for (std::size_t ci = 0; ci < cin_g; ++ci) {
+        const float* wc = wrow + ci * taps;
+        float* dc = dxg + ci * plane;
+        for (std::size_t ky = ky0; ky < ky1; ++ky) {
+          const float* wr = wc + ky * w.kw + kx0;
+          float* row = dc + std::size_t((y0 + std::ptrdiff_t(ky * w.dh)) * iw + x0 + std::ptrdiff_t(kx0));
+          const float a0 = v * wr[0], a1 = v * wr[1], a2 = v * wr[2];
+          row[0] += a0;
+          row[1] += a1;
+          row[2] += a2;
         }
       }
+      continue;
+    }
+    for (std::size_t ci = 0; ci < cin_g; ++ci) {
+      const float* wc = wrow + ci * taps;
+      float* dc = dxg + ci * plane;
+      for (std::size_t ky = ky0; ky < ky1; ++ky) {
+        const float* wr = wc + ky * w.kw;
+        float* row = dc + std::size_t((y0 + std::ptrdiff_t(ky * w.dh)) * iw + x0);
+        for (std::size_t kx = kx0; kx < kx1; ++kx) row[kx * w.dw] += v * wr[kx];
+      }
+    }
   }
 }
 
