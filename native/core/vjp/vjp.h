@@ -41,8 +41,9 @@ struct Sweep {
   // A buffer of `size` floats from the arena, zero-filled when `zero` (else its values are
   // unspecified); it replaces v (which is released first).
   void take(std::vector<float>& v, std::size_t size, bool zero);
-  // Returns v's storage to the arena; v becomes empty (zero).
-  void release(std::vector<float>& v);
+  // Returns v's storage to the arena; v becomes empty (zero). `zeros`: its first values known to be
+  // +0 (a take() that must zero-fill no more than that skips the fill).
+  void release(std::vector<float>& v, std::size_t zeros = 0);
   // Drops the arena's spare buffers (what reset and release kept).
   void trim();
 
@@ -62,7 +63,11 @@ struct Sweep {
   std::vector<std::vector<std::vector<std::uint32_t>>> gate_support;
 
  private:
-  std::vector<std::vector<float>> spare_;
+  struct Spare {
+    std::vector<float> v;
+    std::size_t zeros;
+  };
+  std::vector<Spare> spare_;
 };
 
 // Pulls the cotangents back through layers hi − 1 down to lo, in reverse topological order, so
