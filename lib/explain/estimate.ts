@@ -52,9 +52,10 @@ let measuredRate: number | undefined;
 // it, the gate, the sparse scan, the score: memory passes, not products). Class chunks add one
 // sweep from the checkpoint (or the logits) down to each chunked path layer. SCATTER and PASS were
 // fitted on resnet18 with 1000 classes against the probe below in the same process: predicted over
-// measured 0.9 at width 64 depth 5 and 1.5 at width 16 depth 'all' (measured as CPU time / 1.7 on a
-// shared 2-core machine), where counting every C-row product as dense gave 10× and 4×; 2.9 on the
-// VGG16-shaped network at width 64 depth 5 (10 classes: its large forward GEMMs outrun the probe).
+// measured 1.05 at width 64 depth 5 and 1.5 at width 16 depth 'all' (measured as CPU time / 1.7 on
+// a shared 2-core machine; bench/large/resnet-classes.mjs), where counting every C-row product as
+// dense gave 10× and 4×; 2.9 on the VGG16-shaped network at width 64 depth 5 (10 classes: its large
+// forward GEMMs outrun the probe).
 const SCATTER = 8;
 const PASS = 24;
 const SPARSE_DIVISOR = 32; // ops::kSparseDivisor
