@@ -235,7 +235,7 @@ describe('memory-bounded mode', () => {
       const whole = explainSync(model, x, { semantics, width: 'all' });
       expect(whole.stats.classChunk).toBe(10);
       let smallest = 10;
-      for (const maxMemoryBytes of [1_800_000, 1_500_000, 1_200_000]) {
+      for (const maxMemoryBytes of [1_800_000, 1_500_000, 1_300_000]) {
         const bounded = explainSync(model, x, { semantics, width: 'all', maxMemoryBytes });
         expect(bounded.stats.classChunk).toBeLessThan(10);
         smallest = Math.min(smallest, bounded.stats.classChunk);

@@ -108,6 +108,8 @@ export interface NativeEstimate {
   layerMacs: number[];
   /** Engine layer index of each gate layer, bottom → top. */
   gatePositions: number[];
+  /** The lowest path ordinal swept with all C classes at once (lower ones sweep class chunks from its state). */
+  fullClassesFrom: number;
 }
 
 export interface KernelInfo {

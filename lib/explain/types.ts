@@ -222,7 +222,8 @@ export interface Explanation {
     recomputes: number;
     /**
      * Classes whose Jacobian rows one step held at once: C, unless maxMemoryBytes forced the
-     * memory-bounded mode (two sweeps from the logits per chunk of classes; same result).
+     * memory-bounded mode (the lower path layers then sweep chunks of classes, each from the lowest
+     * layer whose C rows fit; same result bit for bit).
      */
     classChunk: number;
   };

@@ -104,7 +104,7 @@ class NativeNetwork : public Napi::ObjectWrap<NativeNetwork> {
   }
 
   // estimate(n, options) -> { bytesPerExample, fixedBytes, workingBytes, classChunk, chunkExamples,
-  // fits, progressSteps, layerMacs, gatePositions }: the memory the core would plan for n examples
+  // fits, progressSteps, layerMacs, gatePositions, fullClassesFrom }: the memory the core would plan for n examples
   // (workingBytes: one chunk's), and the per-example multiply-accumulates of each layer's forward
   // pass, from which lib counts an explanation's FLOPs.
   Napi::Value Estimate(const Napi::CallbackInfo& info) {
@@ -154,6 +154,7 @@ class NativeNetwork : public Napi::ObjectWrap<NativeNetwork> {
       Napi::Array gates = Napi::Array::New(env, relus);
       for (std::size_t o = 0; o < relus; ++o) gates.Set(std::uint32_t(o), double(net->relu_positions()[o]));
       out.Set("gatePositions", gates);
+      out.Set("fullClassesFrom", double(fits ? pathwise::full_class_ordinal(*net, options) : relus - depth));
       return out;
     });
   }

@@ -115,6 +115,8 @@ Chunk::Chunk(const Network& net_, const float* x_, std::size_t n_, const Explain
   first_path = relus.size() - depth;
   top = relus.size() - 1;
   threshold = opt.threshold < 0.0f ? 1.0f / float(classes) : opt.threshold;
+  full_from = class_chunk < classes ? checkpoint_ordinal(net, opt) : first_path;
+  store_floats = class_chunk < classes ? sat_mul(class_chunk, sweep_row_floats(net, relus[first_path])) : 0;
   held = sat_mul(n, sat_mul((opt.region.empty() ? 2 : 3) * sizeof(float), cached_floats(net)));
   // Values below the lowest path layer are read only at its producer (ζ, decompositions), so
   // the pre-activations of lower ReLUs need not be kept.
@@ -152,17 +154,50 @@ Chunk::Chunk(const Network& net_, const float* x_, std::size_t n_, const Explain
   }
 }
 
-// J_l from the logits: an identity seed of the class rows [c0, c1) (default all C) per example
-// through every layer above l.
-void Chunk::sweep_from_logits(std::size_t p, std::size_t c0, std::size_t c1) {
-  if (c1 == 0) c1 = classes;
-  const std::size_t count = net.layers().size(), cc = c1 - c0;
-  sweep.reset(net, n * cc, cc);
+// J_l from the logits: an identity seed of all C class rows per example through every layer above l.
+void Chunk::sweep_from_logits(std::size_t p) {
+  const std::size_t count = net.layers().size();
+  sweep.reset(net, n * classes, classes);
   std::vector<float>& seed = sweep.cot[count - 1];
-  seed.assign(n * cc * classes, 0.0f);
+  sweep.take(seed, n * classes * classes, true);
   for (std::size_t e = 0; e < n; ++e)
-    for (std::size_t c = 0; c < cc; ++c) seed[(e * cc + c) * classes + c0 + c] = 1.0f;
+    for (std::size_t c = 0; c < classes; ++c) seed[(e * classes + c) * classes + c] = 1.0f;
   sweep_back(net, frozen, sweep, p + 1, count);
+}
+
+void Chunk::enter_class_chunks() {
+  entered_chunks = true;
+  // The state holds the cotangents below the lowest full step (ordinal full_from), if any ran.
+  checkpoint_valid = full_from < net.relu_positions().size();
+  checkpoint_hi = checkpoint_valid ? net.relu_positions()[full_from] + 1 : net.layers().size();
+  sweep.trim();  // its spare blocks are not needed again until finish()
+}
+
+// Class rows [c0, c1) of every example: a slice of the checkpoint's rows swept on down to p (the
+// same rows the full sweep would hold: a row's arithmetic never depends on the other rows), or an
+// identity seed of those classes swept from the logits.
+void Chunk::sweep_class_chunk(std::size_t p, std::size_t c0, std::size_t c1) {
+  const auto& layers = net.layers();
+  const std::size_t count = layers.size(), cc = c1 - c0;
+  class_sweep.reset(net, n * cc, cc);
+  if (!checkpoint_valid) {
+    std::vector<float>& seed = class_sweep.cot[count - 1];
+    class_sweep.take(seed, n * cc * classes, true);
+    for (std::size_t e = 0; e < n; ++e)
+      for (std::size_t c = 0; c < cc; ++c) seed[(e * cc + c) * classes + c0 + c] = 1.0f;
+    sweep_back(net, frozen, class_sweep, p + 1, count);
+    return;
+  }
+  const auto slice = [&](const std::vector<float>& from, std::vector<float>& to, std::size_t size) {
+    class_sweep.take(to, n * cc * size, false);
+    for (std::size_t e = 0; e < n; ++e)
+      std::copy(from.begin() + std::ptrdiff_t((e * classes + c0) * size), from.begin() + std::ptrdiff_t((e * classes + c1) * size),
+                to.begin() + std::ptrdiff_t(e * cc * size));
+  };
+  for (std::size_t i = 0; i < checkpoint_hi; ++i)
+    if (!sweep.cot[i].empty()) slice(sweep.cot[i], class_sweep.cot[i], layers[i].out_size());
+  if (!sweep.input_cot.empty()) slice(sweep.input_cot, class_sweep.input_cot, net.input_size());
+  sweep_back(net, frozen, class_sweep, p + 1, checkpoint_hi);
 }
 
 // Steps 5–11 of the reference at path layer `o` (layer index p), from (h_l, J_l) = (the original
@@ -173,38 +208,44 @@ std::vector<float>& Chunk::select(std::size_t o, std::size_t p) {
   const std::vector<float>& h = opt.region.empty() ? orig.values[p] : tau.values[p];
   std::vector<float>& mask = mask_store[p];
   mask.assign(n * units, 0.0f);
-  std::vector<ChunkedScores> chunked;
-  if (class_chunk < classes) {
-    // Memory-bounded: two sweeps from the logits per class chunk (max, then exp-sum).
-    chunked.resize(n);
-    for (std::size_t e = 0; e < n; ++e) chunked[e].reset(units, classes, target[e]);
-    for (int pass = 0; pass < 2; ++pass)
+  const bool chunked = o < full_from;
+  if (chunked) {
+    // Memory-bounded: one sweep per class chunk; a second only for an example whose differing
+    // units' contributions did not fit store_floats (ChunkedScores).
+    chunked_scores.resize(n);
+    for (std::size_t e = 0; e < n; ++e) chunked_scores[e].reset(units, classes, target[e], store_floats);
+    for (int pass = 0; pass < 2; ++pass) {
+      bool needed = pass == 0;
+      for (std::size_t e = 0; e < n && !needed; ++e) needed = !chunked_scores[e].stored();
+      if (!needed) break;
       for (std::size_t c0 = 0; c0 < classes; c0 += class_chunk) {
+        if (watch) watch->check();
         const std::size_t c1 = std::min(classes, c0 + class_chunk), cc = c1 - c0;
-        sweep_from_logits(p, c0, c1);
-        std::vector<float>& jac = sweep.cot[p];
-        if (jac.empty()) jac.assign(n * cc * units, 0.0f);
+        sweep_class_chunk(p, c0, c1);
+        std::vector<float>& jac = class_sweep.cot[p];
+        if (jac.empty()) class_sweep.take(jac, n * cc * units, true);  // no route to the logits
         for (std::size_t e = 0; e < n; ++e) {
           const float* he = h.data() + e * units;
           const float* je = jac.data() + e * cc * units;
-          if (pass == 0) chunked[e].observe_max(he, je, units, c0, c1);
-          else chunked[e].observe_exp(he, je, units, c0, c1);
+          if (pass == 0) chunked_scores[e].observe(he, je, units, c0, c1);
+          else if (!chunked_scores[e].stored()) chunked_scores[e].observe_exp(he, je, units, c0, c1);
         }
       }
+    }
   }
   std::vector<float>& jac = sweep.cot[p];
-  if (chunked.empty() && jac.empty()) jac.assign(n * classes * units, 0.0f);  // no route to the logits at all
+  if (!chunked && jac.empty()) sweep.take(jac, n * classes * units, true);  // no route to the logits at all
   for (std::size_t e = 0; e < n; ++e) {
     LayerResult& lr = results[e].layers[o - first_path];
     lr.ordinal = o;
-    if (chunked.empty() && !opt.rule.is_reference()) {
+    if (!chunked && !opt.rule.is_reference()) {
       select_units_by_rule(h.data() + e * units, jac.data() + e * classes * units, units, units, classes,
                            target[e], opt.width, threshold, opt.rule, lr.selection, score_work, scores, identical, order);
-    } else if (chunked.empty()) {
+    } else if (!chunked) {
       select_units(h.data() + e * units, jac.data() + e * classes * units, units, units, classes,
                    target[e], opt.width, threshold, lr.selection, score_work, scores, identical, order);
     } else {
-      chunked[e].finish(scores, identical);
+      chunked_scores[e].finish(scores, identical);
       select_from_scores(scores, identical, units, opt.width, threshold, lr.selection, order);
     }
     float* m = mask.data() + e * units;
@@ -271,12 +312,14 @@ void Chunk::select_official() {
           recompute = true;
         }
     }
-    // (With class chunks, select() sweeps from the logits itself.)
-    if (class_chunk == classes) {
+    if (o >= full_from) {
       if (recompute)
         sweep_from_logits(p);
       else  // reuse: continue the sweep from the layer above through the block down to h_l
         sweep_back(net, frozen, sweep, p + 1, swept_down_to);
+    } else {  // class chunks: select() sweeps them, from the checkpoint while its routing holds
+      if (!entered_chunks) enter_class_chunks();
+      if (recompute) checkpoint_valid = false;
     }
     swept_down_to = p + 1;
     std::vector<float>& mask = select(o, p);
@@ -314,11 +357,13 @@ void Chunk::select_linear() {
   for (std::size_t o = relus.size(); o-- > first_path;) {
     if (watch) watch->check();
     const std::size_t p = relus[o];
-    if (class_chunk == classes) {  // (with class chunks, select() sweeps from the logits itself)
+    if (o >= full_from) {
       if (o == top)
         sweep_from_logits(p);
       else
         sweep_back(net, frozen, sweep, p + 1, swept_down_to);
+    } else if (!entered_chunks) {  // class chunks: select() sweeps them from the checkpoint
+      enter_class_chunks();
     }
     swept_down_to = p + 1;
     std::vector<float>& gate = select(o, p);
@@ -359,9 +404,11 @@ void Chunk::finish() {
     for (std::size_t i = pmin; i < count; ++i)
       if (layers[i].kind == LayerKind::MaxPool) frozen.winners[i] = fin.winners[i].data();
   std::vector<double> bias(n, 0.0);
+  class_sweep = Sweep();
+  std::vector<ChunkedScores>().swap(chunked_scores);
   sweep.reset(net, n, 1);
   std::vector<float>& seed = sweep.cot[count - 1];
-  seed.assign(n * classes, 0.0f);
+  sweep.take(seed, n * classes, true);
   const bool log_softmax = opt.objective == ExplainOptions::Objective::LogSoftmax;
   // LogSoftmax seeds e_t − p̂ (p̂ = softmax of the path logits, in double) instead of e_t.
   std::vector<double> objective_value(n, 0.0);

@@ -146,9 +146,15 @@ std::size_t explain_fixed_bytes(const Network& net);
 std::size_t explain_chunk_examples(const Network& net, const ExplainOptions& options, std::size_t per_example);
 
 // How many classes' Jacobian rows one step holds: all C when one example fits the memory bound,
-// else the most that fit (each step then sweeps from the logits twice per class chunk — the
-// exact two-pass softmax); Error(Memory) when even one class does not fit.
+// else the most that fit beside the steps still swept with all C classes (full_class_ordinal) and
+// as many floats again for the contributions the exact chunked score keeps (select.h
+// ChunkedScores); Error(Memory) when even one class does not fit.
 std::size_t class_chunk_for(const Network& net, const ExplainOptions& options);
+
+// The lowest path ordinal whose step sweeps all C classes at once: the first path layer unless
+// class_chunk_for < C. The chunked steps below it sweep each class chunk from the state that step
+// left (or from the logits when the ReLU count is returned: none fits).
+std::size_t full_class_ordinal(const Network& net, const ExplainOptions& options);
 
 // Throws Error(Range) if the options cannot apply to this network (depth beyond the ReLU count,
 // target out of range, width ≤ 0, non-finite). Called by explain; exposed so the addon can reject

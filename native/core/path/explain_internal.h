@@ -26,6 +26,11 @@ inline std::size_t sat_mul(std::size_t a, std::size_t b) { return a != 0 && b > 
 
 // Floats one example keeps for the whole explanation (memory_budget.cc).
 std::size_t cached_floats(const Network& net);
+// Per-row floats a sweep from the logits down to layer lo holds at its peak (memory_budget.cc).
+std::size_t sweep_row_floats(const Network& net, std::size_t lo);
+// With class chunks: the lowest path ordinal still swept with all C classes at once, whose sweep
+// state the chunked layers below start from (relus.size(): none; chunks sweep from the logits).
+std::size_t checkpoint_ordinal(const Network& net, const ExplainOptions& options);
 
 // The cancellation flag and progress count of one explain call, shared by its chunks (which may
 // run on several pool threads at once).
@@ -61,6 +66,16 @@ struct Chunk {
   std::vector<std::vector<float>> constant_store; // path layer → n × N_l kept constants (non-ReLU gates)
   std::vector<const float*> mask_constants;       // the constants forward passes add at path layers
   Sweep sweep;
+  // Class chunks (class_chunk < classes): path layers with ordinal >= full_from sweep all C classes
+  // at once as above; each lower one sweeps class chunk by class chunk into class_sweep, from the
+  // state `sweep` was left in at layer checkpoint_hi (while its routing still holds), else from the
+  // logits. ChunkedScores keeps what it needs of each chunk (one pass; store_floats per example).
+  std::size_t full_from = 0;
+  std::size_t checkpoint_hi = 0;
+  bool checkpoint_valid = false, entered_chunks = false;
+  Sweep class_sweep;
+  std::size_t store_floats = 0;
+  std::vector<ChunkedScores> chunked_scores;
   float threshold;
   ChunkedScores score_work;
   std::vector<float> scores;
@@ -72,7 +87,11 @@ struct Chunk {
         std::size_t opt_class_chunk, const std::int32_t* targets, ExplainResult* results_);
 
   // The explanation steps (explain.cc).
-  void sweep_from_logits(std::size_t p, std::size_t c0 = 0, std::size_t c1 = 0);
+  void sweep_from_logits(std::size_t p);
+  // Rows of classes [c0, c1) of every example, swept into class_sweep down to layer p.
+  void sweep_class_chunk(std::size_t p, std::size_t c0, std::size_t c1);
+  // The first class-chunked step: keeps the sweep state as the checkpoint (if there is one).
+  void enter_class_chunks();
   std::vector<float>& select(std::size_t o, std::size_t p);
   void select_official();
   void select_linear();

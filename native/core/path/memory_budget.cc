@@ -30,39 +30,114 @@ std::size_t cached_floats(const Network& net) {
   return cached;
 }
 
+// Per-row floats of the cotangent buffers a sweep from the logits down to layer lo holds (layers
+// [lo, count) processed, lo's output cotangent left): (the most buffers alive at once + 1 for the
+// scratch of a fresh product) × the widest of them, at least 3 × widest as in a chain (a layer, its
+// producer and a scratch block). The walk is the sweep's own: a buffer lives from the first write
+// of a consumer to its layer's turn, so a residual source holds one more while it waits for its
+// last consumer, and a Concat hands its producers their parts at once (the fuzzer found a graph of
+// five chained residual joins that kept five alive). The Sweep arena (vjp.h) never holds more
+// buffers than were alive at once, each at most the widest. On resnet18 this is 3 blocks at the
+// first ReLU where counting every residual source above it gave 11.
+std::size_t sweep_row_floats(const Network& net, std::size_t lo) {
+  const auto& layers = net.layers();
+  const std::size_t count = layers.size();
+  std::vector<std::uint8_t> alive(count + 1, 0);  // [count]: the input
+  alive[count - 1] = 1;
+  std::size_t live = 1, most = 1, widest = layers[count - 1].out_size();
+  for (std::size_t i = count; i-- > lo;) {
+    if (!alive[i]) continue;
+    for (int p : layers[i].inputs) {
+      std::uint8_t& on = alive[p < 0 ? count : std::size_t(p)];
+      if (on) continue;
+      on = 1;
+      ++live;
+      widest = std::max(widest, net.producer_size(p));
+    }
+    most = std::max(most, live);
+    alive[i] = 0;
+    --live;
+  }
+  return sat_mul(std::max<std::size_t>(3, most + 1), widest);
+}
+
+namespace {
+
+std::size_t path_min_layer(const Network& net, const ExplainOptions& options) {
+  const auto& relus = net.relu_positions();
+  const std::size_t depth = options.depth == 0 || options.depth > relus.size() ? relus.size() : options.depth;
+  return relus[relus.size() - depth];
+}
+
+// Widest layer output in [lo, count).
+std::size_t widest_from(const Network& net, std::size_t lo) {
+  std::size_t widest = 0;
+  for (std::size_t i = lo; i < net.layers().size(); ++i) widest = std::max(widest, net.layers()[i].out_size());
+  return widest;
+}
+
+// The per-example words every plan holds: the cached activations (two or three sets), the logits
+// and path logits, a conv layer's scratch for `rows` rows, and scoring's words per unit of the
+// widest path layer: ChunkedScores' max, first, sum, numerator, all-equal flags (32- and 8-bit),
+// list of units with exps and unit → column map, and the selection's scores, flags and order (the
+// fuzzer caught the class-major scoring over its estimate when only chunked scoring's five were
+// counted).
+std::size_t base_floats(const Network& net, const ExplainOptions& options, std::size_t rows) {
+  const std::size_t sets = options.region.empty() ? 2 : 3;
+  std::size_t scratch = 0;
+  for (const Layer& layer : net.layers()) scratch = std::max(scratch, ops::conv_scratch_floats(layer, rows));
+  const std::size_t scoring = sat_mul(12, widest_from(net, path_min_layer(net, options)));
+  return sat_add(sat_add(sat_mul(sets, explain_internal::cached_floats(net)), scratch),
+                 sat_add(scoring, sat_mul(2, net.num_classes())));
+}
+
+}  // namespace
+
+// With class chunks, the path layers from this ordinal up still sweep all C classes at once (their
+// Jacobian blocks fit), and the chunked layers below start each class chunk's sweep from the state
+// the lowest of them left (the checkpoint) instead of from the logits. The lowest path layer whose
+// C-row sweep fits together with the smallest chunked plan below it (one class, and as much again
+// for the kept contributions of ChunkedScores); relus.size() when none fits (chunks then sweep
+// from the logits).
+std::size_t checkpoint_ordinal(const Network& net, const ExplainOptions& options) {
+  const auto& relus = net.relu_positions();
+  const std::size_t depth = options.depth == 0 || options.depth > relus.size() ? relus.size() : options.depth;
+  const std::size_t first = relus.size() - depth, classes = net.num_classes();
+  const std::size_t fixed = explain_fixed_bytes(net);
+  const std::size_t chunked = sat_mul(2, sweep_row_floats(net, relus[first]));
+  const std::size_t base = base_floats(net, options, classes);
+  for (std::size_t o = first + 1; o < relus.size(); ++o) {
+    const std::size_t floats = sat_add(sat_add(base, sat_mul(classes, sweep_row_floats(net, relus[o]))), chunked);
+    if (sat_add(sat_mul(sizeof(float), floats), fixed) <= options.max_memory_bytes) return o;
+  }
+  return relus.size();
+}
+
 }  // namespace explain_internal
 
 std::size_t explain_bytes_per_example(const Network& net, const ExplainOptions& options, std::size_t class_chunk) {
-  const auto& layers = net.layers();
+  using explain_internal::sweep_row_floats;
   const auto& relus = net.relu_positions();
-  const std::size_t depth = options.depth == 0 || options.depth > relus.size() ? relus.size() : options.depth;
-  const std::size_t pmin = relus[relus.size() - depth];
-  // Per layer: its values, a ReLU's gate or a pool's routing — once for the original forward and
-  // once for a gated forward (H1/H4) — and a mask per path layer.
-  const std::size_t cached = explain_internal::cached_floats(net);
-  // The C-row sweep runs above l_min. In a chain two cotangent blocks are alive at once (a layer
-  // and its producer) plus a scratch block; every tensor read by several layers (a residual source)
-  // can hold one more while it waits for its last consumer (the fuzzer found a graph of five
-  // chained residual joins that kept five alive); a Concat hands its producers their parts of its
-  // cotangent at once, which wait (together at most its width) until each is processed. Scoring keeps about ten words per unit of a
-  // path layer: ChunkedScores' max, first, sum, numerator, all-equal flags (32- and 8-bit) and
-  // list of units with exps, and the selection's scores, flags and order (the fuzzer caught the
-  // class-major scoring over its estimate when only chunked scoring's five were counted).
-  std::size_t widest = 0, shared = 0;
-  for (std::size_t i = pmin; i < layers.size(); ++i) {
-    widest = std::max(widest, layers[i].out_size());
-    if (net.consumers()[i].size() > 1 || layers[i].kind == LayerKind::Concat) ++shared;
+  const std::size_t classes = net.num_classes();
+  const std::size_t pmin = explain_internal::path_min_layer(net, options);
+  // The C-row sweep runs above l_min (sweep_row_floats); with class chunks, the checkpoint's C
+  // rows, a chunk's rows and as many floats again for the contributions ChunkedScores keeps.
+  std::size_t sweep;
+  bool full_rows = true;
+  if (class_chunk >= classes) {
+    sweep = sat_mul(classes, sweep_row_floats(net, pmin));
+  } else {
+    const std::size_t q = explain_internal::checkpoint_ordinal(net, options);
+    full_rows = q < relus.size();
+    const std::size_t checkpoint = full_rows ? sat_mul(classes, sweep_row_floats(net, relus[q])) : 0;
+    sweep = sat_add(checkpoint, sat_mul(2 * class_chunk, sweep_row_floats(net, pmin)));
   }
-  const std::size_t blocks = std::max<std::size_t>(3, 2 + shared);
-  const std::size_t sweep = sat_add(sat_mul(sat_mul(blocks, class_chunk), widest), sat_mul(10, widest));
-  // A region adds a third set: the JVP of x ⊙ mask through the frozen network (values, gates, routing).
-  const std::size_t sets = options.region.empty() ? 2 : 3;
   // A conv layer's forward or VJP holds an im2col block and a gathered δ_out block besides
   // (ops::conv_scratch_floats: they grow with the rows up to ~4 MiB each, so per example this
-  // over-counts only a chunk of many examples).
-  std::size_t scratch = 0;
-  for (const Layer& layer : layers) scratch = std::max(scratch, ops::conv_scratch_floats(layer, class_chunk));
-  return sat_mul(sizeof(float), sat_add(sat_add(sat_add(sat_mul(sets, cached), sweep), scratch), sat_mul(2, net.num_classes())));
+  // over-counts only a chunk of many examples). A region adds a third set of cached activations:
+  // the JVP of x ⊙ mask through the frozen network (values, gates, routing).
+  const std::size_t base = explain_internal::base_floats(net, options, full_rows ? classes : class_chunk);
+  return sat_mul(sizeof(float), sat_add(base, sweep));
 }
 
 std::size_t explain_fixed_bytes(const Network& net) {
@@ -95,6 +170,13 @@ std::size_t class_chunk_for(const Network& net, const ExplainOptions& options) {
     else hi = mid - 1;
   }
   return lo;
+}
+
+std::size_t full_class_ordinal(const Network& net, const ExplainOptions& options) {
+  const auto& relus = net.relu_positions();
+  const std::size_t depth = options.depth == 0 || options.depth > relus.size() ? relus.size() : options.depth;
+  if (class_chunk_for(net, options) >= net.num_classes()) return relus.size() - depth;
+  return explain_internal::checkpoint_ordinal(net, options);
 }
 
 namespace explain_internal {

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <limits>
 
+#include "../threads/pool.h"
+
 namespace pathwise {
 
 std::size_t width_to_k(const WidthRule& rule, std::size_t units) {
@@ -43,16 +45,51 @@ void select_units(const float* h, const float* j, std::size_t j_stride, std::siz
   select_from_scores(scores, identical, units, width, threshold, out, order);
 }
 
-void ChunkedScores::reset(std::size_t units, std::size_t classes, std::size_t target) {
+namespace {
+
+// Units are independent, so a split over the pool changes no bit; below this many contributions a
+// region's wake-up (tens of µs on these 2-core guests) costs more than it saves.
+constexpr std::size_t kParallelWork = std::size_t(1) << 17;
+
+// body(u0, u1) over [0, count) in contiguous ranges, on the pool when count · work_per_item is large.
+template <class Body>
+void for_ranges(std::size_t count, std::size_t work_per_item, Body&& body) {
+  const std::size_t threads = threads::pool_size();
+  if (threads == 1 || count < 64 || count * work_per_item < kParallelWork || threads::in_parallel_region()) {
+    body(std::size_t(0), count);
+    return;
+  }
+  struct Ctx {
+    Body* body;
+    std::size_t count, tasks;
+  } ctx{&body, count, 4 * threads};
+  threads::parallel_for(ctx.tasks, threads, [](void* c, std::size_t t) {
+    const Ctx& x = *static_cast<const Ctx*>(c);
+    // Ranges of whole 16-unit groups, so every task's loop vectorises the same way.
+    const std::size_t groups = (x.count + 15) / 16;
+    const std::size_t u0 = std::min(x.count, t * groups / x.tasks * 16), u1 = std::min(x.count, (t + 1) * groups / x.tasks * 16);
+    if (u0 < u1) (*x.body)(u0, u1);
+  }, &ctx);
+}
+
+}  // namespace
+
+void ChunkedScores::reset(std::size_t units, std::size_t classes, std::size_t target, std::size_t store_floats) {
   units_ = units;
   classes_ = classes;
   target_ = target;
+  store_limit_ = store_floats;
+  overflow_ = store_floats == 0;
+  summed_ = false;
   max_.assign(units, -std::numeric_limits<float>::infinity());
   first_.assign(units, 0.0f);
   sum_.assign(units, 0.0f);
   numerator_.assign(units, 0.0f);
   identical_.assign(units, 1);
   same_.assign(units, -1);
+  slot_.assign(overflow_ ? 0 : units, -1);
+  stored_units_.clear();
+  store_.clear();
 }
 
 void ChunkedScores::observe_max(const float* h, const float* j, std::size_t j_stride, std::size_t c0, std::size_t c1) {
@@ -60,28 +97,59 @@ void ChunkedScores::observe_max(const float* h, const float* j, std::size_t j_st
   // byte flags, which may alias anything, it ran scalar at 11 % of a Fashion-CNN explanation);
   // `a > max ? a : max` keeps the first of equal maxima and ignores NaN exactly like the scalar
   // `if (a > max) max = a`.
-  const std::size_t units = units_;
-  float* __restrict first = first_.data();
-  float* __restrict max = max_.data();
-  std::int32_t* __restrict same = same_.data();
-  const float* __restrict hh = h;
-  for (std::size_t c = c0; c < c1; ++c) {
-    const float* __restrict row = j + (c - c0) * j_stride;
-    if (c == 0) {
-      for (std::size_t u = 0; u < units; ++u) {
+  for_ranges(units_, c1 - c0, [&](std::size_t u0, std::size_t u1) {
+    float* __restrict first = first_.data();
+    float* __restrict max = max_.data();
+    std::int32_t* __restrict same = same_.data();
+    const float* __restrict hh = h;
+    for (std::size_t c = c0; c < c1; ++c) {
+      const float* __restrict row = j + (c - c0) * j_stride;
+      if (c == 0) {
+        for (std::size_t u = u0; u < u1; ++u) {
+          const float a = hh[u] * row[u];
+          first[u] = a;
+          max[u] = a > max[u] ? a : max[u];
+        }
+        continue;
+      }
+      for (std::size_t u = u0; u < u1; ++u) {
         const float a = hh[u] * row[u];
-        first[u] = a;
+        same[u] &= a == first[u] ? -1 : 0;
         max[u] = a > max[u] ? a : max[u];
       }
-      continue;
     }
-    for (std::size_t u = 0; u < units; ++u) {
-      const float a = hh[u] * row[u];
-      same[u] &= a == first[u] ? -1 : 0;
-      max[u] = a > max[u] ? a : max[u];
+    for (std::size_t u = u0; u < u1; ++u) identical_[u] = same_[u] != 0;
+  });
+}
+
+void ChunkedScores::observe(const float* h, const float* j, std::size_t j_stride, std::size_t c0, std::size_t c1) {
+  observe_max(h, j, j_stride, c0, c1);
+  if (overflow_) return;
+  // Units whose contributions first differed in this chunk get a column; their earlier classes all
+  // contributed first[u].
+  for (std::size_t u = 0; u < units_; ++u) {
+    if (identical_[u] || slot_[u] >= 0) continue;
+    if ((stored_units_.size() + 1) * classes_ > store_limit_) {
+      overflow_ = true;  // the caller runs the observe_exp pass instead
+      std::vector<float>().swap(store_);
+      std::vector<std::int32_t>().swap(slot_);
+      std::vector<std::uint32_t>().swap(stored_units_);
+      return;
     }
+    if (store_.capacity() == 0) store_.reserve(std::min(store_limit_, units_ * classes_));
+    slot_[u] = std::int32_t(stored_units_.size());
+    stored_units_.push_back(std::uint32_t(u));
+    store_.resize(stored_units_.size() * classes_);
+    std::fill(store_.end() - std::ptrdiff_t(classes_), store_.end() - std::ptrdiff_t(classes_ - c0), first_[u]);
   }
-  for (std::size_t u = 0; u < units; ++u) identical_[u] = same_[u] != 0;
+  for_ranges(stored_units_.size(), c1 - c0, [&](std::size_t k0, std::size_t k1) {
+    for (std::size_t k = k0; k < k1; ++k) {
+      const std::uint32_t u = stored_units_[k];
+      float* column = store_.data() + k * classes_;
+      const float hu = h[u];
+      for (std::size_t c = c0; c < c1; ++c) column[c] = hu * j[(c - c0) * j_stride + u];
+    }
+  });
 }
 
 void ChunkedScores::observe_exp(const float* h, const float* j, std::size_t j_stride, std::size_t c0, std::size_t c1) {
@@ -91,17 +159,39 @@ void ChunkedScores::observe_exp(const float* h, const float* j, std::size_t j_st
   live_.clear();
   for (std::size_t u = 0; u < units_; ++u)
     if (!identical_[u]) live_.push_back(std::uint32_t(u));
-  for (std::size_t c = c0; c < c1; ++c) {
-    const float* row = j + (c - c0) * j_stride;
-    for (std::uint32_t u : live_) {
-      const float e = std::exp(h[u] * row[u] - max_[u]);
-      sum_[u] += e;
-      if (c == target_) numerator_[u] = e;
+  for_ranges(live_.size(), c1 - c0, [&](std::size_t k0, std::size_t k1) {
+    for (std::size_t c = c0; c < c1; ++c) {
+      const float* row = j + (c - c0) * j_stride;
+      for (std::size_t k = k0; k < k1; ++k) {
+        const std::uint32_t u = live_[k];
+        const float e = std::exp(h[u] * row[u] - max_[u]);
+        sum_[u] += e;
+        if (c == target_) numerator_[u] = e;
+      }
     }
-  }
+  });
+  summed_ = true;
 }
 
-void ChunkedScores::finish(std::vector<float>& scores, std::vector<std::uint8_t>& identical) const {
+void ChunkedScores::finish(std::vector<float>& scores, std::vector<std::uint8_t>& identical) {
+  if (!summed_ && !overflow_)
+    // observe_exp's arithmetic on the kept contributions: exps against the final maximum, summed
+    // in class order.
+    for_ranges(stored_units_.size(), classes_, [&](std::size_t k0, std::size_t k1) {
+      for (std::size_t k = k0; k < k1; ++k) {
+        const std::uint32_t u = stored_units_[k];
+        const float* column = store_.data() + k * classes_;
+        const float m = max_[u];
+        float sum = 0.0f, numerator = 0.0f;
+        for (std::size_t c = 0; c < classes_; ++c) {
+          const float e = std::exp(column[c] - m);
+          sum += e;
+          if (c == target_) numerator = e;
+        }
+        sum_[u] = sum;
+        numerator_[u] = numerator;
+      }
+    });
   scores.resize(units_);
   identical = identical_;
   for (std::size_t u = 0; u < units_; ++u)

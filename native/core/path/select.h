@@ -26,23 +26,36 @@ struct Selection {
 };
 
 // Scores of one example's units computed over class chunks (when C Jacobian rows of a layer do not
-// fit in memory at once), bit-identical to the single-pass score: pass 1 sees every chunk for the
-// per-unit maximum and the all-identical test, pass 2 sees them again, in class order, for the
-// float32 exp-sum. Chunks must arrive in ascending class order in each pass.
+// fit in memory at once), bit-identical to the single-pass score (max, then the float32 exp-sum in
+// class order). observe() sees each chunk once, in ascending class order: the per-unit maximum, the
+// all-identical test, and every class's contribution of the units whose contributions differ (the
+// only ones with exps), kept while they fit `store_floats`. finish() then sums their exps in class
+// order against the final maximum: the reference's arithmetic, with no second sweep. Should they
+// not fit (stored() false), a second pass of observe_exp() over the chunks, in class order, gives
+// the same sums. A streamed (online, rescaled) softmax would round differently near the 1/C
+// threshold; keeping the contributions costs C floats per differing unit, which on resnet18's first
+// layer at depth 'all' is a few percent of its units (the rest are inactive or not reached).
 class ChunkedScores {
  public:
-  void reset(std::size_t units, std::size_t classes, std::size_t target);
+  void reset(std::size_t units, std::size_t classes, std::size_t target, std::size_t store_floats = 0);
   // j: rows for classes [c0, c1), row c − c0 at j + (c − c0) · j_stride.
+  void observe(const float* h, const float* j, std::size_t j_stride, std::size_t c0, std::size_t c1);
   void observe_max(const float* h, const float* j, std::size_t j_stride, std::size_t c0, std::size_t c1);
   void observe_exp(const float* h, const float* j, std::size_t j_stride, std::size_t c0, std::size_t c1);
-  void finish(std::vector<float>& scores, std::vector<std::uint8_t>& identical) const;
+  // Whether observe() kept every differing unit's contributions (finish() needs no observe_exp pass).
+  bool stored() const { return !overflow_; }
+  void finish(std::vector<float>& scores, std::vector<std::uint8_t>& identical);
 
  private:
-  std::size_t units_ = 0, classes_ = 0, target_ = 0;
+  std::size_t units_ = 0, classes_ = 0, target_ = 0, store_limit_ = 0;
+  bool overflow_ = false, summed_ = false;
   std::vector<float> max_, first_, sum_, numerator_;
   std::vector<std::uint8_t> identical_;
   std::vector<std::int32_t> same_;    // observe_max's all-equal flags (-1/0), vectorisable
   std::vector<std::uint32_t> live_;  // units whose contributions differ (the only ones with exps)
+  std::vector<std::int32_t> slot_;   // unit → its column in store_ (−1: none)
+  std::vector<std::uint32_t> stored_units_;  // slot → unit
+  std::vector<float> store_;         // slot-major: C contributions per differing unit
 };
 
 // Selection from computed scores (width cut, threshold, ties, fallback, borderline count).

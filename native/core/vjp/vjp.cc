@@ -1,9 +1,11 @@
 #include "vjp.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "../forward/forward.h"
 #include "../kernels/kernels.h"
+#include "../threads/pool.h"
 #include "../util/error.h"
 
 namespace pathwise {
@@ -11,17 +13,150 @@ namespace pathwise {
 void Sweep::reset(const Network& net, std::size_t rows_, std::size_t rows_per_example_) {
   rows = rows_;
   rows_per_example = rows_per_example_;
-  cot.assign(net.layers().size(), {});
-  input_cot.clear();
+  for (std::vector<float>& v : cot) release(v);
+  release(input_cot);
+  cot.resize(net.layers().size());
+  support_from.assign(net.layers().size(), -1);
+  gate_support.resize(net.layers().size());
+}
+
+void Sweep::release(std::vector<float>& v, std::size_t zeros) {
+  if (v.capacity() > 0) spare_.push_back({std::move(v), std::min(zeros, v.size())});
+  v = std::vector<float>();
+}
+
+void Sweep::trim() { std::vector<Spare>().swap(spare_); }
+
+namespace {
+
+// Blocks of at least this many floats are filled by the pool's threads (a 2-core guest wrote
+// 7 GB/s from one thread and 11 from two).
+constexpr std::size_t kParallelFloats = std::size_t(1) << 18;
+
+// Runs body(r0, r1, task) over [0, rows) split into contiguous ranges, on the pool when the rows
+// hold at least kParallelFloats values. Every row is independent, so the split changes no bit.
+template <class Body>
+void for_rows(std::size_t rows, std::size_t floats_per_row, Body&& body) {
+  const std::size_t threads = threads::pool_size();
+  if (threads == 1 || rows < 2 || rows * floats_per_row < kParallelFloats || threads::in_parallel_region()) {
+    body(std::size_t(0), rows, std::size_t(0));
+    return;
+  }
+  struct Ctx {
+    Body* body;
+    std::size_t rows, tasks;
+  } ctx{&body, rows, std::min(rows, 4 * threads)};
+  threads::parallel_for(ctx.tasks, threads, [](void* c, std::size_t t) {
+    const Ctx& x = *static_cast<const Ctx*>(c);
+    (*x.body)(t * x.rows / x.tasks, (t + 1) * x.rows / x.tasks, t);
+  }, &ctx);
+}
+
+// Tasks for_rows may use (the per-task scratch it needs).
+std::size_t row_tasks() { return 4 * threads::pool_size(); }
+
+}  // namespace
+
+void Sweep::take(std::vector<float>& v, std::size_t size, bool zero) {
+  release(v);
+  // Best fit among the spares (for a zeroed buffer, one already zero that far first); else the
+  // largest, grown (so the arena never holds more buffers than were alive at once).
+  std::size_t pick = spare_.size();
+  const auto better = [&](const Spare& a, const Spare& b) {
+    const bool a_fits = a.v.capacity() >= size, b_fits = b.v.capacity() >= size;
+    if (a_fits != b_fits) return a_fits;
+    if (!a_fits) return a.v.capacity() > b.v.capacity();
+    if (zero) {
+      const bool a_clean = a.zeros >= size, b_clean = b.zeros >= size;
+      if (a_clean != b_clean) return a_clean;
+    }
+    return a.v.capacity() < b.v.capacity();
+  };
+  for (std::size_t i = 0; i < spare_.size(); ++i)
+    if (pick == spare_.size() || better(spare_[i], spare_[pick])) pick = i;
+  std::size_t zeros = 0;
+  if (pick < spare_.size()) {
+    v = std::move(spare_[pick].v);
+    zeros = spare_[pick].zeros;
+    spare_[pick] = std::move(spare_.back());
+    spare_.pop_back();
+  }
+  if (v.capacity() < size) {
+    std::vector<float>().swap(v);
+    v.reserve(size);
+    zeros = 0;
+  }
+  // resize only initialises what it adds; a reused buffer's old values stay unless zeroed below.
+  if (v.size() > size) v.resize(size);
+  const std::size_t kept = v.size();
+  v.resize(size);
+  if (zero && kept > zeros) {
+    float* d = v.data();
+    const std::size_t from = zeros;
+    for_rows((kept - from + 4095) / 4096, 4096, [&](std::size_t b0, std::size_t b1, std::size_t) {
+      std::fill(d + from + b0 * 4096, d + std::min(kept, from + b1 * 4096), 0.0f);
+    });
+  }
 }
 
 namespace {
 
-// The cotangent buffer of producer p, zero-filled on first use.
-float* target_of(const Network& net, Sweep& s, int p) {
+// The cotangent buffer of producer p. A buffer no earlier consumer has written is taken from the
+// arena: zero-filled, or left as it is when the caller writes all of it (fresh = true: the caller
+// stores 0 + v, which is what zero-fill-then-add gives, sign of zero included).
+// With `zeroed`, a fresh buffer is zero-filled all the same (the caller writes only some values).
+float* target_of(const Network& net, Sweep& s, int p, bool* fresh = nullptr, bool zeroed = false) {
   std::vector<float>& t = p < 0 ? s.input_cot : s.cot[std::size_t(p)];
-  if (t.empty()) t.assign(s.rows * (p < 0 ? net.input_size() : net.layers()[std::size_t(p)].out_size()), 0.0f);
+  if (p >= 0 && std::size_t(p) < s.support_from.size()) s.support_from[std::size_t(p)] = -1;  // a write of unknown reach
+  const bool empty = t.empty();
+  if (fresh) *fresh = empty;
+  if (empty) s.take(t, s.rows * (p < 0 ? net.input_size() : net.layers()[std::size_t(p)].out_size()), !fresh || zeroed);
   return t.data();
+}
+
+// The units gate layer i keeps per example (its frozen gate's nonzeros), or false when some example
+// keeps more than 1/kSparseDivisor of them (the full passes are then as cheap).
+bool gate_support_of(const Frozen& frozen, Sweep& s, std::size_t i, std::size_t out) {
+  std::vector<std::vector<std::uint32_t>>& lists = s.gate_support[i];
+  const std::size_t examples = s.rows / s.rows_per_example, limit = out / ops::kSparseDivisor;
+  lists.resize(examples);
+  const float* gate = frozen.gates[i];
+  for (std::size_t e = 0; e < examples; ++e) {
+    std::vector<std::uint32_t>& list = lists[e];
+    list.clear();
+    const float* g = gate + e * out;
+    for (std::size_t u = 0; u < out; ++u)
+      if (g[u] != 0.0f) {
+        if (list.size() >= limit) return false;
+        list.push_back(std::uint32_t(u));
+      }
+  }
+  return true;
+}
+
+// ops::sparse_nonzeros for the sweep's rows: the same list, the same answer, skipping all-zero runs
+// 16 values at a time (the scalar scan was 14 % of resnet18 at depth 'all').
+bool row_nonzeros(const float* v, std::size_t count, std::vector<std::uint32_t>& nonzeros) {
+  const std::size_t limit = count / ops::kSparseDivisor;
+  nonzeros.clear();
+  std::size_t q = 0;
+  for (; q + 16 <= count; q += 16) {
+    std::uint32_t bits[16], any = 0;
+    std::memcpy(bits, v + q, sizeof bits);
+    for (int k = 0; k < 16; ++k) any |= bits[k] & 0x7fffffffu;  // ±0 are zero; NaN is not
+    if (!any) continue;
+    for (std::size_t k = q; k < q + 16; ++k)
+      if (v[k] != 0.0f) {
+        if (nonzeros.size() >= limit) return false;
+        nonzeros.push_back(std::uint32_t(k));
+      }
+  }
+  for (; q < count; ++q)
+    if (v[q] != 0.0f) {
+      if (nonzeros.size() >= limit) return false;
+      nonzeros.push_back(std::uint32_t(q));
+    }
+  return true;
 }
 
 void accumulate_bias(const Layer& layer, const float* cot, std::size_t rows, double* bias) {
@@ -62,17 +197,40 @@ void conv_back_sparse_row(const Layer& layer, const float* dy, const std::vector
     const std::size_t co = q / positions, p = q % positions, oy = p / os.w, ox = p % os.w;
     const float* wrow = layer.weights.data() + co * k;
     float* dxg = dx + (co / cout_g) * cin_g * plane;
-    for (std::size_t ci = 0; ci < cin_g; ++ci)
-      for (std::size_t ky = 0; ky < w.kh; ++ky) {
-        const std::ptrdiff_t y = std::ptrdiff_t(oy * w.sh + ky * w.dh) - std::ptrdiff_t(w.pt);
-        if (y < 0 || y >= ih) continue;
-        const float* wr = wrow + (ci * w.kh + ky) * w.kw;
-        float* row = dxg + ci * plane + std::size_t(y * iw);
-        for (std::size_t kx = 0; kx < w.kw; ++kx) {
-          const std::ptrdiff_t x = std::ptrdiff_t(ox * w.sw + kx * w.dw) - std::ptrdiff_t(w.pl);
-          if (x >= 0 && x < iw) row[x] += v * wr[kx];
+    // The window's rows and columns inside the input, found once per nonzero (each input value
+    // gets one term per nonzero, so the loop order changes no sum).
+    const std::ptrdiff_t y0 = std::ptrdiff_t(oy * w.sh) - std::ptrdiff_t(w.pt), x0 = std::ptrdiff_t(ox * w.sw) - std::ptrdiff_t(w.pl);
+    std::size_t ky0 = 0, ky1 = w.kh, kx0 = 0, kx1 = w.kw;
+    while (ky0 < ky1 && y0 + std::ptrdiff_t(ky0 * w.dh) < 0) ++ky0;
+    while (ky1 > ky0 && y0 + std::ptrdiff_t((ky1 - 1) * w.dh) >= ih) --ky1;
+    while (kx0 < kx1 && x0 + std::ptrdiff_t(kx0 * w.dw) < 0) ++kx0;
+    while (kx1 > kx0 && x0 + std::ptrdiff_t((kx1 - 1) * w.dw) >= iw) --kx1;
+    if (ky0 == ky1 || kx0 == kx1) continue;
+    const std::size_t taps = w.kh * w.kw;
+    if (w.dw == 1 && kx1 - kx0 == 3) {  // the common 3-wide row of a 3×3 window, unrolled
+      for (std::size_t ci = 0; ci < cin_g; ++ci) {
+        const float* wc = wrow + ci * taps;
+        float* dc = dxg + ci * plane;
+        for (std::size_t ky = ky0; ky < ky1; ++ky) {
+          const float* wr = wc + ky * w.kw + kx0;
+          float* row = dc + std::size_t((y0 + std::ptrdiff_t(ky * w.dh)) * iw + x0 + std::ptrdiff_t(kx0));
+          const float a0 = v * wr[0], a1 = v * wr[1], a2 = v * wr[2];
+          row[0] += a0;
+          row[1] += a1;
+          row[2] += a2;
         }
       }
+      continue;
+    }
+    for (std::size_t ci = 0; ci < cin_g; ++ci) {
+      const float* wc = wrow + ci * taps;
+      float* dc = dxg + ci * plane;
+      for (std::size_t ky = ky0; ky < ky1; ++ky) {
+        const float* wr = wc + ky * w.kw;
+        float* row = dc + std::size_t((y0 + std::ptrdiff_t(ky * w.dh)) * iw + x0);
+        for (std::size_t kx = kx0; kx < kx1; ++kx) row[kx * w.dw] += v * wr[kx];
+      }
+    }
   }
 }
 
@@ -80,30 +238,47 @@ void conv_back_sparse_row(const Layer& layer, const float* dy, const std::vector
 // space: the GEMM's columns run over (row, output position), so the C class rows of a sweep make
 // one product of rows·P columns per block instead of one of P per row. A block that spans rows
 // gathers their δ_out columns first; col2im then scatters each row's share. Which path a row takes
-// depends on that row alone, so a row's result does not depend on the batch.
-void conv_back(const Layer& layer, const float* cot, std::size_t rows, float* target, std::vector<float>& cols,
-               std::vector<float>& gathered, std::vector<std::uint32_t>& nonzeros) {
+// depends on that row alone, so a row's result does not depend on the batch. Sparse rows are
+// scattered on the pool (each writes its own row of δ_in).
+void conv_back(const Layer& layer, const float* cot, std::size_t rows, float* target, Sweep& s,
+               const std::vector<std::vector<std::uint32_t>>* support) {
   const Shape &is = layer.in_shape, &os = layer.out_shape;
   const std::size_t g = layer.groups, cin_g = is.c / g, cout_g = os.c / g;
   const std::size_t k = cin_g * layer.window.kh * layer.window.kw, positions = os.h * os.w;
   const auto& gemm = kernels::active();
   const bool pointwise = ops::conv_is_pointwise(layer);
+  s.dense_row.assign(rows, 0);
+  if (s.nonzeros.size() < row_tasks()) s.nonzeros.resize(row_tasks());
+  for_rows(rows, os.size(), [&](std::size_t r0, std::size_t r1, std::size_t task) {
+    std::vector<std::uint32_t>& nonzeros = s.nonzeros[task];
+    for (std::size_t r = r0; r < r1; ++r) {
+      const float* dy = cot + r * os.size();
+      if (support) {  // the row is +0 elsewhere: the scan's list, from the kept units alone
+        nonzeros.clear();
+        for (std::uint32_t u : (*support)[r / s.rows_per_example])
+          if (dy[u] != 0.0f) nonzeros.push_back(u);
+        conv_back_sparse_row(layer, dy, nonzeros, target + r * is.size());
+      } else if (row_nonzeros(dy, os.size(), nonzeros))
+        conv_back_sparse_row(layer, dy, nonzeros, target + r * is.size());
+      else
+        s.dense_row[r] = 1;
+    }
+  });
   std::vector<std::size_t> dense;
   for (std::size_t r = 0; r < rows; ++r) {
-    const float* dy = cot + r * os.size();
-    if (ops::sparse_nonzeros(dy, os.size(), nonzeros)) {
-      conv_back_sparse_row(layer, dy, nonzeros, target + r * is.size());
-      continue;
-    }
+    if (!s.dense_row[r]) continue;
     if (!pointwise) {
       dense.push_back(r);
       continue;
     }
+    const float* dy = cot + r * os.size();
     for (std::size_t gi = 0; gi < g; ++gi)  // dx (K × P) += Wᵀ (K × Cout_g) · dy (Cout_g × P)
       gemm.gemm_nn(k, positions, cout_g, layer.weights_t.data() + gi * k * cout_g, cout_g,
                    dy + gi * cout_g * positions, positions, target + r * is.size() + gi * cin_g * is.h * is.w,
                    positions, true);
   }
+  std::vector<float>& cols = s.cols;
+  std::vector<float>& gathered = s.gathered;
   if (dense.empty()) return;
   const std::size_t block = ops::conv_back_block(layer), total = dense.size() * positions;
   cols.resize(k * std::min(block, total));
@@ -170,68 +345,110 @@ void avg_pool_back(const Layer& layer, const float* cot, std::size_t rows, float
 void sweep_back(const Network& net, const Frozen& frozen, Sweep& s, std::size_t lo, std::size_t hi, double* bias) {
   const auto& layers = net.layers();
   const auto& gemm = kernels::active();
-  std::vector<float> cols, gathered;
-  std::vector<std::uint32_t> nonzeros;
   for (std::size_t i = hi; i-- > lo;) {
     std::vector<float>& own = s.cot[i];
     if (own.empty()) continue;  // nothing flows through this layer
     const Layer& layer = layers[i];
     const float* cot = own.data();
     const std::size_t rows = s.rows, out = layer.out_size(), in = layer.in_size();
-    if (bias && layer.has_bias()) accumulate_bias(layer, cot, rows, bias);
+    if (bias && layer.has_bias())
+      for_rows(rows, out, [&](std::size_t r0, std::size_t r1, std::size_t) {
+        accumulate_bias(layer, cot + r0 * out, r1 - r0, bias + r0);
+      });
     switch (layer.kind) {
       case LayerKind::Dense: {
         // δ_in[rows × in] (+)= δ_out[rows × out] · W[out × in]: all rows in one product.
-        std::vector<float>& t = layer.inputs[0] < 0 ? s.input_cot : s.cot[std::size_t(layer.inputs[0])];
-        const bool fresh = t.empty();
-        if (fresh) t.resize(rows * in);
-        gemm.gemm_nn(rows, in, out, cot, out, layer.weights.data(), in, t.data(), in, !fresh);
+        bool fresh = false;
+        float* t = target_of(net, s, layer.inputs[0], &fresh);
+        gemm.gemm_nn(rows, in, out, cot, out, layer.weights.data(), in, t, in, !fresh);
         break;
       }
-      case LayerKind::Conv:
-        conv_back(layer, cot, rows, target_of(net, s, layer.inputs[0]), cols, gathered, nonzeros);
+      case LayerKind::Conv: {
+        const int from = s.support_from[i];
+        conv_back(layer, cot, rows, target_of(net, s, layer.inputs[0]), s, from >= 0 ? &s.gate_support[std::size_t(from)] : nullptr);
         break;
+      }
       case LayerKind::Relu: {
         const float* gate = frozen.gates[i];
         if (!gate) throw Error(Error::Kind::Runtime, "internal: gate layer without a frozen gate");
         const float* constant = i < frozen.constants.size() ? frozen.constants[i] : nullptr;
-        if (bias && constant)
-          for (std::size_t r = 0; r < rows; ++r) {
-            const float* c = constant + (r / s.rows_per_example) * out;
-            double dot = 0.0;
-            for (std::size_t u = 0; u < out; ++u) dot += double(cot[r * out + u]) * double(c[u]);
-            bias[r] += dot;
-          }
-        float* t = target_of(net, s, layer.inputs[0]);
-        for (std::size_t r = 0; r < rows; ++r) {
-          const float* g = gate + (r / s.rows_per_example) * out;
-          if (frozen.guided)
-            for (std::size_t u = 0; u < out; ++u) t[r * out + u] += std::max(0.0f, cot[r * out + u] * g[u]);
-          else
-            for (std::size_t u = 0; u < out; ++u) t[r * out + u] += cot[r * out + u] * g[u];
+        const std::size_t per = s.rows_per_example;
+        const bool guided = frozen.guided;
+        const int producer = layer.inputs[0];
+        if (producer >= 0 && s.cot[std::size_t(producer)].empty() && !guided && !(bias && constant) &&
+            gate_support_of(frozen, s, i, out)) {
+          // A path layer's mask keeps few units: the fresh target is +0 but at those (what
+          // 0 + δ·0 gives elsewhere for a finite δ), and its consumer may read only them.
+          float* t = target_of(net, s, producer, nullptr);
+          const auto& kept = s.gate_support[i];
+          for_rows(rows, out, [&](std::size_t r0, std::size_t r1, std::size_t) {
+            for (std::size_t r = r0; r < r1; ++r) {
+              const float* g = gate + (r / per) * out;
+              const float* dy = cot + r * out;
+              float* dx = t + r * out;
+              for (std::uint32_t u : kept[r / per]) dx[u] = 0.0f + dy[u] * g[u];
+            }
+          });
+          s.support_from[std::size_t(producer)] = int(i);
+          break;
         }
+        bool fresh = false;
+        float* t = target_of(net, s, producer, &fresh);
+        for_rows(rows, out, [&](std::size_t r0, std::size_t r1, std::size_t) {
+          for (std::size_t r = r0; r < r1; ++r) {
+            const float* g = gate + (r / per) * out;
+            const float* dy = cot + r * out;
+            float* dx = t + r * out;
+            if (bias && constant) {
+              const float* c = constant + (r / per) * out;
+              double dot = 0.0;
+              for (std::size_t u = 0; u < out; ++u) dot += double(dy[u]) * double(c[u]);
+              bias[r] += dot;
+            }
+            // A fresh target stores 0 + v: what zero-filling and adding gave.
+            if (guided && fresh)
+              for (std::size_t u = 0; u < out; ++u) dx[u] = 0.0f + std::max(0.0f, dy[u] * g[u]);
+            else if (guided)
+              for (std::size_t u = 0; u < out; ++u) dx[u] += std::max(0.0f, dy[u] * g[u]);
+            else if (fresh)
+              for (std::size_t u = 0; u < out; ++u) dx[u] = 0.0f + dy[u] * g[u];
+            else
+              for (std::size_t u = 0; u < out; ++u) dx[u] += dy[u] * g[u];
+          }
+        });
         break;
       }
       case LayerKind::MaxPool: {
         const std::int32_t* win = frozen.winners[i];
         if (!win) throw Error(Error::Kind::Runtime, "internal: MaxPool layer without frozen winners");
         float* t = target_of(net, s, layer.inputs[0]);
-        for (std::size_t r = 0; r < rows; ++r) {
-          const std::int32_t* wr = win + (r / s.rows_per_example) * out;
-          for (std::size_t o = 0; o < out; ++o)
-            if (wr[o] >= 0) t[r * in + std::size_t(wr[o])] += cot[r * out + o];
-        }
+        const std::size_t per = s.rows_per_example;
+        for_rows(rows, out, [&](std::size_t r0, std::size_t r1, std::size_t) {
+          for (std::size_t r = r0; r < r1; ++r) {
+            const std::int32_t* wr = win + (r / per) * out;
+            for (std::size_t o = 0; o < out; ++o)
+              if (wr[o] >= 0) t[r * in + std::size_t(wr[o])] += cot[r * out + o];
+          }
+        });
         break;
       }
-      case LayerKind::AvgPool: avg_pool_back(layer, cot, rows, target_of(net, s, layer.inputs[0])); break;
+      case LayerKind::AvgPool: {
+        float* t = target_of(net, s, layer.inputs[0]);
+        for_rows(rows, out, [&](std::size_t r0, std::size_t r1, std::size_t) {
+          avg_pool_back(layer, cot + r0 * out, r1 - r0, t + r0 * in);
+        });
+        break;
+      }
       case LayerKind::Affine: {
         float* t = target_of(net, s, layer.inputs[0]);
         const std::size_t plane = layer.in_shape.h * layer.in_shape.w;
-        for (std::size_t r = 0; r < rows; ++r)
-          for (std::size_t c = 0; c < layer.in_shape.c; ++c) {
-            const float a = layer.weights[c];
-            for (std::size_t p = 0; p < plane; ++p) t[r * in + c * plane + p] += a * cot[r * in + c * plane + p];
-          }
+        for_rows(rows, out, [&](std::size_t r0, std::size_t r1, std::size_t) {
+          for (std::size_t r = r0; r < r1; ++r)
+            for (std::size_t c = 0; c < layer.in_shape.c; ++c) {
+              const float a = layer.weights[c];
+              for (std::size_t p = 0; p < plane; ++p) t[r * in + c * plane + p] += a * cot[r * in + c * plane + p];
+            }
+        });
         break;
       }
       case LayerKind::Gather: {
@@ -239,16 +456,18 @@ void sweep_back(const Network& net, const Frozen& frozen, Sweep& s, std::size_t 
         // cotangents; a fill value is a constant, entering b_P as ⟨δ_out, fill⟩ over its outputs.
         float* t = target_of(net, s, layer.inputs[0]);
         const std::int32_t* map = layer.map.data();
-        for (std::size_t r = 0; r < rows; ++r) {
-          const float* dy = cot + r * out;
-          float* dx = t + r * in;
-          double constant = 0.0;
-          for (std::size_t o = 0; o < out; ++o) {
-            if (map[o] >= 0) dx[map[o]] += dy[o];
-            else constant += double(dy[o]);
+        for_rows(rows, out, [&](std::size_t r0, std::size_t r1, std::size_t) {
+          for (std::size_t r = r0; r < r1; ++r) {
+            const float* dy = cot + r * out;
+            float* dx = t + r * in;
+            double constant = 0.0;
+            for (std::size_t o = 0; o < out; ++o) {
+              if (map[o] >= 0) dx[map[o]] += dy[o];
+              else constant += double(dy[o]);
+            }
+            if (bias) bias[r] += constant * double(layer.fill);
           }
-          if (bias) bias[r] += constant * double(layer.fill);
-        }
+        });
         break;
       }
       case LayerKind::Concat: {
@@ -257,20 +476,64 @@ void sweep_back(const Network& net, const Frozen& frozen, Sweep& s, std::size_t 
         for (int p : layer.inputs) {
           const std::size_t size = net.producer_size(p);
           float* t = target_of(net, s, p);
-          for (std::size_t r = 0; r < rows; ++r)
-            for (std::size_t q = 0; q < size; ++q) t[r * size + q] += cot[r * out + offset + q];
+          for_rows(rows, size, [&](std::size_t r0, std::size_t r1, std::size_t) {
+            for (std::size_t r = r0; r < r1; ++r)
+              for (std::size_t q = 0; q < size; ++q) t[r * size + q] += cot[r * out + offset + q];
+          });
           offset += size;
         }
         break;
       }
-      case LayerKind::Add:
+      case LayerKind::Add: {
+        const int from = s.support_from[i];
         for (int p : layer.inputs) {
-          float* t = target_of(net, s, p);
-          for (std::size_t q = 0; q < rows * out; ++q) t[q] += cot[q];
+          bool fresh = false;
+          float* t = target_of(net, s, p, &fresh, from >= 0);
+          if (from >= 0 && p >= 0) {
+            // The cotangent is +0 but at the kept units: copy or add those alone (adding +0 changes
+            // no value a cotangent holds: they are never −0).
+            const auto& kept = s.gate_support[std::size_t(from)];
+            const std::size_t per = s.rows_per_example;
+            for_rows(rows, out, [&](std::size_t r0, std::size_t r1, std::size_t) {
+              for (std::size_t r = r0; r < r1; ++r) {
+                float* dx = t + r * out;
+                const float* dy = cot + r * out;
+                if (fresh) {
+                  for (std::uint32_t u : kept[r / per]) dx[u] = 0.0f + dy[u];
+                } else {
+                  for (std::uint32_t u : kept[r / per]) dx[u] += dy[u];
+                }
+              }
+            });
+            if (fresh) s.support_from[std::size_t(p)] = from;
+            continue;
+          }
+          for_rows(rows, out, [&](std::size_t r0, std::size_t r1, std::size_t) {
+            if (fresh)
+              for (std::size_t q = r0 * out; q < r1 * out; ++q) t[q] = 0.0f + cot[q];
+            else
+              for (std::size_t q = r0 * out; q < r1 * out; ++q) t[q] += cot[q];
+          });
         }
         break;
+      }
     }
-    std::vector<float>().swap(own);
+    // A cotangent known +0 but at its kept units goes back to the arena zeroed (those alone
+    // cleared), so the next sweep's zero-filled buffer needs no fill: the fills were a quarter of
+    // resnet18 at depth 'all' (perf).
+    std::size_t zeros = 0;
+    if (s.support_from[i] >= 0) {
+      const auto& kept = s.gate_support[std::size_t(s.support_from[i])];
+      const std::size_t per = s.rows_per_example;
+      float* c = own.data();
+      for_rows(rows, out, [&](std::size_t r0, std::size_t r1, std::size_t) {
+        for (std::size_t r = r0; r < r1; ++r)
+          for (std::uint32_t u : kept[r / per]) c[r * out + u] = 0.0f;
+      });
+      zeros = own.size();
+    }
+    s.release(own, zeros);
+    s.support_from[i] = -1;
   }
 }
 
