@@ -190,7 +190,8 @@ const torchvisionRuns = [
 for (const { name, classes, configs, heavyConfigs = [], heavy = false } of torchvisionRuns) {
   const model = `torchvision_${name}_c${classes}`;
   const group = `torchvision ${name}, ${classes} classes (batch 1)`;
-  const common = { group, model, batch: 1, ...(heavy ? { heavy } : {}) };
+  // A zoo model's first trial exports it (up to a minute or two), hence the longer limit.
+  const common = { group, model, batch: 1, ...(heavy ? { heavy, timeoutMinutes: 60 } : {}) };
   const key = `tv-${name}-c${classes}`;
   for (const threads of [1, 2]) {
     const env = { PATHWISE_THREADS: String(threads) };
