@@ -126,10 +126,10 @@ for (const model of ['fashion_mlp', 'fashion_cnn']) {
   for (const [mode, batch] of [['latency', 1], ['throughput', 64]]) {
     const group = `${model} ${mode} (batch ${batch}, width 16, depth all)`;
     const common = { group, model, batch, width: 16, depth: 'all' };
-    // Baseline: the PyTorch reference at 1 and 2 threads (torch.set_num_threads; Debian's build
-    // defaults to 1 here), explaining one input after another; skipped without
-    // /usr/bin/python3 + torch.
-    trials.push({ ...common, id: `${model}-${mode}-torch-t1`, driver: 'torch-reference', threads: 1, baseline: true });
+    // The PyTorch reference at 1 and 2 threads (torch.set_num_threads; Debian's build defaults to
+    // 1 here), explaining one input after another (the speed-up column's anchor at 1 thread);
+    // skipped without /usr/bin/python3 + torch.
+    trials.push({ ...common, id: `${model}-${mode}-torch-t1`, driver: 'torch-reference', threads: 1 });
     trials.push({ ...common, id: `${model}-${mode}-torch-t2`, driver: 'torch-reference', threads: 2 });
     for (const threads of [1, 2]) {
       const env = { PATHWISE_THREADS: String(threads) };
