@@ -3,7 +3,7 @@
 // { skipped: reason }. Times are wall clock: the machine is shared, so `best` (best-of-N) is the
 // figure of record and `median` shows the spread.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
@@ -68,7 +68,7 @@ function exportedTorchvision(model) {
   const probe = spawnSync(python, ['-c', 'import torch, torchvision, onnx'], { encoding: 'utf8' });
   if (probe.status !== 0) return { skipped: `${python} cannot import torch, torchvision and onnx (apt-get install python3-torchvision python3-onnx)` };
   const r = spawnSync(python, [join(root, 'tools/reference/export_torchvision.py'), dir, name, '--classes', String(classes), '--no-references'],
-    { encoding: 'utf8', timeout: 600_000 });
+    { encoding: 'utf8', timeout: 1_800_000 });
   if (r.status !== 0) throw new Error(`export_torchvision.py failed: ${r.stderr.slice(-2000)}`);
   return entry;
 }
@@ -171,7 +171,7 @@ export const drivers = {
     if (trial.async) fn = () => pw.explain(m, x, opts);
     else if (trial.batch === 1) fn = () => pw.explainSync(m, x, opts);
     else fn = () => pw.explainBatchSync(m, x, opts);
-    const s = stats(await timeCalls(fn, model.repetitions));
+    const s = stats(await timeCalls(fn, trial.repetitions ?? model.repetitions));
     const flops = model.flops ? model.flops(trial.batch, trial) : explainFlops(m, trial.batch, trial.depth);
     return {
       unit: 'ms', best: s.best * 1e3, median: s.median * 1e3, samples: s.samples,
@@ -203,6 +203,8 @@ export const drivers = {
 
   // pathwise's own forward (model.forward, logits only): the anchor for models without a reference.
   async 'pathwise-forward'(trial, model) {
+    model = resolveModel(model);
+    if (model.skipped) return model;
     const pw = await loadPathwise();
     const m = loadModelFor(pw, model);
     const x = await inputsFor(model, trial.batch);
@@ -216,33 +218,70 @@ export const drivers = {
 
   // The PyTorch reference algorithm (tools/reference/time_ref.py) in its own Python process.
   async 'torch-reference'(trial, model) {
-    const python = '/usr/bin/python3';
-    if (!existsSync(python)) return { skipped: `${python} not found` };
-    const probe = spawnSync(python, ['-c', 'import torch, onnx, numpy'], { encoding: 'utf8' });
-    if (probe.status !== 0) return { skipped: `${python} cannot import torch, onnx and numpy (apt-get install python3-torch python3-onnx)` };
-    let onnxPath = model.onnx && join(root, model.onnx), npyPath = model.inputNpy && join(root, model.inputNpy);
-    if (model.build) {
-      // A built network (VGG16-shaped): the ONNX bytes onnxruntime runs and the same seeded inputs
-      // pathwise explains, written to a temporary directory for the Python process.
-      if (!model.ortBytes) return { skipped: 'no ONNX form of this built model for the reference' };
-      const { encodeNpy } = await loadPathwise();
-      const dir = mkdtempSync(join(tmpdir(), 'pathwise-bench-'));
-      onnxPath = join(dir, 'model.onnx');
-      npyPath = join(dir, 'inputs.npy');
-      writeFileSync(onnxPath, model.ortBytes());
-      writeFileSync(npyPath, encodeNpy(await inputsFor(model, trial.batch), [trial.batch, ...model.inputShape]));
-    }
-    if (!onnxPath || !npyPath) return { skipped: 'no .npy inputs / ONNX file for the reference' };
-    const args = [join(root, 'tools/reference/time_ref.py'), '--model', onnxPath,
-      '--inputs', npyPath, '--width', String(trial.width), '--depth', String(trial.depth),
+    const files = await pythonFiles(model, trial.batch, 'torch, onnx, numpy');
+    if (files.skipped) return files;
+    const args = [join(root, 'tools/reference/time_ref.py'), '--model', files.onnx,
+      '--inputs', files.npy, '--width', String(trial.width), '--depth', String(trial.depth),
       '--batch', String(trial.batch), '--threads', String(trial.threads), '--seconds', String(TIME_BUDGET_S),
       ...(trial.referenceSamples ? ['--warmup', '1', '--min-samples', String(trial.referenceSamples)] : [])];
-    const r = spawnSync(python, args, { encoding: 'utf8', timeout: 600_000 });
-    if (r.status !== 0) throw new Error(`time_ref.py failed: ${r.stderr.slice(-2000)}`);
-    const out = JSON.parse(r.stdout.trim().split('\n').pop());
+    const out = runPython(args, 'time_ref.py');
     return {
       unit: 'ms', best: out.best_ms, median: out.median_ms, samples: out.samples,
       perSecond: trial.batch / (out.best_ms * 1e-3), threadsUsed: out.threads, torch: out.torch,
     };
   },
+
+  // One PyTorch input gradient (forward + backward of the target logit w.r.t. the input, batch 1,
+  // frozen parameters; tools/reference/time_grad.py): the torchvision module itself for exported
+  // torchvision models, else the spec's ONNX file through the reference's ONNX reader. The same
+  // seeded input as pathwise and onnxruntime.
+  async 'torch-gradient'(trial, model) {
+    const files = await pythonFiles(model, 1, model.torchvision ? 'torch, torchvision, onnx, numpy' : 'torch, onnx, numpy');
+    if (files.skipped) return files;
+    const source = model.torchvision
+      ? ['--torchvision', model.torchvision.name, '--classes', String(model.torchvision.classes)]
+      : ['--model', files.onnx];
+    const args = [join(root, 'tools/reference/time_grad.py'), ...source, '--inputs', files.npy,
+      '--threads', String(trial.threads), '--seconds', String(TIME_BUDGET_S), '--warmup', '1', '--min-samples', '3'];
+    const out = runPython(args, 'time_grad.py');
+    return {
+      unit: 'ms', best: out.best_ms, median: out.median_ms, samples: out.samples,
+      perSecond: 1 / (out.best_ms * 1e-3), threadsUsed: out.threads, torch: out.torch, target: out.target,
+    };
+  },
 };
+
+const PYTHON = '/usr/bin/python3';
+
+/**
+ * The ONNX file and .npy input a Python script reads for a model entry: a file model's own
+ * (fixtures, exported torchvision), or for a built network (VGG16 layout, toy CIFAR CNN) its ONNX
+ * bytes and `batch` seeded inputs, the same pathwise and onnxruntime see, written to a temporary
+ * folder. { skipped } without /usr/bin/python3 able to import `modules`.
+ */
+async function pythonFiles(model, batch, modules) {
+  if (!existsSync(PYTHON)) return { skipped: `${PYTHON} not found` };
+  const probe = spawnSync(PYTHON, ['-c', `import ${modules}`], { encoding: 'utf8' });
+  if (probe.status !== 0) return { skipped: `${PYTHON} cannot import ${modules} (apt-get install python3-torch python3-torchvision python3-onnx)` };
+  model = resolveModel(model);
+  if (model.skipped) return model;
+  if (model.build) {
+    if (!model.ortBytes) return { skipped: 'no ONNX form of this built model for PyTorch' };
+    const { encodeNpy } = await loadPathwise();
+    const dir = mkdtempSync(join(tmpdir(), 'pathwise-bench-'));
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true })); // 84 MB for the VGG16 layout
+    const files = { onnx: join(dir, 'model.onnx'), npy: join(dir, 'inputs.npy') };
+    writeFileSync(files.onnx, model.ortBytes());
+    writeFileSync(files.npy, encodeNpy(await inputsFor(model, batch), [batch, ...model.inputShape]));
+    return files;
+  }
+  if (!model.onnx || !model.inputNpy) return { skipped: 'no .npy inputs / ONNX file for PyTorch' };
+  return { onnx: resolve(root, model.onnx), npy: resolve(root, model.inputNpy) };
+}
+
+// Runs a script of tools/reference under /usr/bin/python3; its last stdout line is JSON.
+function runPython(args, name) {
+  const r = spawnSync(PYTHON, args, { encoding: 'utf8', timeout: 3_600_000, maxBuffer: 1 << 24 });
+  if (r.status !== 0) throw new Error(`${name} failed (${r.signal ?? `exit ${r.status}`}): ${(r.stderr ?? '').slice(-2000)}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop());
+}
