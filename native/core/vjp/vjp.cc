@@ -48,6 +48,52 @@ void accumulate_bias(const Layer& layer, const float* cot, std::size_t rows, dou
   }
 }
 
+// A dense layer's δ_in[rows × in] (+)= δ_out[rows × out] · W[out × in]. A row of δ_out with at most
+// out / kDenseSparseDivisor nonzeros adds those weight rows (contiguous, `in` floats each) instead
+// of joining the product: a path network's sweeps above l_min are that sparse (a masked ReLU keeps
+// `width` units), and a product with few rows reads all of W for them — the Fashion MLP's final
+// VJP (one row, 16 of 256 units kept at width 16) read 784 × 256 weights for 16 × 784 of work, a
+// fifth of its explanation (perf). The product reaches ~16 multiply-adds a cycle on such short
+// rows and the scatter ~4, hence 1/8 (a conv's scatter, which walks windows, uses 1/32). Which way
+// a row goes depends on that row alone, so a row's result does not depend on the batch.
+constexpr std::size_t kDenseSparseDivisor = 8;
+
+void dense_back(const Layer& layer, const float* cot, std::size_t rows, float* target, bool accumulate,
+                std::vector<std::uint32_t>& nonzeros) {
+  const std::size_t out = layer.out_size(), in = layer.in_size(), limit = out / kDenseSparseDivisor;
+  const float* weights = layer.weights.data();
+  std::size_t run = 0;  // dense rows [r − run, r) not yet multiplied
+  const auto flush = [&](std::size_t end) {
+    if (run == 0) return;
+    const std::size_t r0 = end - run;
+    kernels::active().gemm_nn(run, in, out, cot + r0 * out, out, weights, in, target + r0 * in, in, accumulate);
+    run = 0;
+  };
+  for (std::size_t r = 0; r < rows; ++r) {
+    const float* dy = cot + r * out;
+    nonzeros.clear();
+    bool sparse = true;
+    for (std::size_t j = 0; j < out && sparse; ++j)
+      if (dy[j] != 0.0f) {
+        sparse = nonzeros.size() < limit;
+        nonzeros.push_back(std::uint32_t(j));
+      }
+    if (!sparse) {
+      ++run;
+      continue;
+    }
+    flush(r);
+    float* dx = target + r * in;
+    if (!accumulate) std::fill(dx, dx + in, 0.0f);
+    for (std::uint32_t j : nonzeros) {
+      const float v = dy[j];
+      const float* w = weights + std::size_t(j) * in;
+      for (std::size_t i = 0; i < in; ++i) dx[i] += v * w[i];
+    }
+  }
+  flush(rows);
+}
+
 // δ_in += Wᵀ·δ_out for one row from the nonzeros of δ_out: each adds its weight row (Cin_g × kh ×
 // kw) at the input positions its window covers. The sweeps of a path network are this sparse
 // above l_min: a masked ReLU leaves `width` units of δ (ops::sparse_nonzeros).
@@ -169,7 +215,6 @@ void avg_pool_back(const Layer& layer, const float* cot, std::size_t rows, float
 
 void sweep_back(const Network& net, const Frozen& frozen, Sweep& s, std::size_t lo, std::size_t hi, double* bias) {
   const auto& layers = net.layers();
-  const auto& gemm = kernels::active();
   std::vector<float> cols, gathered;
   std::vector<std::uint32_t> nonzeros;
   for (std::size_t i = hi; i-- > lo;) {
@@ -181,11 +226,10 @@ void sweep_back(const Network& net, const Frozen& frozen, Sweep& s, std::size_t 
     if (bias && layer.has_bias()) accumulate_bias(layer, cot, rows, bias);
     switch (layer.kind) {
       case LayerKind::Dense: {
-        // δ_in[rows × in] (+)= δ_out[rows × out] · W[out × in]: all rows in one product.
         std::vector<float>& t = layer.inputs[0] < 0 ? s.input_cot : s.cot[std::size_t(layer.inputs[0])];
         const bool fresh = t.empty();
         if (fresh) t.resize(rows * in);
-        gemm.gemm_nn(rows, in, out, cot, out, layer.weights.data(), in, t.data(), in, !fresh);
+        dense_back(layer, cot, rows, t.data(), !fresh, nonzeros);
         break;
       }
       case LayerKind::Conv:
