@@ -9,6 +9,8 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { loadModelSync, explain, explainSync, explainBatch, attribute, attributeSync, PathwiseError, type Explanation } from '../lib/index.js';
 import { lowerNetwork } from '../lib/model/lower.js';
+import { unpackResults } from '../lib/explain/explain.js';
+import type { NativeExplainPacked } from '../lib/addon/native.js';
 import { inputs, smallCnn } from './helpers/small-models.js';
 
 const root = join(import.meta.dirname, '..');
@@ -66,7 +68,7 @@ describe('concurrency', () => {
     const replies = await Promise.all(runs.map((r) => r.done));
     for (const reply of replies) {
       expect(reply.error).toBeUndefined();
-      const results = reply.results as Comparable[];
+      const results: Comparable[] = (reply.results as NativeExplainPacked[]).map((packed) => unpackResults(packed)[0]);
       expect(results).toHaveLength(CONCURRENT);
       expect(results.map((r, i) => (same(r, serial[i]) ? -1 : i)).filter((i) => i >= 0)).toEqual([]);
       expect(reply.after).toBe('ok');
@@ -93,7 +95,7 @@ describe('concurrency', () => {
     const run = runWorker({ root, inputShape: inputShape3, layers: nativeLayers, inputs: xs.slice(0, 300), options: nativeOptions, mode: 'dispose' });
     const reply = await run.done;
     expect(reply.error).toBeUndefined();
-    expect((reply.results as Comparable[]).every((r, i) => same(r, serial[i]))).toBe(true);
+    expect((reply.results as NativeExplainPacked[]).every((packed, i) => same(unpackResults(packed)[0], serial[i]))).toBe(true);
     expect(reply.after).toBe('PATHWISE_DISPOSED');
     await run.worker.terminate();
   });

@@ -8,6 +8,7 @@ import {
   type LayerSpec, type NetworkSpec,
 } from '../lib/index.js';
 import { nativeAddon, type NativeLayer } from '../lib/addon/native.js';
+import { unpackResults } from '../lib/explain/explain.js';
 import { parseOnnx } from '../lib/onnx/load.js';
 import { buildModel, floatTensor, gemm, node } from './helpers/onnx-build.js';
 
@@ -335,7 +336,7 @@ describe('native addon boundary (called directly, bypassing lib/)', () => {
   const x = f32(4);
 
   it('builds the valid network and explains it', () => {
-    expect(net.explainSync(x, 1, opts)).toHaveLength(1);
+    expect(unpackResults(net.explainSync(x, 1, opts))).toHaveLength(1);
     expect(net.forward(x, 1)).toHaveLength(3);
   });
 
@@ -434,7 +435,7 @@ describe('native addon boundary (called directly, bypassing lib/)', () => {
     }
     const region = f32(4).fill(1);
     const options = { widthMode: 'all', depth: 0, region, get threshold() { detach(region); return undefined; } };
-    expect(net.explainSync(f32(4), 1, options as never)[0].regionAttribution).toHaveLength(4); // copied before the getter ran
+    expect(unpackResults(net.explainSync(f32(4), 1, options as never))[0].regionAttribution).toHaveLength(4); // copied before the getter ran
   });
 });
 

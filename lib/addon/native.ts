@@ -4,7 +4,7 @@
  * the one TypeScript description of it that the rest of lib/ uses.
  */
 import { PathwiseError } from '../errors.js';
-import type { Decomposition, OneWayPaths, PathLayer } from '../explain/types.js';
+import type { Decomposition, OneWayPaths } from '../explain/types.js';
 import { loadBinding } from './binding.cjs';
 
 /** One engine layer (native/core/ir/network.h LayerDesc); lib/model/lower.ts produces them. */
@@ -60,31 +60,24 @@ export interface NativeExplainOptions {
   maxMemoryBytes?: number;
 }
 
-export interface NativeExplainResult {
-  target: number;
-  predicted: number;
-  logits: Float32Array;
-  pathLogits: Float32Array;
-  weights: Float32Array;
-  attribution: Float32Array;
-  bias: number;
-  residual: number;
-  recomputes: number;
-  classChunk: number;
-  /** The addon builds these exactly as the public PathLayer. */
-  layers: PathLayer[];
-  decomposition?: Decomposition;
-  regionAttribution?: Float32Array;
-  regionShare?: number;
-  paths?: OneWayPaths;
-}
+/**
+ * An explain call's results for the whole batch, packed (native/addon/convert.h
+ * explain_results_to_js has the layout; lib/explain/explain.ts unpackResults reads it): a few
+ * typed arrays instead of an object per result and per layer built through N-API.
+ */
+export type NativeExplainPacked = [
+  numbers: Float64Array,
+  floats: Float32Array,
+  ints: Int32Array,
+  extras?: Array<{ paths?: OneWayPaths; decomposition?: Decomposition }>,
+];
 
 export interface NativeNetwork {
   forward(input: Float32Array, n: number): Float32Array;
-  explainSync(input: Float32Array, n: number, options: NativeExplainOptions): NativeExplainResult[];
+  explainSync(input: Float32Array, n: number, options: NativeExplainOptions): NativeExplainPacked;
   /** control: cancels the call (JobControl.cancel); onProgress: (layer steps done, total) on the JS thread. */
   explain(input: Float32Array, n: number, options: NativeExplainOptions, control?: NativeJobControl,
-          onProgress?: (done: number, total: number) => void): Promise<NativeExplainResult[]>;
+          onProgress?: (done: number, total: number) => void): Promise<NativeExplainPacked>;
   estimate(n: number, options: NativeExplainOptions): NativeEstimate;
   dispose(): void;
 }

@@ -1,8 +1,8 @@
 /** explain / explainSync / explainBatch: option handling and result assembly. */
 import { argmaxFirst } from './argmax.js';
 import type { Model } from '../model/model.js';
-import type { Depth, ExplainBatchOptions, ExplainOptions, Explanation, Region, Width } from './types.js';
-import type { NativeExplainOptions, NativeExplainResult } from '../addon/native.js';
+import type { Depth, ExplainBatchOptions, ExplainOptions, Explanation, PathLayer, Region, Width } from './types.js';
+import type { NativeExplainOptions, NativeExplainPacked } from '../addon/native.js';
 import { boolean, checkOptions, checkTargets, describe, oneOf, positiveInteger, singleInput, toFloat32, wrongType } from '../validate.js';
 import { abortError, fromNative } from '../errors.js';
 import { nativeAddon } from '../addon/native.js';
@@ -146,31 +146,54 @@ export function normaliseOptions(model: Model, options: ExplainBatchOptions & { 
   return native;
 }
 
-function toExplanation(r: NativeExplainResult): Explanation {
-  return {
-    attribution: r.attribution,
-    weights: r.weights,
-    bias: r.bias,
-    target: r.target,
-    predicted: r.predicted,
-    logits: r.logits,
-    pathLogits: r.pathLogits,
-    pathLogit: r.pathLogits[r.target],
-    pathPredicted: argmaxFirst(r.pathLogits),
-    residual: r.residual,
-    layers: r.layers.map((l) => ({
-      ordinal: l.ordinal,
-      units: l.units,
-      scores: l.scores,
-      fallback: l.fallback,
-      k: l.k,
-      borderline: l.borderline,
-    })),
-    ...(r.regionAttribution ? { regionAttribution: r.regionAttribution, regionShare: r.regionShare } : {}),
-    ...(r.decomposition ? { decomposition: r.decomposition } : {}),
-    ...(r.paths ? { paths: r.paths } : {}),
-    stats: { recomputes: r.recomputes, classChunk: r.classChunk },
-  };
+/**
+ * The explanations of a batch from the addon's packed form (native/addon/convert.h
+ * explain_results_to_js has the layout). Every array is a copy with its own buffer, as if the addon
+ * had built each one. @internal
+ */
+export function unpackResults([numbers, floats, ints, extras]: NativeExplainPacked): Explanation[] {
+  const out: Explanation[] = [];
+  let nq = 0, fq = 0, iq = 0;
+  const take = (count: number) => floats.slice(fq, (fq += count));
+  while (nq < numbers.length) {
+    const target = numbers[nq], predicted = numbers[nq + 1], classes = numbers[nq + 2], size = numbers[nq + 3];
+    const bias = numbers[nq + 4], residual = numbers[nq + 5], recomputes = numbers[nq + 6], classChunk = numbers[nq + 7];
+    const hasRegion = numbers[nq + 8] !== 0, regionShare = numbers[nq + 9], layerCount = numbers[nq + 10];
+    nq += 11;
+    const logits = take(classes), pathLogits = take(classes), weights = take(size), attribution = take(size);
+    const regionAttribution = hasRegion ? take(size) : undefined;
+    const layers: PathLayer[] = [];
+    for (let l = 0; l < layerCount; l++, nq += 5) {
+      const count = numbers[nq + 4];
+      layers.push({
+        ordinal: numbers[nq],
+        units: ints.slice(iq, (iq += count)),
+        scores: take(count),
+        fallback: numbers[nq + 1] !== 0,
+        k: numbers[nq + 2],
+        borderline: numbers[nq + 3],
+      });
+    }
+    const extra = extras?.[out.length];
+    out.push({
+      attribution,
+      weights,
+      bias,
+      target,
+      predicted,
+      logits,
+      pathLogits,
+      pathLogit: pathLogits[target],
+      pathPredicted: argmaxFirst(pathLogits),
+      residual,
+      layers,
+      ...(regionAttribution ? { regionAttribution, regionShare } : {}),
+      ...(extra?.decomposition ? { decomposition: extra.decomposition } : {}),
+      ...(extra?.paths ? { paths: extra.paths } : {}),
+      stats: { recomputes, classChunk },
+    });
+  }
+  return out;
 }
 
 interface Watch {
@@ -193,7 +216,7 @@ function watchOptions(options: ExplainBatchOptions, sync: boolean): Watch {
  * The async native call, stoppable by the signal: an abort listener cancels the native job (its
  * core work stops at the next layer step), and progress reaches onProgress on this thread.
  */
-async function runExplain(model: Model, x: Float32Array, n: number, native: NativeExplainOptions, watch: Watch): Promise<NativeExplainResult[]> {
+async function runExplain(model: Model, x: Float32Array, n: number, native: NativeExplainOptions, watch: Watch): Promise<NativeExplainPacked> {
   const { signal, onProgress } = watch;
   if (!signal && !onProgress) return model.handle().explain(x, n, native);
   if (signal?.aborted) throw abortError(signal);
@@ -252,8 +275,7 @@ export async function explain(model: Model, input: Float32Array | ArrayLike<numb
   const { x, native } = prepareSingle(model, input, options);
   const watch = watchOptions(options, false);
   try {
-    const [r] = await runExplain(model, x, 1, native, watch);
-    return toExplanation(r);
+    return unpackResults(await runExplain(model, x, 1, native, watch))[0];
   } catch (e) {
     throw fromNative(e);
   }
@@ -264,7 +286,7 @@ export function explainSync(model: Model, input: Float32Array | ArrayLike<number
   const { x, native } = prepareSingle(model, input, options);
   watchOptions(options, true);
   try {
-    return toExplanation(model.handle().explainSync(x, 1, native)[0]);
+    return unpackResults(model.handle().explainSync(x, 1, native))[0];
   } catch (e) {
     throw fromNative(e);
   }
@@ -278,7 +300,7 @@ export async function explainBatch(model: Model, inputs: Float32Array | ArrayLik
   const { x, n, native } = prepareBatch(model, inputs, options);
   const watch = watchOptions(options, false);
   try {
-    return (await runExplain(model, x, n, native, watch)).map(toExplanation);
+    return unpackResults(await runExplain(model, x, n, native, watch));
   } catch (e) {
     throw fromNative(e);
   }
@@ -289,7 +311,7 @@ export function explainBatchSync(model: Model, inputs: Float32Array | ArrayLike<
   const { x, n, native } = prepareBatch(model, inputs, options);
   watchOptions(options, true);
   try {
-    return model.handle().explainSync(x, n, native).map(toExplanation);
+    return unpackResults(model.handle().explainSync(x, n, native));
   } catch (e) {
     throw fromNative(e);
   }

@@ -81,8 +81,16 @@ Napi::Float32Array to_f32(Napi::Env env, const std::vector<float>& v);
 Napi::Float64Array to_f64(Napi::Env env, const std::vector<double>& v);
 Napi::Int32Array to_i32(Napi::Env env, const std::vector<std::int32_t>& v);
 
-// explain → [{ target, predicted, logits, pathLogits, weights, attribution, bias, residual,
-//   recomputes, classChunk, layers, paths?, regionAttribution?, regionShare?, decomposition? }]
+// explain → [numbers: Float64Array, floats: Float32Array, ints: Int32Array, extras?], the results of
+// the batch packed one after another (lib/explain/explain.ts unpackResults reads them back):
+//   numbers, per result: target, predicted, C, d, bias, residual, recomputes, classChunk, hasRegion,
+//     regionShare, layer count L (kExplainHeader values), then per layer (bottom → top): ordinal,
+//     fallback (0/1), k, borderline, unit count U (kExplainLayerFields values);
+//   floats, per result: logits (C), pathLogits (C), weights (d), attribution (d), regionAttribution
+//     (d, with a region), then each layer's scores (U);
+//   ints: each layer's units (U), results and layers in the same order;
+//   extras (only when some result has paths or a decomposition): per result { paths?, decomposition? }.
+constexpr std::size_t kExplainHeader = 11, kExplainLayerFields = 5;
 Napi::Array explain_results_to_js(Napi::Env env, const std::vector<pathwise::ExplainResult>& results);
 
 // attribute → { attribution, logits, targets, predicted, delta?, layer? }

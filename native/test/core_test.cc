@@ -376,6 +376,52 @@ void test_sparse_and_dense_layers() {
   }
 }
 
+// A dense layer's VJP: rows of δ_out with at most out/8 nonzeros scatter their weight rows, the
+// others go through the GEMM in runs (vjp.cc dense_back); both against a float64 loop, rows of
+// both kinds interleaved so that a run is flushed between sparse rows.
+void test_dense_vjp_sparse_rows() {
+  std::mt19937 rng(17);
+  std::normal_distribution<float> g(0.f, 1.f);
+  for (int trial = 0; trial < 20; ++trial) {
+    const std::size_t in = 1 + rng() % 70, out = 8 + rng() % 90, rows = 7;
+    std::vector<float> weights(out * in);
+    for (auto& v : weights) v = g(rng);
+    pathwise::LayerDesc dense;
+    dense.kind = pathwise::LayerKind::Dense;
+    dense.in_shape = {in, 1, 1};
+    dense.out_features = out;
+    dense.weights = weights.data();
+    dense.weights_len = weights.size();
+    // (A network needs a gate and a dense head of at least 2 classes; only layer 0 is swept.)
+    std::vector<float> head(2 * out, 0.5f);
+    pathwise::LayerDesc classes;
+    classes.kind = pathwise::LayerKind::Dense;
+    classes.in_shape = {out, 1, 1};
+    classes.out_features = 2;
+    classes.weights = head.data();
+    classes.weights_len = head.size();
+    const auto net = pathwise::Network::build({in, 1, 1}, {dense, pathwise::LayerDesc{}, classes});
+    // Rows: sparse (out/8 nonzeros, the most the scatter takes), dense, dense, zero, sparse (one
+    // nonzero), one over the limit (out/8 + 1 nonzeros: the GEMM), sparse.
+    std::vector<float> dy(rows * out, 0.0f);
+    const std::size_t counts[rows] = {out / 8, out, out, 0, 1, out / 8 + 1, out / 8};
+    for (std::size_t r = 0; r < rows; ++r) {
+      std::vector<std::size_t> positions(out);
+      for (std::size_t j = 0; j < out; ++j) positions[j] = j;
+      std::shuffle(positions.begin(), positions.end(), rng);
+      for (std::size_t q = 0; q < counts[r]; ++q) dy[r * out + positions[q]] = g(rng) + (g(rng) > 0 ? 3.0f : -3.0f);
+    }
+    const pathwise::Sweep sweep = sweep_to_input(net, 0, rows, dy);
+    for (std::size_t r = 0; r < rows; ++r)
+      for (std::size_t i = 0; i < in; ++i) {
+        double ref = 0;
+        for (std::size_t j = 0; j < out; ++j) ref += double(dy[r * out + j]) * double(weights[j * in + i]);
+        check(std::fabs(sweep.input_cot[r * in + i] - ref) <= 1e-4 * (1 + std::fabs(ref)), "dense VJP (sparse/dense rows)",
+              sweep.input_cot[r * in + i], ref);
+      }
+  }
+}
+
 // Gather (a map with repeats and -1 = fill) and Concat (the input read twice through the gather,
 // once directly) against loops: forward values, and the VJP of dense and sparse cotangent rows with
 // the fill's bias term Σ_{map[o] < 0} δ[o] · fill.
@@ -601,6 +647,7 @@ int main() {
   test_width_rule();
   test_completeness();
   test_sparse_and_dense_layers();
+  test_dense_vjp_sparse_rows();
   test_gather_concat();
   test_rejects_bad_models();
   test_gates();

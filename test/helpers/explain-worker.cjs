@@ -33,7 +33,7 @@ if (mode === 'hold') {
       } catch (e) {
         after = e.code || e.name;
       }
-      parentPort.postMessage({ results: results.map((r) => r[0]), after });
+      parentPort.postMessage({ results, after }); // packed, as the addon returns them (lib unpackResults)
     },
     (e) => parentPort.postMessage({ error: String(e && e.stack) }),
   );

@@ -564,8 +564,10 @@ ChunkPlan plan_chunks(const Network& net, std::size_t n, const ExplainOptions& o
     const std::size_t fixed = explain_fixed_bytes(net);
     const std::size_t share = options.max_memory_bytes / threads;
     const std::size_t fits = share > fixed ? (share - fixed) / per_example : 0;
-    const std::size_t parallel_chunk = std::min(fits, (n + 2 * threads - 1) / (2 * threads));
-    if (parallel_chunk >= 2) return {class_chunk, parallel_chunk, true};
+    // (Chunks of one example are enough when the cache cap of explain_chunk_examples is what
+    // limits them: each is then a whole example's work.)
+    const std::size_t parallel_chunk = std::min({fits, chunk, (n + 2 * threads - 1) / (2 * threads)});
+    if (parallel_chunk >= std::min<std::size_t>(2, chunk)) return {class_chunk, parallel_chunk, true};
   }
   return {class_chunk, chunk, false};
 }

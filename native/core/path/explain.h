@@ -142,7 +142,8 @@ std::size_t explain_bytes_per_example(const Network& net, const ExplainOptions& 
 // Working memory one call holds besides its examples' (conv scratch blocks), in bytes.
 std::size_t explain_fixed_bytes(const Network& net);
 
-// How many examples explain() takes at once: what fits beside the fixed bytes.
+// How many examples explain() takes at once: what fits beside the fixed bytes, and at most about
+// 8 MiB of working memory (a cache-sized chunk; memory_budget.cc says why).
 std::size_t explain_chunk_examples(const Network& net, const ExplainOptions& options, std::size_t per_example);
 
 // How many classes' Jacobian rows one step holds: all C when one example fits the memory bound,
