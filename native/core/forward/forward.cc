@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "../kernels/kernels.h"
+#include "conv_direct.h"
 #include "../threads/pool.h"
 #include "../util/error.h"
 
@@ -101,7 +102,9 @@ std::size_t conv_scratch_floats(const Layer& layer, std::size_t rows) {
   const std::size_t back = conv_back_block(layer);
   const std::size_t columns = std::max(std::min(conv_block(layer), positions),
                                        rows >= back ? back : std::min(back, rows * positions));
-  return (k + cout_g) * columns;
+  const std::size_t im2col = (k + cout_g) * columns;
+  // The direct forward's padded input and C grid (conv_direct.h), for the active kernel table.
+  return conv_direct_applies(layer) ? std::max(im2col, conv_direct_scratch_floats(layer, kernels::active())) : im2col;
 }
 
 // im2col and col2im walk the output positions row by row, and within a row only the span of
@@ -250,7 +253,9 @@ void conv_forward(const Layer& layer, const float* in, std::size_t n, float* out
   const auto& gemm = kernels::active();
   const bool pointwise = conv_is_pointwise(layer);
   const std::size_t block = conv_block(layer);
-  std::vector<float> cols;
+  const bool direct = !layer.weights_packed.empty() && layer.packed_rows == gemm.conv_rows;
+  std::vector<float> cols, scratch;
+  std::vector<std::size_t> offsets;
   std::vector<std::uint32_t> nonzeros;
   for (std::size_t e = 0; e < n; ++e) {
     if (sparse_nonzeros(in + e * is.size(), is.size(), nonzeros)) {
@@ -258,6 +263,11 @@ void conv_forward(const Layer& layer, const float* in, std::size_t n, float* out
       for (std::size_t c = 0; c < os.c; ++c)
         std::fill(y + c * positions, y + (c + 1) * positions, with_bias ? layer.bias[c] : 0.0f);
       conv_forward_sparse(layer, in + e * is.size(), nonzeros, y);
+      continue;
+    }
+    if (direct) {
+      conv_forward_direct(layer, gemm, layer.weights_packed.data(), in + e * is.size(), out + e * os.size(), with_bias,
+                          scratch, offsets);
       continue;
     }
     if (!pointwise) cols.resize(k * std::min(block, positions));
