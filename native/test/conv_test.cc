@@ -1,6 +1,6 @@
 // The direct convolution (kernels/conv_f32_body.inc through forward/conv_direct.cc) of every kernel
-// table against float64 loops, on random stride-1 geometry: kernel sizes 1–3 (1 × 1 with padding),
-// asymmetric pads, dilation, groups up to depthwise, channel counts across the tables' panel heights
+// table against float64 loops, on random geometry: kernel sizes 1–3 (1 × 1 padded or strided),
+// strides 1–3, asymmetric pads, dilation, groups up to depthwise, channel counts across the tables' panel heights
 // and sizes across their tiles and task chunks; the same bits for every thread count, with and
 // without the bias; and through ops::conv_forward, an example's bits do not depend on its batch.
 // Part of pathwise_core_test.
@@ -40,11 +40,14 @@ Geometry random_geometry(std::mt19937& rng, int trial) {
   w.kw = kind == 3 ? 1 : 1 + rng() % 3;
   w.dh = 1 + rng() % 2;
   w.dw = 1 + rng() % 2;
+  w.sh = 1 + rng() % 3;
+  w.sw = 1 + rng() % 3;
   w.pt = rng() % 3;
   w.pl = rng() % 3;
   w.pb = rng() % 3;
   w.pr = rng() % 3;
-  if (kind == 3 || (w.kh == 1 && w.kw == 1)) w.pl = 1;  // a padded 1 × 1 conv is not a plain GEMM
+  // A padded or strided 1 × 1 conv is not a plain GEMM.
+  if ((kind == 3 || (w.kh == 1 && w.kw == 1)) && w.sh == 1 && w.sw == 1) w.pl = 1;
   g.h = 2 + rng() % (trial % 5 == 0 ? 40 : 12);
   g.w = 2 + rng() % (trial % 5 == 0 ? 40 : 12);
   g.h = std::max(g.h, (w.kh - 1) * w.dh + 1);
@@ -65,8 +68,8 @@ pathwise::Network conv_net(const Geometry& g, const std::vector<float>& weights,
   conv.bias_len = bias.size();
   conv.window = w;
   conv.groups = g.groups;
-  oh = g.h + w.pt + w.pb - (w.kh - 1) * w.dh;
-  ow = g.w + w.pl + w.pr - (w.kw - 1) * w.dw;
+  oh = (g.h + w.pt + w.pb - (w.kh - 1) * w.dh - 1) / w.sh + 1;
+  ow = (g.w + w.pl + w.pr - (w.kw - 1) * w.dw - 1) / w.sw + 1;
   dense.kind = pathwise::LayerKind::Dense;
   dense.in_shape = {g.cout * oh * ow, 1, 1};
   dense.out_features = 2;
@@ -95,7 +98,10 @@ void test_conv_direct() {
     std::size_t oh = 0, ow = 0;
     const pathwise::Network net = conv_net(g, weights, bias, dense_weights, oh, ow);
     const pathwise::Layer& layer = net.layers()[0];
-    check_core(pathwise::ops::conv_direct_applies(layer), "direct conv applies to stride-1 windows", double(trial), 0);
+    // Network::build packs the weights of exactly the layers the direct kernel takes; the kernel
+    // itself handles every geometry, so all of them are tested below.
+    check_core(pathwise::ops::conv_direct_applies(layer) == !layer.weights_packed.empty(),
+               "weights packed at build iff the direct conv applies", double(trial), 0);
     const std::size_t in_size = g.cin * g.h * g.w, out_size = g.cout * oh * ow;
     std::vector<float> x(3 * in_size);
     for (auto& v : x) v = gauss(rng);
@@ -108,7 +114,8 @@ void test_conv_direct() {
           for (std::size_t ci = 0; ci < cin_g; ++ci)
             for (std::size_t ky = 0; ky < w.kh; ++ky)
               for (std::size_t kx = 0; kx < w.kw; ++kx) {
-                const long y = long(oy + ky * w.dh) - long(w.pt), xx = long(ox + kx * w.dw) - long(w.pl);
+                const long y = long(oy * w.sh + ky * w.dh) - long(w.pt);
+                const long xx = long(ox * w.sw + kx * w.dw) - long(w.pl);
                 if (y < 0 || xx < 0 || y >= long(g.h) || xx >= long(g.w)) continue;
                 const std::size_t c = (o / cout_g) * cin_g + ci;
                 const double term = double(weights[(o * cin_g + ci) * taps + ky * w.kw + kx]) *
@@ -121,18 +128,18 @@ void test_conv_direct() {
         }
     for (const auto* table : pathwise::kernels::available()) {
       const std::vector<float> packed = pathwise::ops::pack_conv_weights(layer, table->conv_rows);
-      std::vector<float> scratch, first, y(out_size), plain(out_size);
+      std::vector<float> first, y(out_size), plain(out_size);
       std::vector<std::size_t> offsets;
       for (std::size_t threads : {1, 2, 3}) {
         std::fill(y.begin(), y.end(), 7.0f);
-        pathwise::ops::conv_forward_direct(layer, *table, packed.data(), x.data(), y.data(), true, scratch, offsets,
+        pathwise::ops::conv_forward_direct(layer, *table, packed.data(), x.data(), y.data(), true, offsets,
                                            threads);
         if (first.empty()) first = y;
         check_core(y == first, "direct conv: same bits for every thread count", double(threads), double(trial));
       }
       for (std::size_t q = 0; q < out_size; ++q)
         check_core(std::fabs(first[q] - ref[q]) <= 1e-5 * mag[q] + 1e-6, "direct conv vs float64", first[q], ref[q]);
-      pathwise::ops::conv_forward_direct(layer, *table, packed.data(), x.data(), plain.data(), false, scratch, offsets);
+      pathwise::ops::conv_forward_direct(layer, *table, packed.data(), x.data(), plain.data(), false, offsets);
       for (std::size_t q = 0; q < out_size; ++q)
         check_core(std::fabs(plain[q] + bias[q / (oh * ow)] - ref[q]) <= 1e-5 * mag[q] + 1e-6,
                    "direct conv without bias vs float64", plain[q] + bias[q / (oh * ow)], ref[q]);

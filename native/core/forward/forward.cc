@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstddef>
 #include <limits>
+#include <utility>
+#include <vector>
 
 #include "../kernels/kernels.h"
 #include "conv_direct.h"
@@ -254,7 +256,7 @@ void conv_forward(const Layer& layer, const float* in, std::size_t n, float* out
   const bool pointwise = conv_is_pointwise(layer);
   const std::size_t block = conv_block(layer);
   const bool direct = !layer.weights_packed.empty() && layer.packed_rows == gemm.conv_rows;
-  std::vector<float> cols, scratch;
+  std::vector<float> cols;
   std::vector<std::size_t> offsets;
   std::vector<std::uint32_t> nonzeros;
   for (std::size_t e = 0; e < n; ++e) {
@@ -267,7 +269,7 @@ void conv_forward(const Layer& layer, const float* in, std::size_t n, float* out
     }
     if (direct) {
       conv_forward_direct(layer, gemm, layer.weights_packed.data(), in + e * is.size(), out + e * os.size(), with_bias,
-                          scratch, offsets);
+                          offsets);
       continue;
     }
     if (!pointwise) cols.resize(k * std::min(block, positions));
@@ -331,6 +333,20 @@ void max_pool_forward(const Layer& layer, const float* in, std::size_t n, float*
       }
     return;
   }
+  // Padded: the taps of each window that land inside the input, [lo, hi) per output row and column,
+  // found once (the bounds test per tap made ResNet18's 3 × 3 stride-2 pool 8 % of a forward, perf).
+  // The same taps in the same order, so the same winners.
+  const auto inside = [](std::size_t o, std::size_t s, std::size_t d, std::size_t pad, std::size_t k, std::ptrdiff_t size) {
+    std::size_t lo = 0, hi = 0;
+    const std::ptrdiff_t start = std::ptrdiff_t(o * s) - std::ptrdiff_t(pad);
+    while (lo < k && start + std::ptrdiff_t(lo * d) < 0) ++lo;
+    hi = lo;
+    while (hi < k && start + std::ptrdiff_t(hi * d) < size) ++hi;
+    return std::pair<std::size_t, std::size_t>(lo, hi);
+  };
+  std::vector<std::pair<std::size_t, std::size_t>> rows(os.h), cols(os.w);
+  for (std::size_t oy = 0; oy < os.h; ++oy) rows[oy] = inside(oy, w.sh, w.dh, w.pt, w.kh, ih);
+  for (std::size_t ox = 0; ox < os.w; ++ox) cols[ox] = inside(ox, w.sw, w.dw, w.pl, w.kw, iw);
   for (std::size_t e = 0; e < n; ++e)
     for (std::size_t c = 0; c < os.c; ++c) {
       const float* plane = in + e * is.size() + c * is.h * is.w;
@@ -338,12 +354,10 @@ void max_pool_forward(const Layer& layer, const float* in, std::size_t n, float*
         for (std::size_t ox = 0; ox < os.w; ++ox) {
           float best = -std::numeric_limits<float>::infinity();
           std::int32_t arg = -1;
-          for (std::size_t ky = 0; ky < w.kh; ++ky) {
+          for (std::size_t ky = rows[oy].first; ky < rows[oy].second; ++ky) {
             const std::ptrdiff_t y = std::ptrdiff_t(oy * w.sh + ky * w.dh) - std::ptrdiff_t(w.pt);
-            if (y < 0 || y >= ih) continue;
-            for (std::size_t kx = 0; kx < w.kw; ++kx) {
+            for (std::size_t kx = cols[ox].first; kx < cols[ox].second; ++kx) {
               const std::ptrdiff_t x = std::ptrdiff_t(ox * w.sw + kx * w.dw) - std::ptrdiff_t(w.pl);
-              if (x < 0 || x >= iw) continue;
               const float v = plane[y * iw + x];
               // Strictly greater: the first maximum in scan order wins, as in PyTorch. A NaN never
               // wins, so a window of NaNs keeps the first element.
@@ -605,8 +619,19 @@ std::vector<float> forward_logits(const Network& net, const float* x, std::size_
   std::vector<std::vector<float>> values(layers.size());
   std::vector<std::size_t> pending(layers.size());
   for (std::size_t i = 0; i < layers.size(); ++i) pending[i] = consumers[i].size();
+  // Freed activations are reused for later outputs: a fresh vector per layer page-faulted in all of
+  // VGG16's 54 MB of activations on every call (kernel page zeroing and faults, 8 % of a forward, perf).
+  std::vector<std::vector<float>> spare;
   for (std::size_t i = 0; i < layers.size(); ++i) {
     const Layer& layer = layers[i];
+    const std::size_t need = n * layer.out_size();
+    std::size_t fit = spare.size();
+    for (std::size_t s = 0; s < spare.size(); ++s)
+      if (spare[s].capacity() >= need && (fit == spare.size() || spare[s].capacity() < spare[fit].capacity())) fit = s;
+    if (fit < spare.size()) {
+      values[i] = std::move(spare[fit]);
+      spare.erase(spare.begin() + std::ptrdiff_t(fit));
+    }
     auto values_of = [&](int p) -> const float* { return p < 0 ? x : values[std::size_t(p)].data(); };
     const float* b = layer.inputs.size() > 1 ? values_of(layer.inputs[1]) : nullptr;
     if (layer.kind == LayerKind::Concat)
@@ -614,9 +639,12 @@ std::vector<float> forward_logits(const Network& net, const float* x, std::size_
     else
       run_layer(layer, values_of(layer.inputs[0]), b, n, nullptr, nullptr, values[i], nullptr, nullptr);
     for (int p : layer.inputs)
-      if (p >= 0 && --pending[std::size_t(p)] == 0) std::vector<float>().swap(values[std::size_t(p)]);
+      if (p >= 0 && --pending[std::size_t(p)] == 0) {
+        values[std::size_t(p)].clear();
+        spare.push_back(std::move(values[std::size_t(p)]));
+      }
   }
-  return std::move(values.back());
+  return std::vector<float>(values.back().begin(), values.back().end());  // not a recycled buffer's capacity
 }
 
 std::size_t argmax_first(const float* values, std::size_t count) {

@@ -26,19 +26,19 @@ using GemmThreadsFn = void (*)(std::size_t m, std::size_t n, std::size_t k, cons
                                std::size_t lda, const float* b, std::size_t ldb, float* c,
                                std::size_t ldc, bool accumulate, std::size_t max_threads);
 
-// One group of one example of a stride-1 convolution, direct (kernels/conv_f32_body.inc): the input
-// copied with its zero padding into cin_g planes of Hp × Wp floats (Wp = wp), followed by at least
+// One group of one example of a convolution, direct (kernels/conv_f32_body.inc): the input copied
+// with its zero padding into planes of rows of wp floats (split into stride phases by
+// forward/conv_direct.cc; a stride-1 conv's padded planes as they are), followed by at least
 // conv_cols + (kw − 1)·dw readable floats (their values are read into dropped lanes only; keep
 // them finite); `packed` the group's weights as pack_conv_weights (forward/conv_direct.h) lays
 // them out for this table's conv_rows; offsets[p] the padded-input offset of tap p (k of them);
-// scratch cout × round_up(oh·wp, conv_cols) floats; out cout × oh × ow (NCHW), bias cout or null.
+// out cout × oh × ow (NCHW), bias cout or null.
 // max_threads as for GemmThreadsFn.
 struct ConvDirectArgs {
   const float* input;
   const float* packed;
   const std::size_t* offsets;
   const float* bias;
-  float* scratch;
   float* out;
   std::size_t k, cout, oh, ow, wp, max_threads;
 };
