@@ -1,7 +1,6 @@
 #include "network.h"
 
 #include <cmath>
-#include <cstdlib>
 #include <limits>
 #include <string>
 
@@ -259,7 +258,7 @@ Network Network::build(Shape input_shape, const std::vector<LayerDesc>& descs) {
         for (std::size_t o = 0; o < cout_g; ++o)
           for (std::size_t r = 0; r < k; ++r)
             layer.weights_t[gi * k * cout_g + r * cout_g + o] = layer.weights[(gi * cout_g + o) * k + r];
-      if (ops::conv_direct_applies(layer) && !std::getenv("PW_TMP_IM2COL")) {
+      if (ops::conv_direct_applies(layer)) {
         layer.packed_rows = kernels::active().conv_rows;
         layer.weights_packed = ops::pack_conv_weights(layer, layer.packed_rows);
       }
