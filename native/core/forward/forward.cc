@@ -334,7 +334,8 @@ void max_pool_forward(const Layer& layer, const float* in, std::size_t n, float*
     return;
   }
   // Padded: the taps of each window that land inside the input, [lo, hi) per output row and column,
-  // found once (the bounds test per tap made ResNet18's 3 × 3 stride-2 pool 8 % of a forward, perf).
+  // found once, and the scan as above (a bounds test and a signed index per tap made ResNet18's
+  // 3 × 3 stride-2 pool 8 % of its forward, perf; 64 × 112 × 112: 5.7 → 2.2 ms, thread CPU time).
   // The same taps in the same order, so the same winners.
   const auto inside = [](std::size_t o, std::size_t s, std::size_t d, std::size_t pad, std::size_t k, std::ptrdiff_t size) {
     std::size_t lo = 0, hi = 0;
@@ -352,23 +353,30 @@ void max_pool_forward(const Layer& layer, const float* in, std::size_t n, float*
       const float* plane = in + e * is.size() + c * is.h * is.w;
       for (std::size_t oy = 0; oy < os.h; ++oy)
         for (std::size_t ox = 0; ox < os.w; ++ox) {
-          float best = -std::numeric_limits<float>::infinity();
+          // The window's in-bounds taps in row-major order; the first one starts the scan. Strictly
+          // greater: the first maximum in scan order wins, as in PyTorch. A NaN never wins, so a
+          // window of NaNs keeps the first element. A window with no tap inside gives 0 and -1.
+          const auto [ky0, ky1] = rows[oy];
+          const auto [kx0, kx1] = cols[ox];
+          float best = 0.0f;
           std::int32_t arg = -1;
-          for (std::size_t ky = rows[oy].first; ky < rows[oy].second; ++ky) {
-            const std::ptrdiff_t y = std::ptrdiff_t(oy * w.sh + ky * w.dh) - std::ptrdiff_t(w.pt);
-            for (std::size_t kx = cols[ox].first; kx < cols[ox].second; ++kx) {
-              const std::ptrdiff_t x = std::ptrdiff_t(ox * w.sw + kx * w.dw) - std::ptrdiff_t(w.pl);
-              const float v = plane[y * iw + x];
-              // Strictly greater: the first maximum in scan order wins, as in PyTorch. A NaN never
-              // wins, so a window of NaNs keeps the first element.
-              if (arg < 0 || v > best) {
-                best = v;
-                arg = std::int32_t(c * is.h * is.w + std::size_t(y * iw + x));
+          if (ky0 < ky1 && kx0 < kx1) {
+            const std::size_t y0 = oy * w.sh - w.pt, x0 = ox * w.sw - w.pl;  // wrap-around cancels below
+            std::size_t at = (y0 + ky0 * w.dh) * is.w + x0 + kx0 * w.dw;
+            best = plane[at];
+            for (std::size_t ky = ky0; ky < ky1; ++ky) {
+              const std::size_t row = (y0 + ky * w.dh) * is.w + x0;
+              for (std::size_t kx = ky == ky0 ? kx0 + 1 : kx0; kx < kx1; ++kx) {
+                const float v = plane[row + kx * w.dw];
+                const bool take = v > best;
+                best = take ? v : best;
+                at = take ? row + kx * w.dw : at;
               }
             }
+            arg = std::int32_t(c * is.h * is.w + at);
           }
           const std::size_t o = e * os.size() + (c * os.h + oy) * os.w + ox;
-          out[o] = arg < 0 ? 0.0f : best;
+          out[o] = best;
           winners[o] = arg;
         }
     }
