@@ -203,6 +203,8 @@ export const drivers = {
 
   // pathwise's own forward (model.forward, logits only): the anchor for models without a reference.
   async 'pathwise-forward'(trial, model) {
+    model = resolveModel(model);
+    if (model.skipped) return model;
     const pw = await loadPathwise();
     const m = loadModelFor(pw, model);
     const x = await inputsFor(model, trial.batch);

@@ -128,13 +128,14 @@ for (const model of ['fashion_mlp', 'fashion_cnn']) {
 
 // Full-size torchvision classifiers: one 'official' explanation (batch 1, width 64, depth 5) next to
 // onnxruntime's forward of the same ONNX file, the anchor (how many forwards one explanation
-// costs). Skipped with a message when /usr/bin/python3 cannot import torch.
+// costs), and our own forward beside it. Skipped with a message when /usr/bin/python3 cannot import torch.
 for (const name of ['resnet18', 'mobilenet_v2']) {
   const model = `torchvision_${name}`;
   const group = `torchvision ${name} latency (10 classes, batch 1, width 64, depth 5)`;
   const common = { group, model, batch: 1, width: 64, depth: 5 };
   for (const threads of [1, 2]) {
     trials.push({ ...common, id: `tv-${name}-latency-ort-forward-t${threads}`, driver: 'ort-forward', threads });
+    trials.push({ ...common, id: `tv-${name}-latency-pathwise-forward-t${threads}`, driver: 'pathwise-forward', threads, env: { PATHWISE_THREADS: String(threads) } });
     trials.push({ ...common, id: `tv-${name}-latency-pathwise-t${threads}`, driver: 'pathwise-explain', threads, env: { PATHWISE_THREADS: String(threads) } });
   }
 }
