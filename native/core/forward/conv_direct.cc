@@ -88,13 +88,18 @@ void conv_forward_direct(const Layer& layer, const kernels::KernelTable& table, 
     std::fill(phased + is.c * g.plane, phased + g.input_floats, 0.0f);
   } else {
     std::fill(phased, phased + g.input_floats, 0.0f);
+    // Column x + pl goes to phase b = (x + pl) mod sw at (x + pl) div sw, both stepped rather than
+    // divided per element (the divisions made this copy 11 % of a MobileNetV2 forward, perf).
+    const std::size_t phase_stride = is.c * g.plane;
     for (std::size_t ch = 0; ch < is.c; ++ch)
       for (std::size_t y = 0; y < is.h; ++y) {
-        const std::size_t py = y + w.pt, a = py % w.sh;
+        const std::size_t py = y + w.pt;
         const float* src = in + (ch * is.h + y) * is.w;
+        float* row = phased + (py % w.sh) * w.sw * phase_stride + ch * g.plane + (py / w.sh) * g.ws;
+        std::size_t b = w.pl % w.sw, col = w.pl / w.sw;
         for (std::size_t x = 0; x < is.w; ++x) {
-          const std::size_t px = x + w.pl, b = px % w.sw;
-          phased[((a * w.sw + b) * is.c + ch) * g.plane + (py / w.sh) * g.ws + px / w.sw] = src[x];
+          row[b * phase_stride + col] = src[x];
+          if (++b == w.sw) b = 0, ++col;
         }
       }
   }
