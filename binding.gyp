@@ -14,6 +14,7 @@
         "native/addon/bench.cc",
         "native/core/ir/network.cc",
         "native/core/forward/forward.cc",
+        "native/core/forward/conv_direct.cc",
         "native/core/vjp/vjp.cc",
         "native/core/path/select.cc",
         "native/core/path/explain.cc",

@@ -37,6 +37,7 @@ void check(bool ok, const char* what, double a = 0, double b = 0) {
 // watch_test.cc reports through the same counters.
 void check_core(bool ok, const char* what, double a, double b) { check(ok, what, a, b); }
 void test_watch();
+void test_conv_direct();
 
 namespace {
 
@@ -652,6 +653,7 @@ int main() {
   test_rejects_bad_models();
   test_gates();
   test_watch();
+  test_conv_direct();
   std::printf("core tests: %d checks, %d failed (kernel %s)\n", checks, failures,
               pathwise::kernels::active().name);
   return failures == 0 ? 0 : 1;

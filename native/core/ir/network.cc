@@ -4,6 +4,8 @@
 #include <limits>
 #include <string>
 
+#include "../forward/conv_direct.h"
+#include "../kernels/kernels.h"
 #include "../util/error.h"
 
 namespace pathwise {
@@ -256,6 +258,10 @@ Network Network::build(Shape input_shape, const std::vector<LayerDesc>& descs) {
         for (std::size_t o = 0; o < cout_g; ++o)
           for (std::size_t r = 0; r < k; ++r)
             layer.weights_t[gi * k * cout_g + r * cout_g + o] = layer.weights[(gi * cout_g + o) * k + r];
+      if (ops::conv_direct_applies(layer)) {
+        layer.packed_rows = kernels::active().conv_rows;
+        layer.weights_packed = ops::pack_conv_weights(layer, layer.packed_rows);
+      }
     }
     if (layer.kind == LayerKind::Dense && layer.weights.size() <= kDenseTransposeMaxFloats) {
       // weights_t = Wᵀ (in × out): the forward X·Wᵀ becomes gemm_nn, which for a few rows reads it

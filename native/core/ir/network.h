@@ -65,6 +65,10 @@ struct Layer {
   // plain GEMM; a dense layer of at most kDenseTransposeMaxFloats weights keeps Wᵀ (in × out) there
   // for its forward pass. Affine: weights = per-channel scale, bias = per-channel shift.
   std::vector<float> weights, bias, weights_t;
+  // Conv layers that take the direct kernel (ops::conv_direct_applies): the weights packed at build
+  // for the active kernel table (ops::pack_conv_weights with packed_rows = its conv_rows).
+  std::vector<float> weights_packed;
+  std::size_t packed_rows = 0;
   GateParams gate;  // gate layers only
   Window window;
   std::size_t groups = 1;

@@ -26,6 +26,24 @@ using GemmThreadsFn = void (*)(std::size_t m, std::size_t n, std::size_t k, cons
                                std::size_t lda, const float* b, std::size_t ldb, float* c,
                                std::size_t ldc, bool accumulate, std::size_t max_threads);
 
+// One group of one example of a convolution, direct (kernels/conv_f32_body.inc): the input copied
+// with its zero padding into planes of rows of wp floats (split into stride phases by
+// forward/conv_direct.cc; a stride-1 conv's padded planes as they are), followed by at least
+// conv_cols + (kw − 1)·dw readable floats (their values are read into dropped lanes only; keep
+// them finite); `packed` the group's weights as pack_conv_weights (forward/conv_direct.h) lays
+// them out for this table's conv_rows; offsets[p] the padded-input offset of tap p (k of them);
+// out cout × oh × ow (NCHW), bias cout or null.
+// max_threads as for GemmThreadsFn.
+struct ConvDirectArgs {
+  const float* input;
+  const float* packed;
+  const std::size_t* offsets;
+  const float* bias;
+  float* out;
+  std::size_t k, cout, oh, ow, wp, max_threads;
+};
+using ConvDirectFn = void (*)(const ConvDirectArgs& args);
+
 struct KernelTable {
   const char* name;         // "avx512", "avx2", "neon", "scalar": what PATHWISE_FORCE_KERNEL accepts
   const char* description;  // ISA level and register tile, e.g. "x86-64-v4 (AVX-512), 12x32 tile"
@@ -33,6 +51,9 @@ struct KernelTable {
   GemmFn gemm_nt;
   GemmThreadsFn gemm_nn_threads;
   GemmThreadsFn gemm_nt_threads;
+  ConvDirectFn conv_direct;
+  std::size_t conv_rows;  // output channels per packed weight panel of conv_direct
+  std::size_t conv_cols;  // output positions per register tile of conv_direct
 };
 
 // Every table compiled into this binary that the running CPU can execute, best first.

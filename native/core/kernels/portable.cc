@@ -14,8 +14,11 @@
 #define PW_PAR_MIN_FLOPS 1e6
 #define PW_GROUP 1
 #include "gemm_f32_body.inc"
+#define PW_CONV_ROWS 4
+#define PW_CONV_VECS 4
+#include "conv_f32_body.inc"
 const KernelTable table = {"scalar", "portable C++, 4x4 tile", gemm_nn, gemm_nt, gemm_nn_threads,
-                           gemm_nt_threads};
+                           gemm_nt_threads, conv_direct, conv_rows(), conv_cols()};
 #include "scalar/end.h"
 
 #if defined(__aarch64__)
@@ -31,7 +34,10 @@ const KernelTable table = {"scalar", "portable C++, 4x4 tile", gemm_nn, gemm_nt,
 #define PW_PAR_MIN_FLOPS 16e6
 #define PW_GROUP 2
 #include "gemm_f32_body.inc"
+#define PW_CONV_ROWS 8
+#define PW_CONV_VECS 3
+#include "conv_f32_body.inc"
 const KernelTable table = {"neon", "arm64 NEON, 8x12 tile", gemm_nn, gemm_nt, gemm_nn_threads,
-                           gemm_nt_threads};
+                           gemm_nt_threads, conv_direct, conv_rows(), conv_cols()};
 #include "arm64_neon/end.h"
 #endif

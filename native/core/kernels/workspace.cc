@@ -7,8 +7,8 @@ namespace pathwise::kernels {
 namespace {
 
 struct Buffers {
-  float* ptr[2] = {nullptr, nullptr};
-  std::size_t size[2] = {0, 0};
+  float* ptr[4] = {nullptr, nullptr, nullptr, nullptr};
+  std::size_t size[4] = {0, 0, 0, 0};
   ~Buffers() {
     for (float* p : ptr) std::free(p);
   }

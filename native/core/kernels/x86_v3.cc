@@ -17,7 +17,12 @@
 #define PW_PAR_MIN_FLOPS 32e6
 #define PW_GROUP 2
 #include "gemm_f32_body.inc"
+// Direct conv tile 4 × 24 (12 ymm accumulators + 3 input vectors).
+#define PW_CONV_ROWS 4
+#define PW_CONV_VECS 3
+#include "conv_f32_body.inc"
 const KernelTable table = {"avx2", "x86-64-v3 (AVX2+FMA), 6x16 tile", gemm_nn, gemm_nt,
-                           gemm_nn_threads, gemm_nt_threads};
+                           gemm_nn_threads, gemm_nt_threads, conv_direct,
+                           conv_rows(), conv_cols()};
 #include "x86_v3/end.h"
 #endif

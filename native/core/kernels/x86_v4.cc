@@ -38,7 +38,16 @@
 #define PW_PAR_MIN_FLOPS 32e6
 #define PW_GROUP 4
 #include "gemm_f32_body.inc"
+// Direct conv tile 8 × 48 (24 zmm accumulators + 3 input vectors): 8 rows divide every VGG and
+// ResNet channel count (12 would leave a 4-row panel in each 64), and 3 loads + 8 broadcasts per
+// 24 FMAs keep the load ports under the FMA rate.
+#ifndef PW_CONV_ROWS
+#define PW_CONV_ROWS 8
+#define PW_CONV_VECS 3
+#endif
+#include "conv_f32_body.inc"
 const KernelTable table = {"avx512", "x86-64-v4 (AVX-512), 12x32 tile", gemm_nn, gemm_nt,
-                           gemm_nn_threads, gemm_nt_threads};
+                           gemm_nn_threads, gemm_nt_threads, conv_direct,
+                           conv_rows(), conv_cols()};
 #include "x86_v4/end.h"
 #endif
