@@ -58,3 +58,5 @@ export { evaluateQuality, QUALITY_METRICS, EXPLAINER_METRICS, HIGHER_IS_BETTER, 
 export type { QualityMetric, QualityExplainer, QualityModel, QualityOptions, QualityValues, QualityReport, MprtLayer } from './eval/quality.js';
 export { patches as regionPatches } from './eval/quality-faithfulness.js';
 export { randomisedLayer, shiftedSpec } from './eval/quality-model.js';
+export { evaluateMetrics, formatMetricsTable, methodExplainer, randomAttribution, higherIsBetter, EVAL_METRICS, METRIC_LABEL } from './eval/evaluate-metrics.js';
+export type { EvalMetric, EvaluateMetricsOptions, MetricCell, MetricsRow, MetricsReport, MetricSettings } from './eval/evaluate-metrics.js';
