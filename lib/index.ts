@@ -59,4 +59,4 @@ export type { QualityMetric, QualityExplainer, QualityModel, QualityOptions, Qua
 export { patches as regionPatches } from './eval/quality-faithfulness.js';
 export { randomisedLayer, shiftedSpec } from './eval/quality-model.js';
 export { evaluateMetrics, formatMetricsTable, methodExplainer, randomAttribution, higherIsBetter, EVAL_METRICS, METRIC_LABEL } from './eval/evaluate-metrics.js';
-export type { EvalMetric, EvaluateMetricsOptions, MetricCell, MetricsRow, MetricsReport, MetricSettings } from './eval/evaluate-metrics.js';
+export type { EvalMetric, EvaluateMetricsOptions, MethodConfig, MetricCell, MetricsRow, MetricsReport, MetricSettings } from './eval/evaluate-metrics.js';

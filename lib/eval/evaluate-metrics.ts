@@ -85,9 +85,10 @@ const OPTION_NAMES = new Set(['metrics', 'methods', 'grid', 'semantics', 'thresh
   'batchSize', 'igSteps', 'seed', 'datasetName', 'modelName', 'onRow']);
 const ALL_METHODS: readonly EvalMethod[] = ['pathwise', ...ATTRIBUTION_METHODS, 'random'];
 
-interface Config { method: EvalMethod; semantics?: Semantics; width?: Width; depth?: Depth }
+/** One row of the runner: a method, and for pathwise its semantics, width and depth. */
+export interface MethodConfig { method: EvalMethod; semantics?: Semantics; width?: Width; depth?: Depth }
 
-function configs(model: Model, options: EvaluateMetricsOptions): Config[] {
+function configs(model: Model, options: EvaluateMetricsOptions): MethodConfig[] {
   const hasMaxPool = modelLayers(model).some((l) => l.kind === 'maxpool');
   const methods = options.methods ?? ALL_METHODS.filter((m) => m !== 'guidedGradCam' || hasMaxPool);
   if (!Array.isArray(methods) || methods.length === 0) throw new TypeError('methods must be a non-empty array');
@@ -96,7 +97,7 @@ function configs(model: Model, options: EvaluateMetricsOptions): Config[] {
   for (const s of semantics) oneOf(s, ['official', 'linear'], 'semantics');
   const widths = options.grid?.width ?? [1, 4, 16, 64, 'all'];
   const depths = (options.grid?.depth ?? [1, 2, 'all']).filter((d) => d === 'all' || d <= model.gateLayers.length);
-  const out: Config[] = [];
+  const out: MethodConfig[] = [];
   for (const method of methods) {
     if (method !== 'pathwise') { out.push({ method }); continue; }
     for (const sem of semantics) for (const depth of depths) for (const width of widths) out.push({ method, semantics: sem, width, depth });
@@ -123,7 +124,7 @@ export function randomAttribution(input: Float32Array, target: number, seed: num
 }
 
 /** The method of a configuration as a quality explainer (inputs, targets, model) → attributions. */
-export function methodExplainer(cfg: Config, options: { threshold?: number; igSteps?: number; seed?: number } = {}): QualityExplainer {
+export function methodExplainer(cfg: MethodConfig, options: { threshold?: number; igSteps?: number; seed?: number } = {}): QualityExplainer {
   return async (inputs, targets, model) => {
     const d = model.inputSize;
     const out = new Float32Array(inputs.length);

@@ -22,18 +22,15 @@ export interface RegionPerturbationSettings {
  */
 export function patches(shape: readonly number[] | undefined, size: number, p: number): Int32Array[] {
   const [c, h, w] = shape && shape.length === 3 ? shape : [1, 1, size];
-  const pad = (dim: number) => {
-    const rest = dim % p;
-    return rest === 0 ? 0 : Math.floor((p - rest) / 2);
-  };
-  const ph = h === 1 ? 0 : pad(h), pw = pad(w);
-  const blocksH = h === 1 ? 1 : Math.ceil(h / p), blocksW = Math.ceil(w / p);
+  // get_padding_size: the missing rows (columns) to a multiple of p, floor half before.
+  const before = (dim: number) => (dim % p === 0 ? 0 : Math.floor((p - (dim % p)) / 2));
+  const ph = before(h), pw = before(w);
   const out: Int32Array[] = [];
-  for (let bh = 0; bh < blocksH; bh++)
-    for (let bw = 0; bw < blocksW; bw++) {
+  for (let bh = 0; bh < Math.ceil(h / p); bh++)
+    for (let bw = 0; bw < Math.ceil(w / p); bw++) {
       const list: number[] = [];
       for (let ch = 0; ch < c; ch++)
-        for (let y = (h === 1 ? 0 : bh * p - ph); y < (h === 1 ? 1 : (bh + 1) * p - ph); y++)
+        for (let y = bh * p - ph; y < (bh + 1) * p - ph; y++)
           for (let x = bw * p - pw; x < (bw + 1) * p - pw; x++)
             if (y >= 0 && y < h && x >= 0 && x < w) list.push((ch * h + y) * w + x);
       out.push(Int32Array.from(list));
