@@ -22,7 +22,6 @@ await makeResults({
   modelsDir: join(root, 'test', 'fixtures', 'models'),
   jsonDir: flag('json-dir', join(root, 'docs', 'results')),
   outFile: flag('out', join(root, 'docs', 'results.md')),
-  command: `node tools/results/make-results.mjs --count ${count}`,
   ...(flag('only') ? { only: flag('only').split(',') } : {}),
   fromJson: args.includes('--from-json'),
   log: (s) => process.stderr.write(s),
