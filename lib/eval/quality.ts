@@ -3,7 +3,12 @@
  * for any attribution: evaluateQuality runs a chosen subset over a batch of inputs and their attributions.
  * Every perturbed input goes through the network in batched forward calls (many states per call), and
  * every random choice comes from one seeded generator per metric, so a metric's values do not depend
- * on which other metrics run. docs/quality.md lists each metric's Quantus file and where we differ.
+ * on which other metrics run (max- and avg-sensitivity share one pass: the same noise). This file holds
+ * the options, the dispatch and the complexity, pixel-flipping, faithfulness-correlation, random-logit and
+ * completeness metrics; quality-faithfulness.ts (region perturbation, monotonicity correlation),
+ * quality-robustness.ts (sensitivities, local Lipschitz) and quality-model.ts (MPRT, input invariance)
+ * the rest, quality-shared.ts what they share. docs/quality.md lists each metric's Quantus file and
+ * where we differ.
  */
 import { argmaxFirst } from '../explain/argmax.js';
 import type { Model } from '../model/model.js';
