@@ -251,7 +251,7 @@ function page(reports: [ResultsModel, MetricsReport][], metrics: EvalMetric[], s
     '  nice 10), so absolute times are inflated and noisy; compare the metrics with each other within one model.',
     '* Image counts and the grid (3 widths × 2 depths instead of the 7 × 3 of results-insertion-deletion.md) were chosen',
     '  by cost on that machine: each row re-explains every image 26–29 times (20 noisy copies, one per MPRT step, random',
-    '  logit, input invariance), and a ResNet row costs several CNN rows.',
+    '  logit, input invariance); 200 images per model kept each model\'s run under half an hour here.',
     '',
     '## Summary: best pathwise configuration against integrated gradients and input × gradient',
     '',
