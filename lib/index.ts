@@ -56,5 +56,9 @@ export { planRun, startWorker, runStatus, reduceRun, aggregateToJson, parseDataS
 export type { PlanOptions, PlanResult, StartWorkerOptions, WorkerHandle, WorkerEvent, WorkerEventType, RunStatus, FailedShard, ReduceOptions, RunAggregate, CheckpointAggregate, DataSource, RedisConnection, RunExplainOptions, RunManifest, RunModel, ShardJob } from './scale/index.js';
 export { encodeExplanationsParquet, writeExplanationsParquet, readExplanationsParquet } from './io/parquet.js';
 export type { ExplanationRow, ExplanationRecord, ParquetExplanations } from './io/parquet.js';
-export { evaluateQuality, QUALITY_METRICS, sparseness, complexity, pearson, ssim1d } from './eval/quality.js';
-export type { QualityMetric, QualityExplainer, QualityModel, QualityOptions, QualityValues, QualityReport } from './eval/quality.js';
+export { evaluateQuality, QUALITY_METRICS, EXPLAINER_METRICS, HIGHER_IS_BETTER, sparseness, complexity, pearson, spearman, ssim1d } from './eval/quality.js';
+export type { QualityMetric, QualityExplainer, QualityModel, QualityOptions, QualityValues, QualityReport, MprtLayer } from './eval/quality.js';
+export { patches as regionPatches } from './eval/quality-faithfulness.js';
+export { randomisedLayer, shiftedSpec } from './eval/quality-model.js';
+export { evaluateMetrics, formatMetricsTable, methodExplainer, randomAttribution, higherIsBetter, EVAL_METRICS, METRIC_LABEL } from './eval/evaluate-metrics.js';
+export type { EvalMetric, EvaluateMetricsOptions, MethodConfig, MetricCell, MetricsRow, MetricsReport, MetricSettings } from './eval/evaluate-metrics.js';

@@ -4,13 +4,15 @@
  * arguments after `eval` alone (bench/eval/run.mjs does).
  */
 import type { Command } from 'commander';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { loadModel, type Model } from '../model/model.js';
 import type { NetworkSpec } from '../model/layers.js';
 import type { Depth, Semantics, Width } from '../explain/types.js';
 import { evaluate, formatTable, type EvalMethod, type EvaluationReport } from '../eval/evaluate.js';
+import { evaluateMetrics, formatMetricsTable, EVAL_METRICS, rowLabel, type EvalMetric, type MetricSettings, type MetricsReport } from '../eval/evaluate-metrics.js';
+import { parseOnnx } from '../onnx/load.js';
 import { loadFashionMnist, loadNpyDataset, type Dataset } from '../io/datasets.js';
 import { kernelInfo } from '../addon/runtime.js';
 import { newProgram, runProgram, UsageError, type CliContext } from './program.js';
@@ -37,7 +39,13 @@ export const EVALUATE_USAGE = `usage: pathwise eval --model <file> [options]
   --step <k>            insertion/deletion pixels per step (default: image width)
   --order <o>           stable (default) or reference
   --batch <n>           inputs per engine call (default 100)
-  --seed <s>            seed of the random attribution (default 0)
+  --seed <s>            seed of the random attribution (default 0; with --metrics, of every draw: 42)
+  --metrics <list>      score by these metrics instead of the insertion/deletion table: insertion,
+                        deletion, sparseness, complexity, pixelFlipping, faithfulnessCorrelation,
+                        regionPerturbationMorf, regionPerturbationLerf, monotonicityCorrelation,
+                        maxSensitivity, avgSensitivity, localLipschitzEstimate, randomLogit, mprt,
+                        completeness, inputInvariance (docs/quality.md)
+  --metric-options <json>  settings of those metrics, e.g. '{"patchSize":4,"sensitivitySamples":20}'
   --out <file.md>       write the table (and the run's settings) as Markdown
   --json <file.json>    write the full report as JSON
 `;
@@ -61,6 +69,8 @@ interface EvalFlags {
   seed?: number;
   out?: string;
   json?: string;
+  metrics?: string[];
+  metricOptions?: string;
 }
 
 // A native dynamic import in both builds: the CommonJS build would otherwise compile import() to
@@ -108,11 +118,81 @@ export function reportMarkdown(reports: EvaluationReport[], command: string): st
   return lines.join('\n');
 }
 
+/** The layer spec behind a model file, for the metrics that rebuild the network (mprt, inputInvariance). */
+async function specFrom(path: string): Promise<NetworkSpec | undefined> {
+  if (/\.onnx$/i.test(path)) return parseOnnx(readFileSync(path));
+  if (/\.(m?js|cjs)$/.test(path)) {
+    const mod = await importModule(pathToFileURL(resolve(path)).href);
+    let value: unknown = mod.default ?? mod.model ?? mod.spec;
+    if (typeof value === 'function') value = await (value as () => unknown)();
+    if (value && typeof value === 'object' && Array.isArray((value as NetworkSpec).layers) && Array.isArray((value as NetworkSpec).inputShape)) return value as NetworkSpec;
+  }
+  return undefined;
+}
+
+/** Markdown for a metrics report file: the tables plus what produced them. */
+export function metricsMarkdown(reports: MetricsReport[], command: string): string {
+  const lines = ['```sh', command, '```', ''];
+  for (const r of reports) {
+    lines.push(`- ${r.dataset}, ${r.model}: ${r.count} inputs from index ${r.offset}` +
+      `${r.accuracy !== undefined ? `, accuracy ${(100 * r.accuracy).toFixed(1)} %` : ''}; seed ${r.seed}; settings ${JSON.stringify(r.settings)}; ` +
+      `${(r.totalMs / 1000).toFixed(1)} s wall in total.`, '', formatMetricsTable(r), '');
+  }
+  return lines.join('\n');
+}
+
+function metricSettings(text: string | undefined): MetricSettings {
+  if (text === undefined) return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`--metric-options must be a JSON object: ${(e as Error).message}`);
+  }
+  if (!value || typeof value !== 'object' || Array.isArray(value)) throw new UsageError('--metric-options must be a JSON object, e.g. {"patchSize":4}');
+  return value as MetricSettings;
+}
+
+async function runMetrics(flags: EvalFlags, ctx: CliContext, model: Model, dataset: Dataset, modelName: string, settings: MetricSettings): Promise<void> {
+  const err = (s: string) => ctx.io.stderr.write(s);
+  const needsSpec = flags.metrics!.some((m) => m === 'mprt' || m === 'inputInvariance');
+  const spec = needsSpec ? await specFrom(flags.model!) : undefined;
+  if (needsSpec && !spec) throw new UsageError('mprt and inputInvariance need the layer spec: give an .onnx file or a module exporting { inputShape, layers }');
+  const report = await evaluateMetrics(model, dataset, {
+    metrics: flags.metrics as EvalMetric[],
+    methods: flags.methods as EvalMethod[] | undefined,
+    grid: { ...(flags.widths ? { width: flags.widths } : {}), ...(flags.depths ? { depth: flags.depths } : {}) },
+    semantics: (flags.semantics ?? ['official']) as Semantics[],
+    settings,
+    ...(spec ? { spec } : {}),
+    ...(flags.threshold !== undefined ? { threshold: flags.threshold } : {}),
+    ...(flags.step !== undefined ? { step: flags.step } : {}),
+    ...(flags.order ? { order: flags.order as 'stable' | 'reference' } : {}),
+    ...(flags.batch !== undefined ? { batchSize: flags.batch } : {}),
+    ...(flags.seed !== undefined ? { seed: flags.seed } : {}),
+    datasetName: dataset.name,
+    modelName,
+    onRow: (row, done, total) => {
+      const parts = Object.entries(row.metrics).map(([m, c]) => `${m} ${c!.mean.toFixed(3)}`);
+      err(`  [${done}/${total}] ${rowLabel(row)}: ${parts.join(', ')}\n`);
+    },
+  });
+  ctx.io.stdout.write(`${formatMetricsTable(report)}\n`);
+  const command = `pathwise ${ctx.argv.join(' ')}`;
+  if (flags.out) writeFileSync(flags.out, metricsMarkdown([report], command));
+  if (flags.json) writeFileSync(flags.json, JSON.stringify({ command, kernel: kernelInfo().active, ...report }, null, 2));
+}
+
 async function runEval(flags: EvalFlags, ctx: CliContext): Promise<void> {
   const err = (s: string) => ctx.io.stderr.write(s);
   if (!flags.model) throw new UsageError('--model is required (pathwise eval --help lists the options)');
   if (flags.order !== undefined && flags.order !== 'stable' && flags.order !== 'reference')
     throw new UsageError(`--order must be stable or reference, got ${JSON.stringify(flags.order)}`);
+  // Metric names and settings are checked before anything is loaded.
+  for (const m of flags.metrics ?? [])
+    if (!EVAL_METRICS.includes(m as EvalMetric)) throw new UsageError(`unknown metric ${JSON.stringify(m)} (known: ${EVAL_METRICS.join(', ')})`);
+  const settings = metricSettings(flags.metricOptions);
+  if (flags.metricOptions !== undefined && !flags.metrics) throw new UsageError('--metric-options needs --metrics');
   let model: Model | undefined;
   try {
     model = await modelFrom(flags.model);
@@ -120,6 +200,10 @@ async function runEval(flags: EvalFlags, ctx: CliContext): Promise<void> {
     const dataset = datasetFrom(flags, count, offset);
     const modelName = flags.modelName ?? basename(flags.model);
     err(`pathwise eval: ${modelName} on ${dataset.name} (${dataset.count} inputs), kernels ${kernelInfo().active}\n`);
+    if (flags.metrics) {
+      await runMetrics(flags, ctx, model, dataset, modelName, settings);
+      return;
+    }
     const report = await evaluate(model, dataset, {
       methods: flags.methods as EvalMethod[] | undefined,
       grid: { ...(flags.widths ? { width: flags.widths } : {}), ...(flags.depths ? { depth: flags.depths } : {}) },
@@ -173,6 +257,8 @@ export function addEvalCommand(program: Command, ctx: CliContext): void {
     .option('--seed <s>', '', parseInteger('seed'))
     .option('--out <file.md>')
     .option('--json <file.json>')
+    .option('--metrics <list>', '', list('metrics'))
+    .option('--metric-options <json>')
     .configureHelp({ formatHelp: () => EVALUATE_USAGE })
     .action(async (flags: EvalFlags) => runEval(flags, ctx));
 }

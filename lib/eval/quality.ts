@@ -3,23 +3,56 @@
  * for any attribution: evaluateQuality runs a chosen subset over a batch of inputs and their attributions.
  * Every perturbed input goes through the network in batched forward calls (many states per call), and
  * every random choice comes from one seeded generator per metric, so a metric's values do not depend
- * on which other metrics run. docs/quality.md lists each metric's Quantus file and where we differ.
+ * on which other metrics run (max- and avg-sensitivity share one pass: the same noise). This file holds
+ * the options, the dispatch and the complexity, pixel-flipping, faithfulness-correlation, random-logit and
+ * completeness metrics; quality-faithfulness.ts (region perturbation, monotonicity correlation),
+ * quality-robustness.ts (sensitivities, local Lipschitz) and quality-model.ts (MPRT, input invariance)
+ * the rest, quality-shared.ts what they share. docs/quality.md lists each metric's Quantus file and
+ * where we differ.
  */
 import { argmaxFirst } from '../explain/argmax.js';
 import type { Model } from '../model/model.js';
+import type { NetworkSpec } from '../model/layers.js';
 import { badValue, checkOptions, checkTargets, isObject, positiveInteger, toFloat32, wrongType, boolean } from '../validate.js';
+import {
+  blackValue, generator, normaliseByMax, pearson, softmaxAt, ssim1d, StateRunner, summarise,
+  type QualityExplainer, type QualityModel, type QualityValues,
+} from './quality-shared.js';
+import { monotonicityCorrelation, regionPerturbation } from './quality-faithfulness.js';
+import { localLipschitz, sensitivity } from './quality-robustness.js';
+import { inputInvariance, mprt, type MprtLayer } from './quality-model.js';
 
-export type QualityMetric = 'sparseness' | 'complexity' | 'pixelFlipping' | 'faithfulnessCorrelation' | 'randomLogit' | 'completeness';
+export { pearson, spearman, ssim1d } from './quality-shared.js';
+export type { QualityExplainer, QualityModel, QualityValues } from './quality-shared.js';
+export type { MprtLayer } from './quality-model.js';
+
+export type QualityMetric =
+  | 'sparseness' | 'complexity'
+  | 'pixelFlipping' | 'faithfulnessCorrelation' | 'regionPerturbationMorf' | 'regionPerturbationLerf' | 'monotonicityCorrelation'
+  | 'maxSensitivity' | 'avgSensitivity' | 'localLipschitzEstimate'
+  | 'randomLogit' | 'mprt'
+  | 'completeness' | 'inputInvariance';
 
 export const QUALITY_METRICS: readonly QualityMetric[] = Object.freeze([
-  'sparseness', 'complexity', 'pixelFlipping', 'faithfulnessCorrelation', 'randomLogit', 'completeness',
-]);
+  'sparseness', 'complexity',
+  'pixelFlipping', 'faithfulnessCorrelation', 'regionPerturbationMorf', 'regionPerturbationLerf', 'monotonicityCorrelation',
+  'maxSensitivity', 'avgSensitivity', 'localLipschitzEstimate',
+  'randomLogit', 'mprt',
+  'completeness', 'inputInvariance',
+] as QualityMetric[]);
 
-/** Attributions of a batch for given classes: n × inputSize values back to back (batched, one call per metric). */
-export type QualityExplainer = (inputs: Float32Array, targets: Int32Array) => ArrayLike<number> | Promise<ArrayLike<number>>;
+/** Metrics that re-explain inputs through the explainer option. */
+export const EXPLAINER_METRICS: readonly QualityMetric[] = Object.freeze([
+  'maxSensitivity', 'avgSensitivity', 'localLipschitzEstimate', 'randomLogit', 'mprt', 'inputInvariance',
+] as QualityMetric[]);
 
-/** What evaluateQuality needs of a model (a Model has it). */
-export type QualityModel = Pick<Model, 'inputSize' | 'numClasses' | 'forward'>;
+/** Whether a higher value is better, per metric (as Quantus's docs state them). */
+export const HIGHER_IS_BETTER: Readonly<Record<QualityMetric, boolean>> = Object.freeze({
+  sparseness: true, complexity: false, pixelFlipping: false, faithfulnessCorrelation: true,
+  regionPerturbationMorf: true, regionPerturbationLerf: false, monotonicityCorrelation: true,
+  maxSensitivity: false, avgSensitivity: false, localLipschitzEstimate: false,
+  randomLogit: false, mprt: false, completeness: false, inputInvariance: true,
+});
 
 export interface QualityOptions {
   metrics: readonly QualityMetric[];
@@ -35,19 +68,36 @@ export interface QualityOptions {
   subsetSize?: number;
   /** Faithfulness correlation: random subsets per input (Quantus nr_runs, default 100). */
   runs?: number;
-  /** Random logit: the method's attributions for other classes (required by 'randomLogit'). */
+  /**
+   * The method as a function (inputs, targets, model) → attributions, for the metrics that explain
+   * again (EXPLAINER_METRICS): other classes (randomLogit), noisy inputs (sensitivity, Lipschitz),
+   * randomised networks (mprt), shifted inputs on a shifted network (inputInvariance).
+   */
   explainer?: QualityExplainer;
+  /** The network's layer spec (required by 'mprt' and 'inputInvariance', which build changed copies). */
+  spec?: NetworkSpec;
+  /** Region perturbation: patch side (Quantus patch_size, default 8; p × p over H × W on [C, H, W] inputs). */
+  patchSize?: number;
+  /** Region perturbation: patches perturbed (Quantus regions_evaluation, default 100). */
+  regions?: number;
+  /** Monotonicity correlation: draws per step (Quantus nr_samples, default 100). */
+  monotonicitySamples?: number;
+  /** Monotonicity correlation: features per step (Quantus features_in_step; default featuresInStep). */
+  monotonicityFeaturesInStep?: number;
+  /** Max/avg sensitivity and local Lipschitz: noisy copies per input (Quantus nr_samples, default 200). */
+  sensitivitySamples?: number;
+  /** Max/avg sensitivity: uniform noise radius (Quantus lower_bound, default 0.2). */
+  noiseRadius?: number;
+  /** Local Lipschitz estimate: Gaussian noise standard deviation (Quantus perturb_std, default 0.1). */
+  lipschitzStd?: number;
+  /** Input invariance: the constant added to every feature (Quantus input_shift, default −1). */
+  inputShift?: number;
+  /** Inputs per explainer call (default 256). */
+  explainBatchSize?: number;
   /** Completeness: pathwise's bias and pathLogit per input, to report Σ attribution + bias − pathLogit as well. */
   pathwise?: { bias: ArrayLike<number>; pathLogit: ArrayLike<number> };
   /** Perturbed inputs per forward call (default: 64 MiB of float32 inputs, at most 4096). */
   batchSize?: number;
-}
-
-export interface QualityValues {
-  /** One value per input. */
-  values: Float64Array;
-  /** Mean over the inputs (NaN values, e.g. a correlation with a constant side, are skipped). */
-  mean: number;
 }
 
 export interface QualityReport {
@@ -61,40 +111,31 @@ export interface QualityReport {
   randomLogit?: QualityValues & { offTargets: Int32Array };
   /** values: |Σ attribution − (f(x) − f(baseline))| on logits; pathIdentity: |Σ attribution + bias − pathLogit|. */
   completeness?: QualityValues & { pathIdentity?: QualityValues };
+  /** values: area under the curve of probability drops, patches most relevant first; higher is better. */
+  regionPerturbationMorf?: QualityValues & { curves: Float64Array[] };
+  /** Same, least relevant first; lower is better. */
+  regionPerturbationLerf?: QualityValues & { curves: Float64Array[] };
+  monotonicityCorrelation?: QualityValues;
+  maxSensitivity?: QualityValues;
+  avgSensitivity?: QualityValues;
+  localLipschitzEstimate?: QualityValues;
+  /** values: Spearman averaged over the randomisation steps; ssim likewise; layers: each step (top layer first). */
+  mprt?: QualityValues & { ssim: QualityValues; layers: MprtLayer[] };
+  /** values: 1 when the shifted explanation matches within NumPy's isclose(atol = 1e-4), else 0. */
+  inputInvariance?: QualityValues & { maxDifference: QualityValues };
   /** Perturbed inputs run through the network and forward calls made. */
   forwards: number;
   batches: number;
+  /** Inputs explained again through the explainer, and explainer calls made. */
+  explained: number;
+  explainerCalls: number;
+  /** Wall time of each metric asked for, in ms (the shared f(x) forward not included). */
+  ms: Partial<Record<QualityMetric, number>>;
 }
 
-const OPTIONS = new Set(['metrics', 'targets', 'seed', 'normalise', 'featuresInStep', 'subsetSize', 'runs', 'explainer', 'pathwise', 'batchSize']);
-
-/** mulberry32: a small seeded generator; uniform in [0, 1). */
-function generator(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function summarise(values: Float64Array): QualityValues {
-  let s = 0;
-  let k = 0;
-  for (const v of values) if (!Number.isNaN(v)) { s += v; k++; }
-  return { values, mean: k ? s / k : NaN };
-}
-
-/** Quantus's normalise_by_max: a / max|a| (all-zero stays zero). */
-function normaliseByMax(a: Float32Array): Float64Array {
-  let m = 0;
-  for (const v of a) m = Math.max(m, Math.abs(v));
-  const out = Float64Array.from(a);
-  if (m > 0) for (let i = 0; i < out.length; i++) out[i] /= m;
-  return out;
-}
+const OPTIONS = new Set(['metrics', 'targets', 'seed', 'normalise', 'featuresInStep', 'subsetSize', 'runs', 'explainer', 'pathwise', 'batchSize',
+  'spec', 'patchSize', 'regions', 'monotonicitySamples', 'monotonicityFeaturesInStep', 'sensitivitySamples', 'noiseRadius', 'lipschitzStd',
+  'inputShift', 'explainBatchSize']);
 
 /** Gini index of |a| as quantus/metrics/complexity/sparseness.py (with its +1e-7). */
 export function sparseness(a: ArrayLike<number>): number {
@@ -118,84 +159,6 @@ export function complexity(a: ArrayLike<number>): number {
   return h;
 }
 
-/** Pearson correlation (scipy.stats.pearsonr's value); NaN when either side is constant. */
-export function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  const n = a.length;
-  let ma = 0, mb = 0;
-  for (let i = 0; i < n; i++) { ma += a[i]; mb += b[i]; }
-  ma /= n; mb /= n;
-  let sab = 0, saa = 0, sbb = 0;
-  for (let i = 0; i < n; i++) {
-    const da = a[i] - ma, db = b[i] - mb;
-    sab += da * db; saa += da * da; sbb += db * db;
-  }
-  return saa === 0 || sbb === 0 ? NaN : Math.max(-1, Math.min(1, sab / Math.sqrt(saa * sbb)));
-}
-
-/**
- * SSIM of two flat vectors as Quantus's ssim (quantus/functions/similarity_func.py) calls
- * skimage.metrics.structural_similarity on 1-D arrays: window 7 (uniform, scipy 'reflect' edges),
- * sample covariances, K1 0.01, K2 0.03, data_range max − min of both, mean over the uncropped interior.
- */
-export function ssim1d(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  const n = a.length;
-  const win = 7, pad = 3;
-  if (n < win) throw new RangeError(`ssim needs at least ${win} values, got ${n}`);
-  let lo = Infinity, hi = -Infinity;
-  for (let i = 0; i < n; i++) { lo = Math.min(lo, a[i], b[i]); hi = Math.max(hi, a[i], b[i]); }
-  const range = Math.abs(hi - lo);
-  const c1 = (0.01 * range) ** 2, c2 = (0.03 * range) ** 2;
-  const covNorm = win / (win - 1);
-  const at = (v: ArrayLike<number>, i: number) => v[i < 0 ? -i - 1 : i >= n ? 2 * n - i - 1 : i];
-  let total = 0;
-  for (let i = pad; i < n - pad; i++) {
-    let ux = 0, uy = 0, uxx = 0, uyy = 0, uxy = 0;
-    for (let j = i - pad; j <= i + pad; j++) {
-      const x = at(a, j), y = at(b, j);
-      ux += x; uy += y; uxx += x * x; uyy += y * y; uxy += x * y;
-    }
-    ux /= win; uy /= win; uxx /= win; uyy /= win; uxy /= win;
-    const vx = covNorm * (uxx - ux * ux), vy = covNorm * (uyy - uy * uy), vxy = covNorm * (uxy - ux * uy);
-    total += ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2));
-  }
-  return total / (n - 2 * pad);
-}
-
-/** Runs `total` perturbed inputs through the network, `batchSize` per forward call. */
-class StateRunner {
-  forwards = 0;
-  batches = 0;
-  constructor(private readonly model: QualityModel, private readonly batchSize: number) {}
-
-  run(total: number, fill: (k: number, dst: Float32Array) => void, take: (k: number, logits: Float32Array) => void): void {
-    const d = this.model.inputSize, c = this.model.numClasses;
-    for (let start = 0; start < total; start += this.batchSize) {
-      const m = Math.min(this.batchSize, total - start);
-      const states = new Float32Array(m * d);
-      for (let j = 0; j < m; j++) fill(start + j, states.subarray(j * d, (j + 1) * d));
-      const logits = this.model.forward(states);
-      this.forwards += m;
-      this.batches++;
-      for (let j = 0; j < m; j++) take(start + j, logits.subarray(j * c, (j + 1) * c));
-    }
-  }
-}
-
-function softmaxAt(logits: Float32Array, t: number): number {
-  let m = -Infinity;
-  for (const v of logits) m = Math.max(m, v);
-  let s = 0;
-  for (const v of logits) s += Math.exp(v - m);
-  return Math.exp(logits[t] - m) / s;
-}
-
-/** Quantus's "black" perturb_baseline: the input's minimum (quantus/helpers/utils.py get_baseline_dict). */
-function blackValue(x: Float32Array): number {
-  let m = Infinity;
-  for (const v of x) m = Math.min(m, v);
-  return m;
-}
-
 interface Checked {
   metrics: Set<QualityMetric>;
   targets?: Int32Array;
@@ -207,6 +170,23 @@ interface Checked {
   explainer?: QualityExplainer;
   pathwise?: { bias: Float64Array; pathLogit: Float64Array };
   batchSize: number;
+  spec?: NetworkSpec;
+  patchSize: number;
+  regions: number;
+  monotonicitySamples: number;
+  monotonicityFeaturesInStep: number;
+  sensitivitySamples: number;
+  noiseRadius: number;
+  lipschitzStd: number;
+  inputShift: number;
+  explainBatchSize: number;
+}
+
+function positiveNumber(v: unknown, what: string, fallback: number): number {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number') throw wrongType(what, 'a number', v);
+  if (!Number.isFinite(v) || v <= 0) throw badValue(what, 'a finite number > 0', v);
+  return v;
 }
 
 function checkQualityOptions(model: QualityModel, options: unknown, n: number): Checked {
@@ -226,9 +206,14 @@ function checkQualityOptions(model: QualityModel, options: unknown, n: number): 
   const subsetSize = o.subsetSize === undefined ? 224 : positiveInteger(o.subsetSize, 'subsetSize');
   if (metrics.has('faithfulnessCorrelation') && subsetSize > model.inputSize)
     throw badValue('subsetSize', `at most the input size ${model.inputSize}`, subsetSize);
-  if (o.explainer !== undefined && typeof o.explainer !== 'function') throw wrongType('explainer', 'a function (inputs, targets) => attributions', o.explainer);
-  if (metrics.has('randomLogit') && o.explainer === undefined)
-    throw new TypeError("metric 'randomLogit' needs the explainer option: (inputs, targets) => attributions");
+  if (o.explainer !== undefined && typeof o.explainer !== 'function') throw wrongType('explainer', 'a function (inputs, targets, model) => attributions', o.explainer);
+  for (const m of EXPLAINER_METRICS)
+    if (metrics.has(m) && o.explainer === undefined) throw new TypeError(`metric '${m}' needs the explainer option: (inputs, targets, model) => attributions`);
+  for (const m of ['mprt', 'inputInvariance'] as const)
+    if (metrics.has(m) && (!isObject(o.spec) || !Array.isArray((o.spec as NetworkSpec).layers) || !Array.isArray((o.spec as NetworkSpec).inputShape)))
+      throw new TypeError(`metric '${m}' needs the spec option: the network's { inputShape, layers } (parseOnnx returns it for an .onnx file)`);
+  if (o.inputShift !== undefined && (typeof o.inputShift !== 'number' || !Number.isFinite(o.inputShift)))
+    throw wrongType('inputShift', 'a finite number', o.inputShift);
   if (metrics.has('randomLogit') && model.numClasses < 2) throw new RangeError("metric 'randomLogit' needs at least 2 classes");
   let pathwise: Checked['pathwise'];
   if (o.pathwise !== undefined) {
@@ -249,6 +234,18 @@ function checkQualityOptions(model: QualityModel, options: unknown, n: number): 
     runs: o.runs === undefined ? 100 : positiveInteger(o.runs, 'runs'),
     explainer: o.explainer,
     batchSize: o.batchSize === undefined ? Math.max(1, Math.min(4096, Math.floor(2 ** 24 / model.inputSize))) : positiveInteger(o.batchSize, 'batchSize'),
+    spec: o.spec,
+    patchSize: o.patchSize === undefined ? 8 : positiveInteger(o.patchSize, 'patchSize'),
+    regions: o.regions === undefined ? 100 : positiveInteger(o.regions, 'regions'),
+    monotonicitySamples: o.monotonicitySamples === undefined ? 100 : positiveInteger(o.monotonicitySamples, 'monotonicitySamples'),
+    monotonicityFeaturesInStep: o.monotonicityFeaturesInStep === undefined
+      ? (o.featuresInStep === undefined ? 1 : positiveInteger(o.featuresInStep, 'featuresInStep', model.inputSize))
+      : positiveInteger(o.monotonicityFeaturesInStep, 'monotonicityFeaturesInStep', model.inputSize),
+    sensitivitySamples: o.sensitivitySamples === undefined ? 200 : positiveInteger(o.sensitivitySamples, 'sensitivitySamples'),
+    noiseRadius: positiveNumber(o.noiseRadius, 'noiseRadius', 0.2),
+    lipschitzStd: positiveNumber(o.lipschitzStd, 'lipschitzStd', 0.1),
+    inputShift: o.inputShift ?? -1,
+    explainBatchSize: o.explainBatchSize === undefined ? 256 : positiveInteger(o.explainBatchSize, 'explainBatchSize'),
   };
 }
 
@@ -272,16 +269,24 @@ export async function evaluateQuality(
   const prepared = (v: Float32Array) => (o.normalise ? normaliseByMax(v) : Float64Array.from(v));
 
   const runner = new StateRunner(model, o.batchSize);
+  const explainRunner = new StateRunner(model, o.explainBatchSize);
   // f(x) for every input: the targets' default and the reference of faithfulness correlation and completeness.
   const logits = new Float32Array(n * c);
   runner.run(n, (k, dst) => dst.set(input(k)), (k, l) => logits.set(l, k * c));
   const targets = o.targets ?? Int32Array.from({ length: n }, (_, i) => argmaxFirst(logits, i * c, c));
-  const report: QualityReport = { targets, forwards: 0, batches: 0 };
+  const report: QualityReport = { targets, forwards: 0, batches: 0, explained: 0, explainerCalls: 0, ms: {} };
+  const probabilities = Float64Array.from({ length: n }, (_, i) => softmaxAt(logits.subarray(i * c, (i + 1) * c), targets[i]));
+  const timed = async (metric: QualityMetric, run: () => void | Promise<void>) => {
+    if (!o.metrics.has(metric)) return;
+    const t0 = performance.now();
+    await run();
+    report.ms[metric] = (report.ms[metric] ?? 0) + performance.now() - t0;
+  };
 
-  if (o.metrics.has('sparseness')) report.sparseness = summarise(Float64Array.from({ length: n }, (_, i) => sparseness(prepared(raw(i)))));
-  if (o.metrics.has('complexity')) report.complexity = summarise(Float64Array.from({ length: n }, (_, i) => complexity(prepared(raw(i)))));
+  await timed('sparseness', () => { report.sparseness = summarise(Float64Array.from({ length: n }, (_, i) => sparseness(prepared(raw(i))))); });
+  await timed('complexity', () => { report.complexity = summarise(Float64Array.from({ length: n }, (_, i) => complexity(prepared(raw(i))))); });
 
-  if (o.metrics.has('pixelFlipping')) {
+  await timed('pixelFlipping', async () => {
     // quantus/metrics/faithfulness/pixel_flipping.py: features in descending attribution (ties: lower
     // index first; numpy's argsort is unstable), replaced cumulatively by the input's minimum,
     // `featuresInStep` per step; the curve is the target's softmax probability after each step.
@@ -308,9 +313,9 @@ export async function evaluateQuality(
       return s;
     });
     report.pixelFlipping = { ...summarise(auc), curves };
-  }
+  });
 
-  if (o.metrics.has('faithfulnessCorrelation')) {
+  await timed('faithfulnessCorrelation', async () => {
     // quantus/metrics/faithfulness/faithfulness_correlation.py: `runs` random subsets of `subsetSize`
     // features (without replacement) set to the input's minimum; Pearson between the subsets'
     // attribution sums and the drops of the target logit.
@@ -346,9 +351,9 @@ export async function evaluateQuality(
       return pearson(sums, drops.subarray(i * runs, (i + 1) * runs));
     });
     report.faithfulnessCorrelation = summarise(values);
-  }
+  });
 
-  if (o.metrics.has('randomLogit')) {
+  await timed('randomLogit', async () => {
     // quantus/metrics/randomisation/random_logit.py: a class drawn uniformly among the others,
     // explained by the same method; SSIM (Quantus's default similarity) of the two explanations.
     const random = generator(o.seed);
@@ -356,13 +361,14 @@ export async function evaluateQuality(
       const r = Math.floor(random() * (c - 1));
       return r >= t ? r + 1 : r;
     });
-    const other = toFloat32(await o.explainer!(x, offTargets), 'explainer result');
-    if (other.length !== x.length) throw new RangeError(`explainer returned ${other.length} values for ${n} inputs of ${d} (expected ${x.length})`);
-    const values = Float64Array.from({ length: n }, (_, i) => ssim1d(prepared(raw(i)), prepared(other.subarray(i * d, (i + 1) * d))));
+    const values = new Float64Array(n);
+    await explainRunner.explain(n, o.explainer!, model as Model, (k) => offTargets[k], (k, dst) => dst.set(input(k)), (k, other) => {
+      values[k] = ssim1d(prepared(raw(k)), prepared(other));
+    });
     report.randomLogit = { ...summarise(values), offTargets };
-  }
+  });
 
-  if (o.metrics.has('completeness')) {
+  await timed('completeness', async () => {
     // quantus/metrics/axiomatic/completeness.py tests Σ a == f(x) − f(baseline) (baseline: every
     // feature at the input's minimum, logits); we report the gap, on the raw attribution.
     const base = new Float64Array(n);
@@ -374,8 +380,45 @@ export async function evaluateQuality(
       const pw = o.pathwise;
       report.completeness.pathIdentity = summarise(Float64Array.from({ length: n }, (_, i) => Math.abs(sums[i] + pw.bias[i] - pw.pathLogit[i])));
     }
+  });
+
+  for (const order of ['morf', 'lerf'] as const) {
+    const metric = order === 'morf' ? 'regionPerturbationMorf' : 'regionPerturbationLerf';
+    await timed(metric, () => {
+      const r = regionPerturbation(runner, model.inputShape, x, a, probabilities, targets, { order, patchSize: o.patchSize, regions: o.regions, normalise: o.normalise });
+      report[metric] = { ...summarise(r.values), curves: r.curves };
+    });
   }
+  await timed('monotonicityCorrelation', () => {
+    report.monotonicityCorrelation = summarise(monotonicityCorrelation(runner, x, a, probabilities, targets, {
+      samples: o.monotonicitySamples, featuresInStep: o.monotonicityFeaturesInStep, eps: 1e-5, seed: o.seed,
+    }));
+  });
+  if (o.metrics.has('maxSensitivity') || o.metrics.has('avgSensitivity')) {
+    // One pass serves both (the same noise); its time is charged to each of them.
+    const t0 = performance.now();
+    const r = await sensitivity(explainRunner, o.explainer!, model as Model, x, a, targets, { samples: o.sensitivitySamples, radius: o.noiseRadius, seed: o.seed });
+    const ms = performance.now() - t0;
+    if (o.metrics.has('maxSensitivity')) { report.maxSensitivity = summarise(r.max); report.ms.maxSensitivity = ms; }
+    if (o.metrics.has('avgSensitivity')) { report.avgSensitivity = summarise(r.avg); report.ms.avgSensitivity = ms; }
+  }
+  await timed('localLipschitzEstimate', async () => {
+    report.localLipschitzEstimate = summarise(await localLipschitz(explainRunner, o.explainer!, model as Model, x, a, targets, {
+      samples: o.sensitivitySamples, std: o.lipschitzStd, normalise: o.normalise, seed: o.seed,
+    }));
+  });
+  await timed('mprt', async () => {
+    const r = await mprt(explainRunner, o.explainer!, o.spec!, x, a, targets, { seed: o.seed, normalise: o.normalise, abs: true });
+    report.mprt = { ...summarise(r.spearman), ssim: summarise(r.ssim), layers: r.layers };
+  });
+  await timed('inputInvariance', async () => {
+    const r = await inputInvariance(explainRunner, o.explainer!, o.spec!, x, a, targets, o.inputShift);
+    report.inputInvariance = { ...summarise(r.values), maxDifference: summarise(r.maxDifference) };
+  });
+
   report.forwards = runner.forwards;
   report.batches = runner.batches;
+  report.explained = explainRunner.explained;
+  report.explainerCalls = explainRunner.explainerCalls;
   return report;
 }

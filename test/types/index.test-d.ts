@@ -4,6 +4,8 @@
 // which has no JS API, and it does not need to.
 import { expectAssignable, expectError, expectNotAssignable, expectType } from 'tsd';
 import {
+  evaluateMetrics,
+  evaluateQuality,
   explain,
   explainBatch,
   explainBatchSync,
@@ -16,6 +18,11 @@ import {
   quadrature,
   type AttributeOptions,
   type DenseLayerSpec,
+  type EvalMetric,
+  type MetricsReport,
+  type QualityExplainer,
+  type QualityMetric,
+  type QualityReport,
   type Depth,
   type ExplainBatchOptions,
   type ExplainOptions,
@@ -152,3 +159,20 @@ expectAssignable<QuadratureRule>('trapezoid');
 expectNotAssignable<AttributeOptions>({ method: 'integratedGradients', rule: 'riemann' });
 expectType<{ alpha: Float64Array; weight: Float64Array }>(quadrature('riemann_middle', 7));
 expectError(quadrature('simpson', 7));
+
+// --- quality metrics: the explainer gets the network to explain as its third argument -----------
+declare const qualityModel: Model;
+const explainer: QualityExplainer = async (inputs, targets, m) => {
+  expectType<Float32Array>(inputs);
+  expectType<Int32Array>(targets);
+  expectType<Model>(m);
+  return (await explainBatch(m, inputs, { targets })).flatMap((e) => Array.from(e.attribution));
+};
+const quality = evaluateQuality(qualityModel, x, x, { metrics: ['mprt', 'maxSensitivity'], explainer, spec, sensitivitySamples: 10 });
+expectType<Promise<QualityReport>>(quality);
+expectAssignable<QualityMetric>('regionPerturbationMorf');
+expectNotAssignable<QualityMetric>('insertion');
+expectAssignable<EvalMetric>('insertion');
+expectError(evaluateQuality(qualityModel, x, x, { metrics: ['nope'] }));
+declare const dataset: { name: string; inputs: Float32Array; shape: number[]; count: number };
+expectType<Promise<MetricsReport>>(evaluateMetrics(qualityModel, dataset, { metrics: ['deletion', 'mprt'], spec }));
