@@ -102,15 +102,15 @@ describe.skipIf(!existsSync(join(FASHION_MNIST_DIR, 't10k-images-idx3-ubyte.gz')
   beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'pathwise-results-')); });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('runs the three models end to end on 2 images and writes the page, then rewrites it from the JSON', async () => {
+  it('runs the four models end to end on 2 images and writes the page, then rewrites it from the JSON', async () => {
     const out = join(dir, 'results.md');
     const reports = await makeResults({
       count: 2, modelsDir, jsonDir: dir, outFile: out, widths: [16], depths: ['all'],
       settings: { featuresInStep: 98, runs: 5, patchSize: 14, monotonicityFeaturesInStep: 196, monotonicitySamples: 2, sensitivitySamples: 2 },
     });
-    expect(reports.map((r) => r.model)).toEqual(['fashion_mlp.onnx', 'fashion_cnn.onnx', 'fashion_resnet.onnx']);
+    expect(reports.map((r) => r.model)).toEqual(['fashion_mlp.onnx', 'fashion_cnn.onnx', 'fashion_resnet.onnx', 'fashion_cnn_leaky.onnx']);
     const text = readFileSync(out, 'utf8');
-    for (const label of ['Fashion MLP', 'Fashion CNN', 'Fashion ResNet']) expect(text).toContain(`## ${label}`);
+    for (const label of ['Fashion MLP', 'Fashion CNN', 'Fashion ResNet', 'Fashion CNN, LeakyReLU']) expect(text).toContain(`## ${label}`);
     expect(text).toContain('## Where pathwise wins and where it loses');
     expect(text).toContain('| Fashion CNN | MPRT (Spearman) ↓ |');
     expect(text).toContain('guided Grad-CAM');
