@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { loadModel, type Model } from '../model/model.js';
 import type { NetworkSpec } from '../model/layers.js';
 import type { Depth, Semantics, Width } from '../explain/types.js';
-import { evaluate, formatTable, type EvalMethod, type EvaluationReport } from '../eval/evaluate.js';
+import { evaluate, formatTable, type EvalMethod, type EvaluateOptions, type EvaluationReport } from '../eval/evaluate.js';
 import { evaluateMetrics, formatMetricsTable, EVAL_METRICS, rowLabel, type EvalMetric, type MetricSettings, type MetricsReport } from '../eval/evaluate-metrics.js';
 import { parseOnnx } from '../onnx/load.js';
 import { loadFashionMnist, loadNpyDataset, type Dataset } from '../io/datasets.js';
@@ -160,18 +160,9 @@ async function runMetrics(flags: EvalFlags, ctx: CliContext, model: Model, datas
   if (needsSpec && !spec) throw new UsageError('mprt and inputInvariance need the layer spec: give an .onnx file or a module exporting { inputShape, layers }');
   const report = await evaluateMetrics(model, dataset, {
     metrics: flags.metrics as EvalMetric[],
-    methods: flags.methods as EvalMethod[] | undefined,
-    grid: { ...(flags.widths ? { width: flags.widths } : {}), ...(flags.depths ? { depth: flags.depths } : {}) },
-    semantics: (flags.semantics ?? ['official']) as Semantics[],
+    ...runOptions(flags, dataset.name, modelName),
     settings,
     ...(spec ? { spec } : {}),
-    ...(flags.threshold !== undefined ? { threshold: flags.threshold } : {}),
-    ...(flags.step !== undefined ? { step: flags.step } : {}),
-    ...(flags.order ? { order: flags.order as 'stable' | 'reference' } : {}),
-    ...(flags.batch !== undefined ? { batchSize: flags.batch } : {}),
-    ...(flags.seed !== undefined ? { seed: flags.seed } : {}),
-    datasetName: dataset.name,
-    modelName,
     onRow: (row, done, total) => {
       const parts = Object.entries(row.metrics).map(([m, c]) => `${m} ${c!.mean.toFixed(3)}`);
       err(`  [${done}/${total}] ${rowLabel(row)}: ${parts.join(', ')}\n`);
@@ -181,6 +172,22 @@ async function runMetrics(flags: EvalFlags, ctx: CliContext, model: Model, datas
   const command = `pathwise ${ctx.argv.join(' ')}`;
   if (flags.out) writeFileSync(flags.out, metricsMarkdown([report], command));
   if (flags.json) writeFileSync(flags.json, JSON.stringify({ command, kernel: kernelInfo().active, ...report }, null, 2));
+}
+
+/** The options `evaluate` and `evaluateMetrics` share, from the command's flags. */
+function runOptions(flags: EvalFlags, datasetName: string, modelName: string): Omit<EvaluateOptions, 'onRow'> {
+  return {
+    methods: flags.methods as EvalMethod[] | undefined,
+    grid: { ...(flags.widths ? { width: flags.widths } : {}), ...(flags.depths ? { depth: flags.depths } : {}) },
+    semantics: (flags.semantics ?? ['official']) as Semantics[],
+    ...(flags.threshold !== undefined ? { threshold: flags.threshold } : {}),
+    ...(flags.step !== undefined ? { step: flags.step } : {}),
+    ...(flags.order ? { order: flags.order as 'stable' | 'reference' } : {}),
+    ...(flags.batch !== undefined ? { batchSize: flags.batch } : {}),
+    ...(flags.seed !== undefined ? { seed: flags.seed } : {}),
+    datasetName,
+    modelName,
+  };
 }
 
 async function runEval(flags: EvalFlags, ctx: CliContext): Promise<void> {
@@ -205,16 +212,7 @@ async function runEval(flags: EvalFlags, ctx: CliContext): Promise<void> {
       return;
     }
     const report = await evaluate(model, dataset, {
-      methods: flags.methods as EvalMethod[] | undefined,
-      grid: { ...(flags.widths ? { width: flags.widths } : {}), ...(flags.depths ? { depth: flags.depths } : {}) },
-      semantics: (flags.semantics ?? ['official']) as Semantics[],
-      ...(flags.threshold !== undefined ? { threshold: flags.threshold } : {}),
-      ...(flags.step !== undefined ? { step: flags.step } : {}),
-      ...(flags.order ? { order: flags.order as 'stable' | 'reference' } : {}),
-      ...(flags.batch !== undefined ? { batchSize: flags.batch } : {}),
-      ...(flags.seed !== undefined ? { seed: flags.seed } : {}),
-      datasetName: dataset.name,
-      modelName,
+      ...runOptions(flags, dataset.name, modelName),
       onRow: (row, done, total) => {
         const what = row.method === 'pathwise' ? `pathwise ${row.semantics} d=${row.depth} w=${row.width}` : row.method;
         err(`  [${done}/${total}] ${what}: ins ${row.insertion.mean.toFixed(3)}, del ${row.deletion.mean.toFixed(3)}, ` +

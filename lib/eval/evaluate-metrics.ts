@@ -12,10 +12,10 @@ import { argmaxFirst } from '../explain/argmax.js';
 import { ATTRIBUTION_METHODS, attributeBatch, modelLayers } from '../baselines/attribute.js';
 import type { Dataset } from '../io/datasets.js';
 import { checkOptions, oneOf, positiveInteger } from '../validate.js';
-import { insertionDeletionBatch, type TieOrder } from './metrics.js';
+import { insertionDeletionBatch } from './metrics.js';
 import { evaluateQuality, QUALITY_METRICS, HIGHER_IS_BETTER, type QualityMetric, type QualityOptions } from './quality.js';
 import type { QualityExplainer } from './quality-shared.js';
-import type { EvalMethod, MeanSe } from './evaluate.js';
+import type { EvalMethod, EvaluateOptions, MeanSe } from './evaluate.js';
 
 export type EvalMetric = QualityMetric | 'insertion' | 'deletion';
 export const EVAL_METRICS: readonly EvalMetric[] = Object.freeze(['insertion', 'deletion', ...QUALITY_METRICS] as EvalMetric[]);
@@ -23,30 +23,15 @@ export const EVAL_METRICS: readonly EvalMetric[] = Object.freeze(['insertion', '
 /** Tuning of the Quantus metrics, passed to evaluateQuality (its defaults are Quantus's). */
 export type MetricSettings = Omit<QualityOptions, 'metrics' | 'targets' | 'explainer' | 'spec' | 'pathwise' | 'seed'>;
 
-export interface EvaluateMetricsOptions {
+/** evaluate's options (methods, grid, semantics, threshold, offset/count, step/order, batchSize, igSteps,
+ * labels) plus the metrics to run; `seed` seeds every metric's draws and the random attribution
+ * (default 42, Quantus's) and `onRow` reports MetricsRow. */
+export interface EvaluateMetricsOptions extends Omit<EvaluateOptions, 'onRow'> {
   metrics: EvalMetric[];
-  /** Default: pathwise, every baseline that applies (guidedGradCam needs a MaxPool), random. */
-  methods?: EvalMethod[];
-  /** pathwise grid; default width [1, 4, 16, 64, 'all'] × depth [1, 2, 'all'] (depths above the gate count skipped). */
-  grid?: { width?: Width[]; depth?: Depth[] };
-  semantics?: Semantics | Semantics[];
-  threshold?: number;
-  offset?: number;
-  count?: number;
   /** The network's layer spec, for 'mprt' and 'inputInvariance'. */
   spec?: NetworkSpec;
   /** Quantus metric settings (patchSize, sensitivitySamples, …). */
   settings?: MetricSettings;
-  /** Insertion/deletion step (default the image width) and tie order (default 'stable'). */
-  step?: number;
-  order?: TieOrder;
-  /** Inputs per explanation call of the explained inputs (default 100). */
-  batchSize?: number;
-  igSteps?: number;
-  /** Seed of every metric's draws and of the random attribution (default 42, Quantus's). */
-  seed?: number;
-  datasetName?: string;
-  modelName?: string;
   onRow?: (row: MetricsRow, done: number, total: number) => void;
 }
 
