@@ -24,14 +24,15 @@ export const EVAL_METRICS: readonly EvalMetric[] = Object.freeze(['insertion', '
 export type MetricSettings = Omit<QualityOptions, 'metrics' | 'targets' | 'explainer' | 'spec' | 'pathwise' | 'seed'>;
 
 /** evaluate's options (methods, grid, semantics, threshold, offset/count, step/order, batchSize, igSteps,
- * labels) plus the metrics to run; `seed` seeds every metric's draws and the random attribution
- * (default 42, Quantus's) and `onRow` reports MetricsRow. */
+ * labels) plus the metrics to run. */
 export interface EvaluateMetricsOptions extends Omit<EvaluateOptions, 'onRow'> {
   metrics: EvalMetric[];
   /** The network's layer spec, for 'mprt' and 'inputInvariance'. */
   spec?: NetworkSpec;
   /** Quantus metric settings (patchSize, sensitivitySamples, …). */
   settings?: MetricSettings;
+  /** Seed of every metric's draws and of the random attribution (default 42, Quantus's). */
+  seed?: number;
   onRow?: (row: MetricsRow, done: number, total: number) => void;
 }
 
