@@ -11,11 +11,11 @@ import { explainBatch } from '../explain/explain.js';
 import { argmaxFirst } from '../explain/argmax.js';
 import { ATTRIBUTION_METHODS, attributeBatch, modelLayers } from '../baselines/attribute.js';
 import type { Dataset } from '../io/datasets.js';
-import { checkOptions, oneOf, positiveInteger } from '../validate.js';
+import { checkOptions, oneOf } from '../validate.js';
 import { insertionDeletionBatch } from './metrics.js';
 import { evaluateQuality, QUALITY_METRICS, HIGHER_IS_BETTER, type QualityMetric, type QualityOptions } from './quality.js';
 import type { QualityExplainer } from './quality-shared.js';
-import type { EvalMethod, EvaluateOptions, MeanSe } from './evaluate.js';
+import { datasetRange, type EvalMethod, type EvaluateOptions, type MeanSe } from './evaluate.js';
 
 export type EvalMetric = QualityMetric | 'insertion' | 'deletion';
 export const EVAL_METRICS: readonly EvalMetric[] = Object.freeze(['insertion', 'deletion', ...QUALITY_METRICS] as EvalMetric[]);
@@ -153,15 +153,7 @@ export async function evaluateMetrics(model: Model, dataset: Dataset, options: E
   checkOptions(options, OPTION_NAMES);
   if (!Array.isArray(options.metrics) || options.metrics.length === 0) throw new TypeError(`metrics must be a non-empty array of ${EVAL_METRICS.join(', ')}`);
   for (const m of options.metrics) if (!EVAL_METRICS.includes(m)) throw new RangeError(`unknown metric ${JSON.stringify(m)} (known: ${EVAL_METRICS.join(', ')})`);
-  const d = model.inputSize;
-  if (!dataset || !(dataset.inputs instanceof Float32Array)) throw new TypeError('dataset.inputs must be a Float32Array');
-  if (dataset.inputs.length !== dataset.count * d)
-    throw new RangeError(`dataset holds ${dataset.inputs.length} values for ${dataset.count} inputs; the model takes ${d} per input`);
-  const offset = options.offset ?? 0;
-  if (!Number.isSafeInteger(offset) || offset < 0 || offset >= dataset.count) throw new RangeError(`offset must be in [0, ${dataset.count})`);
-  const count = options.count === undefined ? dataset.count - offset : positiveInteger(options.count, 'count');
-  if (offset + count > dataset.count) throw new RangeError(`count ${count} from offset ${offset} exceeds the dataset's ${dataset.count} inputs`);
-  const batchSize = options.batchSize === undefined ? 100 : positiveInteger(options.batchSize, 'batchSize');
+  const { d, offset, count, batchSize } = datasetRange(model, dataset, options);
   const seed = options.seed ?? 42;
   const settings = options.settings ?? {};
   const list = configs(model, options);

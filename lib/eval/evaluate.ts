@@ -141,13 +141,11 @@ function configs(model: Model, options: EvaluateOptions): Config[] {
 }
 
 /**
- * Runs every method on the dataset's inputs [offset, offset + count), scores each attribution by
- * insertion and deletion (docs/method.md §10; target = the predicted class, as the Reference's protocol) and
- * returns one row per method configuration. Explanations and metrics run as batched engine calls
- * of `batchSize` inputs, one call at a time (timings are single-threaded wall times).
+ * The checked slice of the dataset both runners read (evaluate, evaluateMetrics): values per input,
+ * [offset, offset + count), and the inputs per engine call (default 100).
  */
-export async function evaluate(model: Model, dataset: Dataset, options: EvaluateOptions = {}): Promise<EvaluationReport> {
-  checkOptions(options, OPTION_NAMES);
+export function datasetRange(model: Model, dataset: Dataset, options: Pick<EvaluateOptions, 'offset' | 'count' | 'batchSize'>):
+  { d: number; offset: number; count: number; batchSize: number } {
   const d = model.inputSize;
   if (!dataset || !(dataset.inputs instanceof Float32Array)) throw new TypeError('dataset.inputs must be a Float32Array');
   if (dataset.inputs.length !== dataset.count * d)
@@ -157,6 +155,18 @@ export async function evaluate(model: Model, dataset: Dataset, options: Evaluate
   const count = options.count === undefined ? dataset.count - offset : positiveInteger(options.count, 'count');
   if (offset + count > dataset.count) throw new RangeError(`count ${count} from offset ${offset} exceeds the dataset's ${dataset.count} inputs`);
   const batchSize = options.batchSize === undefined ? 100 : positiveInteger(options.batchSize, 'batchSize');
+  return { d, offset, count, batchSize };
+}
+
+/**
+ * Runs every method on the dataset's inputs [offset, offset + count), scores each attribution by
+ * insertion and deletion (docs/method.md §10; target = the predicted class, as the Reference's protocol) and
+ * returns one row per method configuration. Explanations and metrics run as batched engine calls
+ * of `batchSize` inputs, one call at a time (timings are single-threaded wall times).
+ */
+export async function evaluate(model: Model, dataset: Dataset, options: EvaluateOptions = {}): Promise<EvaluationReport> {
+  checkOptions(options, OPTION_NAMES);
+  const { d, offset, count, batchSize } = datasetRange(model, dataset, options);
   const order = options.order ?? 'stable';
   const seed = options.seed ?? 0;
   const list = configs(model, options);

@@ -27,7 +27,6 @@ usage: /usr/bin/python3 tools/reference/time_grad.py (--model ONNX | --torchvisi
 import argparse
 import json
 import os
-import statistics
 import sys
 import time
 
@@ -37,6 +36,7 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, HERE)
+from time_ref import time_samples  # noqa: E402
 
 
 def load(args):
@@ -83,16 +83,8 @@ def main():
         assert g.shape == x.shape
         return ms
 
-    for _ in range(args.warmup):
-        sample()
-    samples = []
-    start = time.perf_counter()
-    while len(samples) < args.min_samples or (time.perf_counter() - start < args.seconds and len(samples) < 1000):
-        samples.append(sample())
     print(json.dumps({
-        "best_ms": round(min(samples), 4),
-        "median_ms": round(statistics.median(samples), 4),
-        "samples": len(samples),
+        **time_samples(sample, args),
         "threads": torch.get_num_threads(),
         "target": target,
         "torch": torch.__version__,

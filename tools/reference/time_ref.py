@@ -41,13 +41,9 @@ def parse_width(w):
     return int(w)
 
 
-def time_setting(model, xs, width, depth, args):
-    def sample():
-        t0 = time.perf_counter()
-        for x in xs:
-            pw.explain(model, x, width, depth)
-        return (time.perf_counter() - t0) * 1e3
-
+def time_samples(sample, args):
+    """Calls sample() (which returns its ms) args.warmup times, then at least args.min_samples times
+    and on for args.seconds (at most 1000): the best, median and count (time_grad.py uses it too)."""
     for _ in range(args.warmup):
         sample()
     samples = []
@@ -58,6 +54,18 @@ def time_setting(model, xs, width, depth, args):
         "best_ms": round(min(samples), 4),
         "median_ms": round(statistics.median(samples), 4),
         "samples": len(samples),
+    }
+
+
+def time_setting(model, xs, width, depth, args):
+    def sample():
+        t0 = time.perf_counter()
+        for x in xs:
+            pw.explain(model, x, width, depth)
+        return (time.perf_counter() - t0) * 1e3
+
+    return {
+        **time_samples(sample, args),
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
     }

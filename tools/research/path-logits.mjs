@@ -5,17 +5,9 @@
 // units kept per path layer. Runs dist/ (npm run build:ts first).
 //
 //   node tools/research/path-logits.mjs [--count 200] [--models mlp,cnn,resnet,leaky]
-import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
 import { loadModel, loadFashionMnist, explainBatch, setThreads } from '../../dist/index.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const MODELS = {
-  mlp: 'test/fixtures/models/fashion_mlp.onnx',
-  cnn: 'test/fixtures/models/fashion_cnn.onnx',
-  resnet: 'test/fixtures/models/fashion_resnet.onnx',
-  leaky: 'test/fixtures/models/fashion_cnn_leaky.onnx',
-};
+import { MODELS, modelPath } from './models.mjs';
 const RULES = {
   'official (depth all)': {},
   'official d1': { depth: 1 },
@@ -39,7 +31,7 @@ const data = loadFashionMnist({ count });
 console.log('| model | rule | mean ŷ_t − f_t | path predicts t | mean units kept per path layer (bottom → top) |');
 console.log('| --- | --- | --- | --- | --- |');
 for (const name of models) {
-  const model = await loadModel(join(root, MODELS[name]));
+  const model = await loadModel(modelPath(name));
   for (const [rule, options] of Object.entries(RULES)) {
     const rows = await explainBatch(model, data.inputs, options);
     let inflation = 0, agree = 0;

@@ -11,20 +11,12 @@
 // Reported per variant: mean ± standard error over the images, and the paired difference to
 // integrated gradients (variant − IG, mean ± s.e. of the per-image differences).
 import { writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
 import {
   loadModel, loadFashionMnist, explainBatch, explainIntegrated, explainRegional, attributeBatch, insertionDeletionBatch,
   evaluateQuality, setThreads,
 } from '../../dist/index.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const MODELS = {
-  mlp: 'test/fixtures/models/fashion_mlp.onnx',
-  cnn: 'test/fixtures/models/fashion_cnn.onnx',
-  resnet: 'test/fixtures/models/fashion_resnet.onnx',
-  leaky: 'test/fixtures/models/fashion_cnn_leaky.onnx',
-};
+import { MODELS, modelPath } from './models.mjs';
 
 // name → how to compute the attributions of n inputs (back to back).
 const pathwise = (options) => async (model, x) => (await explainBatch(model, x, options)).map((r) => r.attribution);
@@ -122,7 +114,7 @@ async function main() {
   const data = loadFashionMnist({ offset: a.offset, count: a.count });
   const report = { count: a.count, offset: a.offset, models: {} };
   for (const name of a.models) {
-    const model = await loadModel(join(root, MODELS[name]));
+    const model = await loadModel(modelPath(name));
     const d = model.inputSize;
     const x = data.inputs;
     const rows = {};
