@@ -112,17 +112,55 @@ describe('path diagram edges', () => {
     expect(few.length).toBeLessThanOrEqual(2 * ex.layers[2].units.length);
   });
 
-  it('a residual network gets no edges and says why', () => {
-    const res = { inputShape: [4], layers: [
-      { type: 'dense', in: 4, out: 4, weights: new Float32Array(16).fill(0.1) }, { type: 'relu' },
-      { type: 'dense', in: 4, out: 4, weights: new Float32Array(16).fill(0.1) }, { type: 'add', inputs: [1, 2] }, { type: 'relu' },
-      { type: 'dense', in: 4, out: 2, weights: new Float32Array(8).fill(0.1) },
+  it('graph networks: every edge weight is PyTorch autograd\'s ∂z/∂h, residual shortcut, concat, shuffle, pads, ceil-mode pools and every gate kind included', async () => {
+    // tools/reference/make_edge_fixture.py: a seeded graph with each layer kind a spec can hold; the
+    // full Jacobian ∂z_{k+1}/∂h_k of each neighbouring gate pair (h_k a leaf) and ∂logits/∂h_top.
+    const fx = JSON.parse(readFileSync(new URL('./fixtures/edges/graph.json', import.meta.url), 'utf8'));
+    const f32 = (v: unknown) => (Array.isArray(v) && typeof v[0] === 'number' ? Float32Array.from(v as number[]) : v);
+    const graph: NetworkSpec = {
+      inputShape: fx.inputShape,
+      layers: fx.layers.map((l: Record<string, unknown>) => Object.fromEntries(Object.entries(l).map(([k, v]) =>
+        [k, ['weights', 'bias', 'scale', 'mean', 'variance', 'slope', 'shift'].includes(k) ? f32(v) : v]))),
+    };
+    // The engine runs the same network to the same logits (float32 against PyTorch's float64).
+    const m = await loadModel(graph);
+    try {
+      const logits = m.forward(Float32Array.from(fx.input));
+      for (let c = 0; c < 3; c++) expect(logits[c]).toBeCloseTo(fx.logits[c], 4);
+    } finally { m.dispose(); }
+    const sizes: number[] = fx.gateSizes;
+    const all = (n: number) => Array.from({ length: n }, (_, i) => i);
+    const layers = sizes.map((n, ordinal) => ({ ordinal, units: all(n) }));
+    for (const target of [0, 1, 2]) {
+      const edges = pathEdges(graph, fx.input, { target, layers }, { perUnit: 1e9 });
+      expect(edges.unsupported).toBeUndefined();
+      expect([...edges.byLayer.keys()]).toEqual(all(sizes.length));
+      sizes.forEach((_, k) => {
+        const top = k === sizes.length - 1;
+        const want = (fx.jacobians[k] as [number, number, number][]).filter(([b]) => !top || b === target);
+        const got = edges.byLayer.get(k)!;
+        expect(got.length).toBe(want.length); // every nonzero route, and nothing else
+        const byPair = new Map(got.map((e) => [`${e.upper},${e.lower}`, e]));
+        for (const [b, a, weight] of want) {
+          const e = byPair.get(`${b},${a}`)!;
+          expect(e, `gate ${k}: edge ${a} → ${b}`).toBeDefined();
+          expect(e.weight).toBeCloseTo(weight, 12);
+          expect(e.contribution).toBeCloseTo(fx.h[k][a] * weight, 12);
+        }
+      });
+    }
+  });
+
+  it('a network too large to trace in JavaScript gets no edges and says why', () => {
+    const big = { inputShape: [64], layers: [
+      { type: 'dense', in: 64, out: 64, weights: new Float32Array(64 * 64).fill(0.1) }, { type: 'relu' },
+      { type: 'dense', in: 64, out: 2, weights: new Float32Array(128).fill(0.1) },
     ] } as NetworkSpec;
-    const e = pathEdges(res, [1, 2, 3, 4], { target: 0, layers: [{ ordinal: 0, units: [0, 1] }, { ordinal: 1, units: [2] }] });
+    const e = pathEdges(big, new Float32Array(64).fill(1), { target: 0, layers: [{ ordinal: 0, units: [0, 1] }] }, { maxMultiplyAdds: 1000 });
     expect(e.byLayer.size).toBe(0);
-    expect(e.unsupported).toMatch(/sequential networks/);
+    expect(e.unsupported).toMatch(/too large/);
     const svg = pathDiagramSvg(ex, { reluLayers: model.reluLayers, edges: e });
-    expect(svg).toContain('no edges: edge weights are drawn for sequential networks');
+    expect(svg).toContain('no edges: the network is too large');
     expect(svg).not.toMatch(/<line /);
   });
 });
