@@ -87,6 +87,23 @@ describe('explainDataset', () => {
     })()).rejects.toThrow();
     expect(seen.length).toBeLessThanOrEqual(2);
   });
+
+  it('an abort cancels the batch in flight instead of waiting for it', async () => {
+    // One batch of 48 on a 784-1024-1024-1024-10 MLP at width 'all' takes ~0.2 s here; the abort at
+    // 20 ms lands while it runs (or before it starts), so no result may come out. Before, the batch
+    // ran to its end and the stream ended normally.
+    const big = loadModelSync(mlp([784, 1024, 1024, 1024, 10], 3));
+    try {
+      const inputs = new Float32Array(48 * 784).map(seeded(9));
+      const ac = new AbortController();
+      const seen: DatasetResult[] = [];
+      setTimeout(() => ac.abort(), 20);
+      await expect((async () => {
+        for await (const r of explainDataset(big, { inputs }, { batchSize: 48, width: 'all', signal: ac.signal })) seen.push(r);
+      })()).rejects.toMatchObject({ name: 'AbortError' });
+      expect(seen).toHaveLength(0);
+    } finally { big.dispose(); }
+  });
 });
 
 /** A hand-made explanation: only what pathStatistics reads. */

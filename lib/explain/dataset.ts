@@ -63,7 +63,7 @@ export interface ExplainDatasetOptions extends Omit<ExplainBatchOptions, 'target
   total?: number;
   /** Called after every batch. */
   onProgress?: (progress: DatasetProgress) => void;
-  /** Stops the stream (the generator throws the signal's reason) before the next batch. */
+  /** Stops the stream: the batch in flight is cancelled at its next layer step and the generator throws the signal's reason. */
   signal?: AbortSignal;
 }
 
@@ -108,7 +108,7 @@ export async function* explainDataset(
     signal?.throwIfAborted();
     const n = pending.length;
     const targets = pending.map((p) => p.target ?? (target === 'label' ? undefined : target));
-    const batchOptions: ExplainBatchOptions = { ...explainOptions };
+    const batchOptions: ExplainBatchOptions = { ...explainOptions, signal };
     if (targets.some((t) => t !== undefined)) {
       // Items without a target explain their predicted class: one pass finds it.
       const logits = targets.every((t) => t !== undefined) ? undefined : model.forward(buffer.subarray(0, n * size));
