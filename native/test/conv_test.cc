@@ -2,7 +2,7 @@
 // table against float64 loops, on random geometry: kernel sizes 1–3 (1 × 1 padded or strided),
 // strides 1–3, asymmetric pads, dilation, groups up to depthwise, channel counts across the tables' panel heights
 // and sizes across their tiles and task chunks; the same bits for every thread count, with and
-// without the bias; and through ops::conv_forward, an example's bits do not depend on its batch.
+// without the bias, and the fused ReLU as the gate on those bits; and through ops::conv_forward, an example's bits do not depend on its batch.
 // Part of pathwise_core_test.
 #include <algorithm>
 #include <cmath>
@@ -86,10 +86,14 @@ void test_conv_direct() {
   std::normal_distribution<float> gauss(0.f, 1.f);
   const std::size_t saved = pathwise::threads::pool_size();
   pathwise::threads::set_pool_size(3);
-  for (int trial = 0; trial < 48; ++trial) {
+  for (int trial = 0; trial < 50; ++trial) {
     Geometry g = random_geometry(rng, trial);
     if (trial == 47) g = {1, 48, 40, 36, 36, {}};  // above the 32 MFLOP thread threshold: really split
-    if (trial == 47) g.window.kh = g.window.kw = 3, g.window.pt = g.window.pl = g.window.pb = g.window.pr = 1;
+    // The channel kernel's K blocks (K = 576 over 512) and tiles: rows of 7 (two rows a tile, the
+    // last row alone), rows of 13 (pieces of 7 and 6), a last channel panel part padding.
+    if (trial == 48) g = {1, 64, 40, 9, 7, {}};
+    if (trial == 49) g = {1, 64, 72, 13, 13, {}};
+    if (trial >= 47) g.window.kh = g.window.kw = 3, g.window.pt = g.window.pl = g.window.pb = g.window.pr = 1;
     const pathwise::Window& w = g.window;
     const std::size_t cin_g = g.cin / g.groups, cout_g = g.cout / g.groups, taps = w.kh * w.kw;
     std::vector<float> weights(g.cout * cin_g * taps), bias(g.cout), dense_weights;
@@ -137,6 +141,13 @@ void test_conv_direct() {
         if (first.empty()) first = y;
         check_core(y == first, "direct conv: same bits for every thread count", double(threads), double(trial));
       }
+      // The ReLU fused into the copy-out: the gate applied to the same bits.
+      std::vector<float> rectified(out_size);
+      pathwise::ops::conv_forward_direct(layer, *table, packed.data(), x.data(), rectified.data(), true, offsets, 0,
+                                         /*relu=*/true);
+      for (std::size_t q = 0; q < out_size; ++q)
+        check_core(rectified[q] == (first[q] > 0.0f ? first[q] : 0.0f), "direct conv: fused ReLU", rectified[q],
+                   first[q]);
       for (std::size_t q = 0; q < out_size; ++q)
         check_core(std::fabs(first[q] - ref[q]) <= 1e-5 * mag[q] + 1e-6, "direct conv vs float64", first[q], ref[q]);
       pathwise::ops::conv_forward_direct(layer, *table, packed.data(), x.data(), plain.data(), false, offsets);
