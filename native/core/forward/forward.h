@@ -60,7 +60,10 @@ constexpr std::size_t kSparseDivisor = 32;
 // false (stopping at the first one over).
 bool sparse_nonzeros(const float* v, std::size_t count, std::vector<std::uint32_t>& nonzeros);
 void dense_forward(const Layer& layer, const float* in, std::size_t n, float* out, bool with_bias = true);
-void conv_forward(const Layer& layer, const float* in, std::size_t n, float* out, bool with_bias = true);
+// relu: the output rectified as a ReLU layer after it would (z > 0 ? z : 0), fused into the conv's
+// copy-out where the direct kernel runs.
+void conv_forward(const Layer& layer, const float* in, std::size_t n, float* out, bool with_bias = true,
+                  bool relu = false);
 void max_pool_forward(const Layer& layer, const float* in, std::size_t n, float* out, std::int32_t* winners);
 void avg_pool_forward(const Layer& layer, const float* in, std::size_t n, float* out);
 // The gate layer's g on n examples (out may be in); `gates` (n × size) receives the slope s of each
