@@ -162,5 +162,32 @@ void test_conv_direct() {
     check_core(std::equal(alone.begin(), alone.end(), batch.begin() + long(out_size)),
                "direct conv: an example's bits do not depend on its batch", double(trial), 0);
   }
+  // Max pooling runs on the pool above 2^16 outputs, planes split across tasks: the same values and
+  // winners as serially, padded (ResNet's 3 × 3 stride 2) and unpadded (VGG's 2 × 2).
+  for (int padded = 0; padded < 2; ++padded) {
+    pathwise::LayerDesc pool, relu, dense;
+    pool.kind = pathwise::LayerKind::MaxPool;
+    pool.in_shape = {32, 64, 64};
+    pool.window.kh = pool.window.kw = padded ? 3 : 2;
+    pool.window.sh = pool.window.sw = 2;
+    if (padded) pool.window.pt = pool.window.pl = pool.window.pb = pool.window.pr = 1;
+    dense.kind = pathwise::LayerKind::Dense;
+    dense.in_shape = {32 * 32 * 32, 1, 1};
+    dense.out_features = 2;
+    std::vector<float> dense_weights(dense.in_shape.c * 2, 0.5f);
+    dense.weights = dense_weights.data();
+    dense.weights_len = dense_weights.size();
+    const pathwise::Network net = pathwise::Network::build({32, 64, 64}, {pool, relu, dense});
+    const pathwise::Layer& layer = net.layers()[0];
+    std::vector<float> x(2 * layer.in_size());
+    for (auto& v : x) v = std::round(gauss(rng) * 4.0f);  // ties, so the first maximum must win
+    std::vector<float> y1(2 * layer.out_size()), y3(y1.size());
+    std::vector<std::int32_t> w1(y1.size()), w3(y1.size());
+    pathwise::threads::set_pool_size(1);
+    pathwise::ops::max_pool_forward(layer, x.data(), 2, y1.data(), w1.data());
+    pathwise::threads::set_pool_size(3);
+    pathwise::ops::max_pool_forward(layer, x.data(), 2, y3.data(), w3.data());
+    check_core(y1 == y3 && w1 == w3, "max pool: same values and winners on 1 and 3 threads", double(padded), 0);
+  }
   pathwise::threads::set_pool_size(saved);
 }
