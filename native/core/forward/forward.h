@@ -64,6 +64,7 @@ void dense_forward(const Layer& layer, const float* in, std::size_t n, float* ou
 // copy-out where the direct kernel runs.
 void conv_forward(const Layer& layer, const float* in, std::size_t n, float* out, bool with_bias = true,
                   bool relu = false);
+// winners may be null (the routing not recorded).
 void max_pool_forward(const Layer& layer, const float* in, std::size_t n, float* out, std::int32_t* winners);
 void avg_pool_forward(const Layer& layer, const float* in, std::size_t n, float* out);
 // The gate layer's g on n examples (out may be in); `gates` (n × size) receives the slope s of each
