@@ -657,6 +657,14 @@ void forward_original(const Network& net, const float* x, std::size_t n, Activat
   forward_range(net, x, n, 0, nullptr, {}, out, nullptr, true, keep_from);
 }
 
+namespace {
+// The activation buffers of this thread's last forward_logits call, for the next one: fresh ones
+// were page-faulted in and zero-filled on every call, serially on the calling thread (ResNet18:
+// memset and page faults 3–4 % of a 2-thread forward, perf). At most kLogitsCacheBytes are kept.
+constexpr std::size_t kLogitsCacheBytes = std::size_t(64) << 20;
+thread_local std::vector<std::vector<float>> t_logits_buffers;
+}  // namespace
+
 std::vector<float> forward_logits(const Network& net, const float* x, std::size_t n) {
   // Keeps an activation only until its last consumer has run (a chain holds two at a time).
   const auto& layers = net.layers();
@@ -668,7 +676,8 @@ std::vector<float> forward_logits(const Network& net, const float* x, std::size_
   // VGG16's 54 MB of activations on every call (kernel page zeroing and faults, 8 % of a forward, perf).
   // They keep their size: a cleared vector resized up is zero-filled first, a pass over every
   // activation that the layer then overwrites (memset, 1.3 % of a VGG16 forward, perf).
-  std::vector<std::vector<float>> spare;
+  std::vector<std::vector<float>> spare = std::move(t_logits_buffers);
+  t_logits_buffers.clear();
   const auto release_inputs = [&](const Layer& layer) {
     for (int p : layer.inputs)
       if (p >= 0 && --pending[std::size_t(p)] == 0) spare.push_back(std::move(values[std::size_t(p)]));
@@ -716,7 +725,18 @@ std::vector<float> forward_logits(const Network& net, const float* x, std::size_
       run_layer(layer, values_of(layer.inputs[0]), b, n, nullptr, nullptr, values[i], nullptr, nullptr);
     release_inputs(layer);
   }
-  return std::vector<float>(values.back().begin(), values.back().end());  // not a recycled buffer's capacity
+  std::vector<float> logits(values.back().begin(), values.back().end());  // not a recycled buffer's capacity
+  for (auto& v : values)
+    if (!v.empty()) spare.push_back(std::move(v));
+  // The largest first, while they fit.
+  std::sort(spare.begin(), spare.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
+  std::size_t kept = 0;
+  for (auto& v : spare)
+    if ((kept + v.size()) * sizeof(float) <= kLogitsCacheBytes) {
+      kept += v.size();
+      t_logits_buffers.push_back(std::move(v));
+    }
+  return logits;
 }
 
 std::size_t argmax_first(const float* values, std::size_t count) {

@@ -45,7 +45,8 @@ void jvp_frozen(const Network& net, const Activations& orig, const float* v, std
 // callers that read values only from keep_from − 1 up, and gates and routing anywhere.
 void forward_original(const Network& net, const float* x, std::size_t n, Activations& out, std::size_t keep_from = 0);
 
-// Logits only, for Model.forward: frees each activation once its last consumer has run.
+// Logits only, for Model.forward: frees each activation once its last consumer has run. The calling
+// thread keeps up to 64 MiB of the activation buffers for its next call.
 std::vector<float> forward_logits(const Network& net, const float* x, std::size_t n);
 
 // Index of the largest of `count` values, lowest index on ties (the reference's argmax rule).
