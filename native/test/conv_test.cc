@@ -188,6 +188,30 @@ void test_conv_direct() {
     pathwise::threads::set_pool_size(3);
     pathwise::ops::max_pool_forward(layer, x.data(), 2, y3.data(), w3.data());
     check_core(y1 == y3 && w1 == w3, "max pool: same values and winners on 1 and 3 threads", double(padded), 0);
+    // Against the plain scan: every tap with a bounds test, the first strict maximum wins.
+    const pathwise::Window& pw = layer.window;
+    bool same = true;
+    for (std::size_t e = 0; e < 2; ++e)
+      for (std::size_t c = 0; c < 32; ++c)
+        for (std::size_t oy = 0; oy < 32; ++oy)
+          for (std::size_t ox = 0; ox < 32; ++ox) {
+            float best = 0.0f;
+            long arg = -1;
+            for (std::size_t ky = 0; ky < pw.kh; ++ky)
+              for (std::size_t kx = 0; kx < pw.kw; ++kx) {
+                const long yy = long(oy * pw.sh + ky) - long(pw.pt), xx = long(ox * pw.sw + kx) - long(pw.pl);
+                if (yy < 0 || xx < 0 || yy >= 64 || xx >= 64) continue;
+                const long at = long(c) * 64 * 64 + yy * 64 + xx;
+                const float v = x[std::size_t(long(e) * 32 * 64 * 64 + at)];
+                if (arg < 0 || v > best) best = v, arg = at;
+              }
+            const std::size_t o = ((e * 32 + c) * 32 + oy) * 32 + ox;
+            same = same && y1[o] == best && w1[o] == std::int32_t(arg);
+          }
+    check_core(same, "max pool vs the plain scan", double(padded), 0);
+    std::vector<float> y0(y1.size());
+    pathwise::ops::max_pool_forward(layer, x.data(), 2, y0.data(), nullptr);
+    check_core(y0 == y1, "max pool without winners: the same values", double(padded), 0);
   }
   pathwise::threads::set_pool_size(saved);
 }
