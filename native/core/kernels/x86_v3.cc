@@ -23,6 +23,7 @@
 #define PW_CONV_POSITIONS 6
 #define PW_CONV_ROWS 4
 #define PW_CONV_VECS 3
+#define PW_CONV_TRANSPOSE_TILE 1
 #include "conv_f32_body.inc"
 const KernelTable table = {"avx2", "x86-64-v3 (AVX2+FMA), 6x16 tile", gemm_nn, gemm_nt,
                            gemm_nn_threads, gemm_nt_threads, conv_direct,

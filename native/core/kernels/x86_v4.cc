@@ -48,6 +48,7 @@
 #define PW_CONV_ROWS 8
 #define PW_CONV_VECS 3
 #endif
+#define PW_CONV_TRANSPOSE_TILE 1
 #include "conv_f32_body.inc"
 const KernelTable table = {"avx512", "x86-64-v4 (AVX-512), 12x32 tile", gemm_nn, gemm_nt,
                            gemm_nn_threads, gemm_nt_threads, conv_direct,
