@@ -466,6 +466,39 @@ void avg_pool_forward(const Layer& layer, const float* in, std::size_t n, float*
     }
 }
 
+// Without trapping math GCC vectorises the selects below (with it, it keeps the pieces' products
+// behind branches: a product may raise an FP exception the branch would have skipped); no value
+// changes. clang has no such attribute and vectorises or not on its own.
+#if defined(__GNUC__) && !defined(__clang__)
+#define PATHWISE_NO_TRAPPING_MATH __attribute__((optimize("no-trapping-math")))
+#else
+#define PATHWISE_NO_TRAPPING_MATH
+#endif
+
+// A block of units of one channel of a non-ReLU gate: slope s and constant c of each unit's piece
+// (z ≤ lower: the lower piece; else z ≥ upper: the constant upper; else the identity), out = z on
+// the identity piece, else s·z + c. True when some c is nonzero.
+PATHWISE_NO_TRAPPING_MATH static bool gate_block(const float* z_in, float* s_out, float* c_out, float* out,
+                                                 std::size_t count, float lower, float upper, float slope,
+                                                 float c_low) {
+  int any_constant = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    const float z = z_in[i];
+    const bool low = z <= lower;
+    const bool high = !low & (z >= upper);
+    float s = low ? slope : 1.0f;
+    float c = low ? c_low : 0.0f;
+    s = high ? 0.0f : s;
+    c = high ? upper : c;
+    s_out[i] = s;
+    c_out[i] = c;
+    const float piece = s * z + c;
+    out[i] = (s == 1.0f) & (c == 0.0f) ? z : piece;
+    any_constant |= int(c != 0.0f);
+  }
+  return any_constant != 0;
+}
+
 void gate_forward(const Layer& layer, const float* in, std::size_t n, float* out, float* gates,
                   std::vector<float>* constants) {
   const std::size_t size = layer.out_size();
@@ -485,19 +518,23 @@ void gate_forward(const Layer& layer, const float* in, std::size_t n, float* out
   const std::size_t plane = layer.out_shape.h * layer.out_shape.w;
   if (constants) constants->assign(n * size, 0.0f);
   bool any_constant = false;
+  // Branch-free over blocks of a plane, z copied first (out may be in): the branchy loop was 21–24 %
+  // of a MobileNetV2 forward (ReLU6, perf); the same piece and the same expression per unit.
+  constexpr std::size_t kBlock = 256;
+  float zb[kBlock], sb[kBlock], cb[kBlock];
+  float* const constants_data = constants ? constants->data() : nullptr;
   for (std::size_t e = 0; e < n; ++e)
     for (std::size_t ch = 0; ch < layer.out_shape.c; ++ch) {
       const float slope = g.slope_of(ch), c_low = g.lower_value - slope * g.lower;
+      const float lower = g.lower, upper = g.upper;
       const std::size_t base = e * size + ch * plane;
-      for (std::size_t q = base; q < base + plane; ++q) {
-        const float z = in[q];
-        float s = 1.0f, c = 0.0f;
-        if (z <= g.lower) s = slope, c = c_low;
-        else if (z >= g.upper) s = 0.0f, c = g.upper;
-        out[q] = s == 1.0f && c == 0.0f ? z : s * z + c;
-        if (gates) gates[q] = s;
-        if (constants) (*constants)[q] = c;
-        any_constant = any_constant || c != 0.0f;
+      for (std::size_t q0 = base; q0 < base + plane; q0 += kBlock) {
+        const std::size_t count = std::min(kBlock, base + plane - q0);
+        std::copy(in + q0, in + q0 + count, zb);
+        const bool block_constant = gate_block(zb, sb, cb, out + q0, count, lower, upper, slope, c_low);
+        if (gates) std::copy(sb, sb + count, gates + q0);
+        if (constants_data) std::copy(cb, cb + count, constants_data + q0);
+        any_constant = any_constant || block_constant;
       }
     }
   if (constants && !any_constant) std::vector<float>().swap(*constants);
