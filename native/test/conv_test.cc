@@ -148,6 +148,17 @@ void test_conv_direct() {
       for (std::size_t q = 0; q < out_size; ++q)
         check_core(rectified[q] == (first[q] > 0.0f ? first[q] : 0.0f), "direct conv: fused ReLU", rectified[q],
                    first[q]);
+      // An Add fused too: (conv + bias) + residual, then the gate, each rounded as unfused.
+      std::vector<float> residual(out_size), added(out_size);
+      for (auto& v : residual) v = gauss(rng);
+      for (bool relu : {false, true}) {
+        pathwise::ops::conv_forward_direct(layer, *table, packed.data(), x.data(), added.data(), true, offsets, 0, relu,
+                                           residual.data());
+        for (std::size_t q = 0; q < out_size; ++q) {
+          const float z = first[q] + residual[q];
+          check_core(added[q] == (relu ? (z > 0.0f ? z : 0.0f) : z), "direct conv: fused Add (and ReLU)", added[q], z);
+        }
+      }
       for (std::size_t q = 0; q < out_size; ++q)
         check_core(std::fabs(first[q] - ref[q]) <= 1e-5 * mag[q] + 1e-6, "direct conv vs float64", first[q], ref[q]);
       pathwise::ops::conv_forward_direct(layer, *table, packed.data(), x.data(), plain.data(), false, offsets);
@@ -161,6 +172,19 @@ void test_conv_direct() {
     pathwise::ops::conv_forward(layer, x.data() + in_size, 1, alone.data());
     check_core(std::equal(alone.begin(), alone.end(), batch.begin() + long(out_size)),
                "direct conv: an example's bits do not depend on its batch", double(trial), 0);
+    // conv_forward with the Add and ReLU fused, on every path it takes (direct, sparse, im2col):
+    // the unfused layers' bits.
+    std::vector<float> residual(3 * out_size), fused(3 * out_size);
+    for (auto& v : residual) v = gauss(rng);
+    std::fill(x.begin() + long(2 * in_size), x.end(), 0.0f);  // example 2 all zero: the sparse path
+    pathwise::ops::conv_forward(layer, x.data(), 3, batch.data());
+    pathwise::ops::conv_forward(layer, x.data(), 3, fused.data(), true, true, residual.data());
+    bool fused_same = true;
+    for (std::size_t q = 0; q < 3 * out_size; ++q) {
+      const float z = batch[q] + residual[q];
+      fused_same = fused_same && fused[q] == (z > 0.0f ? z : 0.0f);
+    }
+    check_core(fused_same, "conv_forward: Add and ReLU fused give the unfused bits", double(trial), 0);
   }
   // Max pooling runs on the pool above 2^16 outputs, planes split across tasks: the same values and
   // winners as serially, padded (ResNet's 3 × 3 stride 2) and unpadded (VGG's 2 × 2).

@@ -117,7 +117,7 @@ std::size_t conv_direct_scratch_floats(const Layer& layer, const kernels::Kernel
 
 void conv_forward_direct(const Layer& layer, const kernels::KernelTable& table, const float* packed, const float* in,
                          float* out, bool with_bias, std::vector<std::size_t>& offsets, std::size_t max_threads,
-                         bool relu) {
+                         bool relu, const float* residual) {
   const Shape &is = layer.in_shape, &os = layer.out_shape;
   const Window& w = layer.window;
   const std::size_t groups = layer.groups, cin_g = is.c / groups, cout_g = os.c / groups;
@@ -162,6 +162,7 @@ void conv_forward_direct(const Layer& layer, const kernels::KernelTable& table, 
     args.wp = g.ws;
     args.max_threads = max_threads;
     args.relu = relu;
+    args.residual = residual ? residual + gi * cout_g * os.h * os.w : nullptr;
     table.conv_direct(args);
   }
 }

@@ -219,6 +219,11 @@ void col2im_add(const Layer& layer, const float* cols, std::size_t ld, std::size
   walk<true>(layer, cols, nullptr, ld, p0, count, nullptr, in_group);
 }
 
+// An Add layer in place (y + r, as the Add computes a + b).
+static void add_residual(float* y, const float* r, std::size_t count) {
+  for (std::size_t q = 0; q < count; ++q) y[q] = y[q] + r[q];
+}
+
 // A ReLU gate in place, as gate_forward computes it (z > 0 ? z : 0).
 static void rectify(float* y, std::size_t count) {
   for (std::size_t q = 0; q < count; ++q) y[q] = y[q] > 0.0f ? y[q] : 0.0f;
@@ -253,7 +258,8 @@ static void conv_forward_sparse(const Layer& layer, const float* in, const std::
   }
 }
 
-void conv_forward(const Layer& layer, const float* in, std::size_t n, float* out, bool with_bias, bool relu) {
+void conv_forward(const Layer& layer, const float* in, std::size_t n, float* out, bool with_bias, bool relu,
+                  const float* residual) {
   const Shape &is = layer.in_shape, &os = layer.out_shape;
   const std::size_t g = layer.groups, cin_g = is.c / g, cout_g = os.c / g;
   const std::size_t k = cin_g * layer.window.kh * layer.window.kw, positions = os.h * os.w;
@@ -270,12 +276,13 @@ void conv_forward(const Layer& layer, const float* in, std::size_t n, float* out
       for (std::size_t c = 0; c < os.c; ++c)
         std::fill(y + c * positions, y + (c + 1) * positions, with_bias ? layer.bias[c] : 0.0f);
       conv_forward_sparse(layer, in + e * is.size(), nonzeros, y);
+      if (residual) add_residual(y, residual + e * os.size(), os.size());
       if (relu) rectify(y, os.size());
       continue;
     }
     if (direct) {
       conv_forward_direct(layer, gemm, layer.weights_packed.data(), in + e * is.size(), out + e * os.size(), with_bias,
-                          offsets, 0, relu);
+                          offsets, 0, relu, residual ? residual + e * os.size() : nullptr);
       continue;
     }
     if (!pointwise) cols.resize(k * std::min(block, positions));
@@ -299,6 +306,7 @@ void conv_forward(const Layer& layer, const float* in, std::size_t n, float* out
         const float b = layer.bias[c];
         for (std::size_t p = 0; p < positions; ++p) y[c * positions + p] += b;
       }
+    if (residual) add_residual(y, residual + e * os.size(), os.size());
     if (relu) rectify(y, os.size());
   }
 }
@@ -727,43 +735,61 @@ std::vector<float> forward_logits(const Network& net, const float* x, std::size_
   t_logits_buffers.clear();
   const auto release_inputs = [&](const Layer& layer) {
     for (int p : layer.inputs)
-      if (p >= 0 && --pending[std::size_t(p)] == 0) spare.push_back(std::move(values[std::size_t(p)]));
+      if (p >= 0 && --pending[std::size_t(p)] == 0 && !values[std::size_t(p)].empty())
+        spare.push_back(std::move(values[std::size_t(p)]));
+  };
+  const auto only_reader = [&](std::size_t i, std::size_t reader) {
+    return reader < layers.size() && consumers[i].size() == 1 && consumers[i][0] == reader;
+  };
+  const auto plain_relu = [&](std::size_t i) {
+    return i < layers.size() && layers[i].kind == LayerKind::Relu && layers[i].gate.is_relu();
   };
   for (std::size_t i = 0; i < layers.size(); ++i) {
     const Layer& layer = layers[i];
-    // A Conv or Add whose only reader is a plain ReLU runs with the ReLU fused: the conv rectifies
-    // in its (parallel) copy-out, the Add in its own loop, and the separate gate pass over the
-    // activation (serial: while one core rectified the other waited) is gone. The same bits:
-    // z > 0 ? z : 0 of the same z.
-    const bool fuse_relu = (layer.kind == LayerKind::Conv || layer.kind == LayerKind::Add) && i + 1 < layers.size() &&
-                           layers[i + 1].kind == LayerKind::Relu && layers[i + 1].gate.is_relu() &&
-                           net.consumers()[i].size() == 1 && net.consumers()[i][0] == i + 1;
-    const std::size_t out_index = fuse_relu ? i + 1 : i;
+    // Chains run as one layer, the later ones fused into the first's output pass: a Conv whose only
+    // reader is an Add (ResNet's second conv of a block and its shortcut) adds the Add's other input
+    // in its copy-out; a Conv or that Add or an Add whose only reader is a plain ReLU rectifies
+    // there (the conv's copy-out is parallel; the separate passes were serial, and each a pass over
+    // the activation). The same bits: (conv + bias) + residual, then z > 0 ? z : 0, each rounded
+    // as the unfused layers round it (a + b = b + a exactly).
+    std::size_t last = i;  // the last layer of the chain
+    const float* residual = nullptr;
+    if (layer.kind == LayerKind::Conv && only_reader(i, i + 1) && layers[i + 1].kind == LayerKind::Add &&
+        layers[i + 1].inputs.size() == 2 && (layers[i + 1].inputs[0] == int(i)) != (layers[i + 1].inputs[1] == int(i))) {
+      const int other = layers[i + 1].inputs[0] == int(i) ? layers[i + 1].inputs[1] : layers[i + 1].inputs[0];
+      residual = other < 0 ? x : values[std::size_t(other)].data();
+      last = i + 1;
+    }
+    bool relu = false;
+    if ((layer.kind == LayerKind::Conv || layer.kind == LayerKind::Add) && only_reader(last, last + 1) &&
+        plain_relu(last + 1)) {
+      relu = true;
+      ++last;
+    }
     const std::size_t need = n * layer.out_size();
     std::size_t fit = spare.size();
     for (std::size_t s = 0; s < spare.size(); ++s)
       if (spare[s].size() >= need && (fit == spare.size() || spare[s].size() < spare[fit].size())) fit = s;
     if (fit < spare.size()) {
-      values[out_index] = std::move(spare[fit]);
+      values[last] = std::move(spare[fit]);
       spare.erase(spare.begin() + std::ptrdiff_t(fit));
     }
     auto values_of = [&](int p) -> const float* { return p < 0 ? x : values[std::size_t(p)].data(); };
     const float* b = layer.inputs.size() > 1 ? values_of(layer.inputs[1]) : nullptr;
-    if (fuse_relu) {
-      std::vector<float>& y = values[out_index];
+    if (last > i) {
+      std::vector<float>& y = values[last];
       y.resize(need);
       if (layer.kind == LayerKind::Conv) {
-        ops::conv_forward(layer, values_of(layer.inputs[0]), n, y.data(), /*with_bias=*/true, /*relu=*/true);
-      } else {
+        ops::conv_forward(layer, values_of(layer.inputs[0]), n, y.data(), /*with_bias=*/true, relu, residual);
+      } else {  // Add + ReLU
         const float* a = values_of(layer.inputs[0]);
         for (std::size_t q = 0; q < need; ++q) {
           const float z = a[q] + b[q];
           y[q] = z > 0.0f ? z : 0.0f;
         }
       }
-      release_inputs(layer);
-      --pending[i];  // the ReLU read layer i, which kept no values of its own
-      ++i;
+      for (std::size_t j = i; j <= last; ++j) release_inputs(layers[j]);
+      i = last;
       continue;
     }
     if (layer.kind == LayerKind::Concat)

@@ -61,10 +61,11 @@ constexpr std::size_t kSparseDivisor = 32;
 // false (stopping at the first one over).
 bool sparse_nonzeros(const float* v, std::size_t count, std::vector<std::uint32_t>& nonzeros);
 void dense_forward(const Layer& layer, const float* in, std::size_t n, float* out, bool with_bias = true);
-// relu: the output rectified as a ReLU layer after it would (z > 0 ? z : 0), fused into the conv's
-// copy-out where the direct kernel runs.
+// residual (n × out_size or null): added as an Add layer after the conv would (conv + residual);
+// relu: the result rectified as a ReLU layer after it would (z > 0 ? z : 0). Both fused into the
+// conv's copy-out where the direct kernel runs.
 void conv_forward(const Layer& layer, const float* in, std::size_t n, float* out, bool with_bias = true,
-                  bool relu = false);
+                  bool relu = false, const float* residual = nullptr);
 // winners may be null (the routing not recorded).
 void max_pool_forward(const Layer& layer, const float* in, std::size_t n, float* out, std::int32_t* winners);
 void avg_pool_forward(const Layer& layer, const float* in, std::size_t n, float* out);

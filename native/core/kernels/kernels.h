@@ -32,8 +32,9 @@ using GemmThreadsFn = void (*)(std::size_t m, std::size_t n, std::size_t k, cons
 // conv_cols + (kw − 1)·dw readable floats (their values are read into dropped lanes only; keep
 // them finite); `packed` the group's weights as pack_conv_weights (forward/conv_direct.h) lays
 // them out for this table's conv_rows; offsets[p] the padded-input offset of tap p (k of them);
-// out cout × oh × ow (NCHW), bias cout or null; relu: out = max(conv + bias, 0) as a ReLU gate
-// computes it (z > 0 ? z : 0). max_threads as for GemmThreadsFn.
+// out cout × oh × ow (NCHW), bias cout or null; residual null or cout × oh × ow, added after the
+// bias (an Add layer fused); relu: the result rectified as a ReLU gate does it (z > 0 ? z : 0).
+// max_threads as for GemmThreadsFn.
 struct ConvDirectArgs {
   const float* input;
   const float* packed;
@@ -41,6 +42,7 @@ struct ConvDirectArgs {
   const float* bias;
   float* out;
   std::size_t k, cout, oh, ow, wp, max_threads;
+  const float* residual = nullptr;
   bool relu = false;
 };
 using ConvDirectFn = void (*)(const ConvDirectArgs& args);
