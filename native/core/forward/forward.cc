@@ -501,7 +501,7 @@ PATHWISE_NO_TRAPPING_MATH static bool gate_block(const float* z_in, float* s_out
     s_out[i] = s;
     c_out[i] = c;
     const float piece = s * z + c;
-    out[i] = (s == 1.0f) & (c == 0.0f) ? z : piece;
+    out[i] = ((s == 1.0f) & (c == 0.0f)) ? z : piece;
     any_constant |= int(c != 0.0f);
   }
   return any_constant != 0;
