@@ -27,8 +27,11 @@ std::size_t conv_direct_scratch_floats(const Layer& layer, const kernels::Kernel
 // One example (in: in_size, out: out_size) through `table`'s direct kernel with `packed` weights
 // (pack_conv_weights for table.conv_rows). The padded input goes to the calling thread's
 // kernels::workspace; `offsets` is resized as needed and reused across calls. max_threads as for
-// kernels::GemmThreadsFn (the result is the same bits for every value).
+// kernels::GemmThreadsFn (the result is the same bits for every value). residual (out_size or
+// null): added to the output as an Add layer after it would (conv + residual), in the same pass;
+// relu: the result rectified as a ReLU layer after it would (z > 0 ? z : 0).
 void conv_forward_direct(const Layer& layer, const kernels::KernelTable& table, const float* packed, const float* in,
-                         float* out, bool with_bias, std::vector<std::size_t>& offsets, std::size_t max_threads = 0);
+                         float* out, bool with_bias, std::vector<std::size_t>& offsets, std::size_t max_threads = 0,
+                         bool relu = false, const float* residual = nullptr);
 
 }  // namespace pathwise::ops

@@ -219,6 +219,16 @@ void col2im_add(const Layer& layer, const float* cols, std::size_t ld, std::size
   walk<true>(layer, cols, nullptr, ld, p0, count, nullptr, in_group);
 }
 
+// An Add layer in place (y + r, as the Add computes a + b).
+static void add_residual(float* y, const float* r, std::size_t count) {
+  for (std::size_t q = 0; q < count; ++q) y[q] = y[q] + r[q];
+}
+
+// A ReLU gate in place, as gate_forward computes it (z > 0 ? z : 0).
+static void rectify(float* y, std::size_t count) {
+  for (std::size_t q = 0; q < count; ++q) y[q] = y[q] > 0.0f ? y[q] : 0.0f;
+}
+
 // One example's conv output from the nonzeros of its input: each input value meets the taps that
 // cover it, and adds its weight column (over the group's output channels) at each.
 static void conv_forward_sparse(const Layer& layer, const float* in, const std::vector<std::uint32_t>& nonzeros,
@@ -248,7 +258,8 @@ static void conv_forward_sparse(const Layer& layer, const float* in, const std::
   }
 }
 
-void conv_forward(const Layer& layer, const float* in, std::size_t n, float* out, bool with_bias) {
+void conv_forward(const Layer& layer, const float* in, std::size_t n, float* out, bool with_bias, bool relu,
+                  const float* residual) {
   const Shape &is = layer.in_shape, &os = layer.out_shape;
   const std::size_t g = layer.groups, cin_g = is.c / g, cout_g = os.c / g;
   const std::size_t k = cin_g * layer.window.kh * layer.window.kw, positions = os.h * os.w;
@@ -265,11 +276,13 @@ void conv_forward(const Layer& layer, const float* in, std::size_t n, float* out
       for (std::size_t c = 0; c < os.c; ++c)
         std::fill(y + c * positions, y + (c + 1) * positions, with_bias ? layer.bias[c] : 0.0f);
       conv_forward_sparse(layer, in + e * is.size(), nonzeros, y);
+      if (residual) add_residual(y, residual + e * os.size(), os.size());
+      if (relu) rectify(y, os.size());
       continue;
     }
     if (direct) {
       conv_forward_direct(layer, gemm, layer.weights_packed.data(), in + e * is.size(), out + e * os.size(), with_bias,
-                          offsets);
+                          offsets, 0, relu, residual ? residual + e * os.size() : nullptr);
       continue;
     }
     if (!pointwise) cols.resize(k * std::min(block, positions));
@@ -287,56 +300,30 @@ void conv_forward(const Layer& layer, const float* in, std::size_t n, float* out
         }
       }
     }
-    if (!with_bias) continue;
     float* y = out + e * os.size();
-    for (std::size_t c = 0; c < os.c; ++c) {
-      const float b = layer.bias[c];
-      for (std::size_t p = 0; p < positions; ++p) y[c * positions + p] += b;
-    }
+    if (with_bias)
+      for (std::size_t c = 0; c < os.c; ++c) {
+        const float b = layer.bias[c];
+        for (std::size_t p = 0; p < positions; ++p) y[c * positions + p] += b;
+      }
+    if (residual) add_residual(y, residual + e * os.size(), os.size());
+    if (relu) rectify(y, os.size());
   }
 }
 
-void max_pool_forward(const Layer& layer, const float* in, std::size_t n, float* out, std::int32_t* winners) {
+// Max-pool planes [plane0, plane1) of the batch (plane e·C + c: channel c of example e). Each
+// window is scanned over its in-bounds taps in row-major order; the first one starts the scan and a
+// later tap wins only when strictly greater: the first maximum in scan order wins, as in PyTorch, a
+// NaN never wins (a window of NaNs keeps its first element), a window with no tap inside gives 0
+// and -1. winners may be null.
+static void max_pool_planes(const Layer& layer, const float* in, float* out, std::int32_t* winners,
+                            std::size_t plane0, std::size_t plane1) {
   const Shape &is = layer.in_shape, &os = layer.out_shape;
   const Window& w = layer.window;
   const std::ptrdiff_t ih = std::ptrdiff_t(is.h), iw = std::ptrdiff_t(is.w);
-  // Windows wholly inside the input (every window of an unpadded pool) skip the bounds tests: the
-  // tested loop was 7 % of a Fashion-CNN explanation (perf). The scan order, and so the winner of
-  // a tie and of NaNs (the first element), is the same.
-  const bool unpadded = w.pt == 0 && w.pl == 0 && (os.h - 1) * w.sh + (w.kh - 1) * w.dh < is.h &&
-                        (os.w - 1) * w.sw + (w.kw - 1) * w.dw < is.w;
-  if (unpadded) {
-    for (std::size_t e = 0; e < n; ++e)
-      for (std::size_t c = 0; c < os.c; ++c) {
-        const std::size_t plane_offset = c * is.h * is.w;
-        const float* plane = in + e * is.size() + plane_offset;
-        float* o = out + e * os.size() + c * os.h * os.w;
-        std::int32_t* win = winners + e * os.size() + c * os.h * os.w;
-        for (std::size_t oy = 0; oy < os.h; ++oy)
-          for (std::size_t ox = 0; ox < os.w; ++ox) {
-            const std::size_t y0 = oy * w.sh, x0 = ox * w.sw;
-            std::size_t arg = y0 * is.w + x0;
-            float best = plane[arg];
-            for (std::size_t ky = 0; ky < w.kh; ++ky) {
-              const std::size_t row = (y0 + ky * w.dh) * is.w + x0;
-              for (std::size_t kx = ky == 0 ? 1 : 0; kx < w.kw; ++kx) {
-                const float v = plane[row + kx * w.dw];
-                if (v > best) {
-                  best = v;
-                  arg = row + kx * w.dw;
-                }
-              }
-            }
-            o[oy * os.w + ox] = best;
-            win[oy * os.w + ox] = std::int32_t(plane_offset + arg);
-          }
-      }
-    return;
-  }
-  // Padded: the taps of each window that land inside the input, [lo, hi) per output row and column,
-  // found once, and the scan as above (a bounds test and a signed index per tap made ResNet18's
-  // 3 × 3 stride-2 pool 8 % of its forward, perf; 64 × 112 × 112: 5.7 → 2.2 ms, thread CPU time).
-  // The same taps in the same order, so the same winners.
+  // The taps of each window that land inside the input, [lo, hi) per output row and column, found
+  // once (a bounds test and a signed index per tap made ResNet18's 3 × 3 stride-2 pool 8 % of its
+  // forward, perf).
   const auto inside = [](std::size_t o, std::size_t s, std::size_t d, std::size_t pad, std::size_t k, std::ptrdiff_t size) {
     std::size_t lo = 0, hi = 0;
     const std::ptrdiff_t start = std::ptrdiff_t(o * s) - std::ptrdiff_t(pad);
@@ -348,38 +335,106 @@ void max_pool_forward(const Layer& layer, const float* in, std::size_t n, float*
   std::vector<std::pair<std::size_t, std::size_t>> rows(os.h), cols(os.w);
   for (std::size_t oy = 0; oy < os.h; ++oy) rows[oy] = inside(oy, w.sh, w.dh, w.pt, w.kh, ih);
   for (std::size_t ox = 0; ox < os.w; ++ox) cols[ox] = inside(ox, w.sw, w.dw, w.pl, w.kw, iw);
-  for (std::size_t e = 0; e < n; ++e)
-    for (std::size_t c = 0; c < os.c; ++c) {
-      const float* plane = in + e * is.size() + c * is.h * is.w;
-      for (std::size_t oy = 0; oy < os.h; ++oy)
-        for (std::size_t ox = 0; ox < os.w; ++ox) {
-          // The window's in-bounds taps in row-major order; the first one starts the scan. Strictly
-          // greater: the first maximum in scan order wins, as in PyTorch. A NaN never wins, so a
-          // window of NaNs keeps the first element. A window with no tap inside gives 0 and -1.
-          const auto [ky0, ky1] = rows[oy];
-          const auto [kx0, kx1] = cols[ox];
-          float best = 0.0f;
-          std::int32_t arg = -1;
-          if (ky0 < ky1 && kx0 < kx1) {
-            const std::size_t y0 = oy * w.sh - w.pt, x0 = ox * w.sw - w.pl;  // wrap-around cancels below
-            std::size_t at = (y0 + ky0 * w.dh) * is.w + x0 + kx0 * w.dw;
-            best = plane[at];
-            for (std::size_t ky = ky0; ky < ky1; ++ky) {
-              const std::size_t row = (y0 + ky * w.dh) * is.w + x0;
-              for (std::size_t kx = ky == ky0 ? kx0 + 1 : kx0; kx < kx1; ++kx) {
-                const float v = plane[row + kx * w.dw];
-                const bool take = v > best;
-                best = take ? v : best;
-                at = take ? row + kx * w.dw : at;
+  // Output columns [full_lo, full_hi) have every tap of their window row inside (a run: the
+  // windows move monotonically). Rows whose windows are whole vertically take those columns tap by
+  // tap across the run, a loop over ox the compiler vectorises (VGG's 2 × 2 and ResNet's 3 × 3
+  // stride-2 pools: 3.7 → 1.4 ms for VGG's first, 64 × 224 × 224); the same taps in the same order.
+  std::size_t full_lo = os.w, full_hi = os.w;
+  for (std::size_t ox = 0; ox < os.w; ++ox)
+    if (cols[ox].first == 0 && cols[ox].second == w.kw) {
+      if (full_lo == os.w) full_lo = ox;
+      full_hi = ox + 1;
+    }
+  for (std::size_t ec = plane0; ec < plane1; ++ec) {
+    const std::size_t e = ec / os.c, c = ec % os.c;
+    const std::size_t plane_offset = c * is.h * is.w;
+    const float* plane = in + e * is.size() + plane_offset;
+    float* out_plane = out + e * os.size() + c * os.h * os.w;
+    std::int32_t* win_plane = winners ? winners + e * os.size() + c * os.h * os.w : nullptr;
+    const auto one = [&](std::size_t oy, std::size_t ox) {
+      const auto [ky0, ky1] = rows[oy];
+      const auto [kx0, kx1] = cols[ox];
+      float best = 0.0f;
+      std::int32_t arg = -1;
+      if (ky0 < ky1 && kx0 < kx1) {
+        const std::size_t y0 = oy * w.sh - w.pt, x0 = ox * w.sw - w.pl;  // wrap-around cancels below
+        std::size_t at = (y0 + ky0 * w.dh) * is.w + x0 + kx0 * w.dw;
+        best = plane[at];
+        for (std::size_t ky = ky0; ky < ky1; ++ky) {
+          const std::size_t row = (y0 + ky * w.dh) * is.w + x0;
+          for (std::size_t kx = ky == ky0 ? kx0 + 1 : kx0; kx < kx1; ++kx) {
+            const float v = plane[row + kx * w.dw];
+            const bool take = v > best;
+            best = take ? v : best;
+            at = take ? row + kx * w.dw : at;
+          }
+        }
+        arg = std::int32_t(plane_offset + at);
+      }
+      out_plane[oy * os.w + ox] = best;
+      if (win_plane) win_plane[oy * os.w + ox] = arg;
+    };
+    for (std::size_t oy = 0; oy < os.h; ++oy) {
+      const bool whole_rows = rows[oy].first == 0 && rows[oy].second == w.kh;
+      const std::size_t lo = whole_rows ? full_lo : os.w, hi = whole_rows ? full_hi : os.w;
+      for (std::size_t ox = 0; ox < lo; ++ox) one(oy, ox);
+      if (lo < hi) {
+        float* o = out_plane + oy * os.w;
+        std::int32_t* win = win_plane ? win_plane + oy * os.w : nullptr;
+        // Window (oy, ox) starts at input index first + ox·sw (lo ≥ 1 when pl > 0, so no wrap).
+        const std::size_t first = (oy * w.sh - w.pt) * is.w - w.pl, sw = w.sw;
+        for (std::size_t ox = lo; ox < hi; ++ox) o[ox] = plane[first + ox * sw];
+        if (win)
+          for (std::size_t ox = lo; ox < hi; ++ox) win[ox] = std::int32_t(plane_offset + first + ox * sw);
+        for (std::size_t ky = 0; ky < w.kh; ++ky)
+          for (std::size_t kx = ky == 0 ? 1 : 0; kx < w.kw; ++kx) {
+            const std::size_t tap = first + ky * w.dh * is.w + kx * w.dw;
+            if (win) {
+              for (std::size_t ox = lo; ox < hi; ++ox) {
+                const float v = plane[tap + ox * sw];
+                const bool take = v > o[ox];
+                o[ox] = take ? v : o[ox];
+                win[ox] = take ? std::int32_t(plane_offset + tap + ox * sw) : win[ox];
+              }
+            } else {
+              for (std::size_t ox = lo; ox < hi; ++ox) {
+                const float v = plane[tap + ox * sw];
+                o[ox] = v > o[ox] ? v : o[ox];
               }
             }
-            arg = std::int32_t(c * is.h * is.w + at);
           }
-          const std::size_t o = e * os.size() + (c * os.h + oy) * os.w + ox;
-          out[o] = best;
-          winners[o] = arg;
-        }
+      }
+      for (std::size_t ox = hi; ox < os.w; ++ox) one(oy, ox);
     }
+  }
+}
+
+namespace {
+struct PoolJob {
+  const Layer* layer;
+  const float* in;
+  float* out;
+  std::int32_t* winners;
+  std::size_t planes, planes_per_task;
+};
+void pool_task(void* ctx, std::size_t t) {
+  const PoolJob& j = *static_cast<const PoolJob*>(ctx);
+  const std::size_t p0 = t * j.planes_per_task;
+  max_pool_planes(*j.layer, j.in, j.out, j.winners, p0, std::min(j.planes, p0 + j.planes_per_task));
+}
+}  // namespace
+
+void max_pool_forward(const Layer& layer, const float* in, std::size_t n, float* out, std::int32_t* winners) {
+  // Each plane is pooled alone, so planes split across the pool give the same bits; over 2^16
+  // outputs they do (serial, ResNet18's 3 × 3 stride-2 pool was 3 % of a 2-thread forward on one
+  // core while the other waited, perf).
+  const std::size_t planes = n * layer.out_shape.c, pool = threads::pool_size();
+  if (pool < 2 || threads::in_parallel_region() || n * layer.out_size() < (std::size_t(1) << 16)) {
+    max_pool_planes(layer, in, out, winners, 0, planes);
+    return;
+  }
+  PoolJob job{&layer, in, out, winners, planes, (planes + 4 * pool - 1) / (4 * pool)};
+  threads::parallel_for((planes + job.planes_per_task - 1) / job.planes_per_task, pool, pool_task, &job);
 }
 
 float avg_pool_divisor(const Layer& layer, std::size_t oy, std::size_t ox) {
@@ -419,6 +474,39 @@ void avg_pool_forward(const Layer& layer, const float* in, std::size_t n, float*
     }
 }
 
+// Without trapping math GCC vectorises the selects below (with it, it keeps the pieces' products
+// behind branches: a product may raise an FP exception the branch would have skipped); no value
+// changes. clang has no such attribute and vectorises or not on its own.
+#if defined(__GNUC__) && !defined(__clang__)
+#define PATHWISE_NO_TRAPPING_MATH __attribute__((optimize("no-trapping-math")))
+#else
+#define PATHWISE_NO_TRAPPING_MATH
+#endif
+
+// A block of units of one channel of a non-ReLU gate: slope s and constant c of each unit's piece
+// (z ≤ lower: the lower piece; else z ≥ upper: the constant upper; else the identity), out = z on
+// the identity piece, else s·z + c. True when some c is nonzero.
+PATHWISE_NO_TRAPPING_MATH static bool gate_block(const float* z_in, float* s_out, float* c_out, float* out,
+                                                 std::size_t count, float lower, float upper, float slope,
+                                                 float c_low) {
+  int any_constant = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    const float z = z_in[i];
+    const bool low = z <= lower;
+    const bool high = !low & (z >= upper);
+    float s = low ? slope : 1.0f;
+    float c = low ? c_low : 0.0f;
+    s = high ? 0.0f : s;
+    c = high ? upper : c;
+    s_out[i] = s;
+    c_out[i] = c;
+    const float piece = s * z + c;
+    out[i] = ((s == 1.0f) & (c == 0.0f)) ? z : piece;
+    any_constant |= int(c != 0.0f);
+  }
+  return any_constant != 0;
+}
+
 void gate_forward(const Layer& layer, const float* in, std::size_t n, float* out, float* gates,
                   std::vector<float>* constants) {
   const std::size_t size = layer.out_size();
@@ -438,19 +526,23 @@ void gate_forward(const Layer& layer, const float* in, std::size_t n, float* out
   const std::size_t plane = layer.out_shape.h * layer.out_shape.w;
   if (constants) constants->assign(n * size, 0.0f);
   bool any_constant = false;
+  // Branch-free over blocks of a plane, z copied first (out may be in): the branchy loop was 21–24 %
+  // of a MobileNetV2 forward (ReLU6, perf); the same piece and the same expression per unit.
+  constexpr std::size_t kBlock = 256;
+  float zb[kBlock], sb[kBlock], cb[kBlock];
+  float* const constants_data = constants ? constants->data() : nullptr;
   for (std::size_t e = 0; e < n; ++e)
     for (std::size_t ch = 0; ch < layer.out_shape.c; ++ch) {
       const float slope = g.slope_of(ch), c_low = g.lower_value - slope * g.lower;
+      const float lower = g.lower, upper = g.upper;
       const std::size_t base = e * size + ch * plane;
-      for (std::size_t q = base; q < base + plane; ++q) {
-        const float z = in[q];
-        float s = 1.0f, c = 0.0f;
-        if (z <= g.lower) s = slope, c = c_low;
-        else if (z >= g.upper) s = 0.0f, c = g.upper;
-        out[q] = s == 1.0f && c == 0.0f ? z : s * z + c;
-        if (gates) gates[q] = s;
-        if (constants) (*constants)[q] = c;
-        any_constant = any_constant || c != 0.0f;
+      for (std::size_t q0 = base; q0 < base + plane; q0 += kBlock) {
+        const std::size_t count = std::min(kBlock, base + plane - q0);
+        std::copy(in + q0, in + q0 + count, zb);
+        const bool block_constant = gate_block(zb, sb, cb, out + q0, count, lower, upper, slope, c_low);
+        if (gates) std::copy(sb, sb + count, gates + q0);
+        if (constants_data) std::copy(cb, cb + count, constants_data + q0);
+        any_constant = any_constant || block_constant;
       }
     }
   if (constants && !any_constant) std::vector<float>().swap(*constants);
@@ -527,10 +619,10 @@ void run_layer(const Layer& layer, const float* a, const float* b, std::size_t n
         if (winners) winners->assign(fixed, fixed + y.size());
         break;
       }
-      std::vector<std::int32_t> scratch;
-      std::vector<std::int32_t>& w = winners ? *winners : scratch;
-      w.resize(y.size());
-      ops::max_pool_forward(layer, a, n, y.data(), w.data());
+      // Without a caller for the routing (forward_logits), none is written: a fresh scratch vector
+      // for it (VGG's first pool: 12.8 MB zero-filled and page-faulted in) made that pool 9 ms.
+      if (winners) winners->resize(y.size());
+      ops::max_pool_forward(layer, a, n, y.data(), winners ? winners->data() : nullptr);
       break;
     }
     case LayerKind::AvgPool: ops::avg_pool_forward(layer, a, n, y.data()); break;
@@ -620,6 +712,14 @@ void forward_original(const Network& net, const float* x, std::size_t n, Activat
   forward_range(net, x, n, 0, nullptr, {}, out, nullptr, true, keep_from);
 }
 
+namespace {
+// The activation buffers of this thread's last forward_logits call, for the next one: fresh ones
+// were page-faulted in and zero-filled on every call, serially on the calling thread (ResNet18:
+// memset and page faults 3–4 % of a 2-thread forward, perf). At most kLogitsCacheBytes are kept.
+constexpr std::size_t kLogitsCacheBytes = std::size_t(64) << 20;
+thread_local std::vector<std::vector<float>> t_logits_buffers;
+}  // namespace
+
 std::vector<float> forward_logits(const Network& net, const float* x, std::size_t n) {
   // Keeps an activation only until its last consumer has run (a chain holds two at a time).
   const auto& layers = net.layers();
@@ -629,30 +729,87 @@ std::vector<float> forward_logits(const Network& net, const float* x, std::size_
   for (std::size_t i = 0; i < layers.size(); ++i) pending[i] = consumers[i].size();
   // Freed activations are reused for later outputs: a fresh vector per layer page-faulted in all of
   // VGG16's 54 MB of activations on every call (kernel page zeroing and faults, 8 % of a forward, perf).
-  std::vector<std::vector<float>> spare;
+  // They keep their size: a cleared vector resized up is zero-filled first, a pass over every
+  // activation that the layer then overwrites (memset, 1.3 % of a VGG16 forward, perf).
+  std::vector<std::vector<float>> spare = std::move(t_logits_buffers);
+  t_logits_buffers.clear();
+  const auto release_inputs = [&](const Layer& layer) {
+    for (int p : layer.inputs)
+      if (p >= 0 && --pending[std::size_t(p)] == 0 && !values[std::size_t(p)].empty())
+        spare.push_back(std::move(values[std::size_t(p)]));
+  };
+  const auto only_reader = [&](std::size_t i, std::size_t reader) {
+    return reader < layers.size() && consumers[i].size() == 1 && consumers[i][0] == reader;
+  };
+  const auto plain_relu = [&](std::size_t i) {
+    return i < layers.size() && layers[i].kind == LayerKind::Relu && layers[i].gate.is_relu();
+  };
   for (std::size_t i = 0; i < layers.size(); ++i) {
     const Layer& layer = layers[i];
+    // Chains run as one layer, the later ones fused into the first's output pass: a Conv whose only
+    // reader is an Add (ResNet's second conv of a block and its shortcut) adds the Add's other input
+    // in its copy-out; a Conv or that Add or an Add whose only reader is a plain ReLU rectifies
+    // there (the conv's copy-out is parallel; the separate passes were serial, and each a pass over
+    // the activation). The same bits: (conv + bias) + residual, then z > 0 ? z : 0, each rounded
+    // as the unfused layers round it (a + b = b + a exactly).
+    std::size_t last = i;  // the last layer of the chain
+    const float* residual = nullptr;
+    if (layer.kind == LayerKind::Conv && only_reader(i, i + 1) && layers[i + 1].kind == LayerKind::Add &&
+        layers[i + 1].inputs.size() == 2 && (layers[i + 1].inputs[0] == int(i)) != (layers[i + 1].inputs[1] == int(i))) {
+      const int other = layers[i + 1].inputs[0] == int(i) ? layers[i + 1].inputs[1] : layers[i + 1].inputs[0];
+      residual = other < 0 ? x : values[std::size_t(other)].data();
+      last = i + 1;
+    }
+    bool relu = false;
+    if ((layer.kind == LayerKind::Conv || layer.kind == LayerKind::Add) && only_reader(last, last + 1) &&
+        plain_relu(last + 1)) {
+      relu = true;
+      ++last;
+    }
     const std::size_t need = n * layer.out_size();
     std::size_t fit = spare.size();
     for (std::size_t s = 0; s < spare.size(); ++s)
-      if (spare[s].capacity() >= need && (fit == spare.size() || spare[s].capacity() < spare[fit].capacity())) fit = s;
+      if (spare[s].size() >= need && (fit == spare.size() || spare[s].size() < spare[fit].size())) fit = s;
     if (fit < spare.size()) {
-      values[i] = std::move(spare[fit]);
+      values[last] = std::move(spare[fit]);
       spare.erase(spare.begin() + std::ptrdiff_t(fit));
     }
     auto values_of = [&](int p) -> const float* { return p < 0 ? x : values[std::size_t(p)].data(); };
     const float* b = layer.inputs.size() > 1 ? values_of(layer.inputs[1]) : nullptr;
+    if (last > i) {
+      std::vector<float>& y = values[last];
+      y.resize(need);
+      if (layer.kind == LayerKind::Conv) {
+        ops::conv_forward(layer, values_of(layer.inputs[0]), n, y.data(), /*with_bias=*/true, relu, residual);
+      } else {  // Add + ReLU
+        const float* a = values_of(layer.inputs[0]);
+        for (std::size_t q = 0; q < need; ++q) {
+          const float z = a[q] + b[q];
+          y[q] = z > 0.0f ? z : 0.0f;
+        }
+      }
+      for (std::size_t j = i; j <= last; ++j) release_inputs(layers[j]);
+      i = last;
+      continue;
+    }
     if (layer.kind == LayerKind::Concat)
       run_concat(net, layer, values_of, n, values[i]);
     else
       run_layer(layer, values_of(layer.inputs[0]), b, n, nullptr, nullptr, values[i], nullptr, nullptr);
-    for (int p : layer.inputs)
-      if (p >= 0 && --pending[std::size_t(p)] == 0) {
-        values[std::size_t(p)].clear();
-        spare.push_back(std::move(values[std::size_t(p)]));
-      }
+    release_inputs(layer);
   }
-  return std::vector<float>(values.back().begin(), values.back().end());  // not a recycled buffer's capacity
+  std::vector<float> logits(values.back().begin(), values.back().end());  // not a recycled buffer's capacity
+  for (auto& v : values)
+    if (!v.empty()) spare.push_back(std::move(v));
+  // The largest first, while they fit.
+  std::sort(spare.begin(), spare.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
+  std::size_t kept = 0;
+  for (auto& v : spare)
+    if ((kept + v.size()) * sizeof(float) <= kLogitsCacheBytes) {
+      kept += v.size();
+      t_logits_buffers.push_back(std::move(v));
+    }
+  return logits;
 }
 
 std::size_t argmax_first(const float* values, std::size_t count) {

@@ -45,7 +45,8 @@ void jvp_frozen(const Network& net, const Activations& orig, const float* v, std
 // callers that read values only from keep_from − 1 up, and gates and routing anywhere.
 void forward_original(const Network& net, const float* x, std::size_t n, Activations& out, std::size_t keep_from = 0);
 
-// Logits only, for Model.forward: frees each activation once its last consumer has run.
+// Logits only, for Model.forward: frees each activation once its last consumer has run. The calling
+// thread keeps up to 64 MiB of the activation buffers for its next call.
 std::vector<float> forward_logits(const Network& net, const float* x, std::size_t n);
 
 // Index of the largest of `count` values, lowest index on ties (the reference's argmax rule).
@@ -60,7 +61,12 @@ constexpr std::size_t kSparseDivisor = 32;
 // false (stopping at the first one over).
 bool sparse_nonzeros(const float* v, std::size_t count, std::vector<std::uint32_t>& nonzeros);
 void dense_forward(const Layer& layer, const float* in, std::size_t n, float* out, bool with_bias = true);
-void conv_forward(const Layer& layer, const float* in, std::size_t n, float* out, bool with_bias = true);
+// residual (n × out_size or null): added as an Add layer after the conv would (conv + residual);
+// relu: the result rectified as a ReLU layer after it would (z > 0 ? z : 0). Both fused into the
+// conv's copy-out where the direct kernel runs.
+void conv_forward(const Layer& layer, const float* in, std::size_t n, float* out, bool with_bias = true,
+                  bool relu = false, const float* residual = nullptr);
+// winners may be null (the routing not recorded).
 void max_pool_forward(const Layer& layer, const float* in, std::size_t n, float* out, std::int32_t* winners);
 void avg_pool_forward(const Layer& layer, const float* in, std::size_t n, float* out);
 // The gate layer's g on n examples (out may be in); `gates` (n × size) receives the slope s of each

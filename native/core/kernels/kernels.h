@@ -32,7 +32,8 @@ using GemmThreadsFn = void (*)(std::size_t m, std::size_t n, std::size_t k, cons
 // conv_cols + (kw − 1)·dw readable floats (their values are read into dropped lanes only; keep
 // them finite); `packed` the group's weights as pack_conv_weights (forward/conv_direct.h) lays
 // them out for this table's conv_rows; offsets[p] the padded-input offset of tap p (k of them);
-// out cout × oh × ow (NCHW), bias cout or null.
+// out cout × oh × ow (NCHW), bias cout or null; residual null or cout × oh × ow, added after the
+// bias (an Add layer fused); relu: the result rectified as a ReLU gate does it (z > 0 ? z : 0).
 // max_threads as for GemmThreadsFn.
 struct ConvDirectArgs {
   const float* input;
@@ -41,6 +42,8 @@ struct ConvDirectArgs {
   const float* bias;
   float* out;
   std::size_t k, cout, oh, ow, wp, max_threads;
+  const float* residual = nullptr;
+  bool relu = false;
 };
 using ConvDirectFn = void (*)(const ConvDirectArgs& args);
 
@@ -53,7 +56,7 @@ struct KernelTable {
   GemmThreadsFn gemm_nt_threads;
   ConvDirectFn conv_direct;
   std::size_t conv_rows;  // output channels per packed weight panel of conv_direct
-  std::size_t conv_cols;  // output positions per register tile of conv_direct
+  std::size_t conv_cols;  // grid positions per register tile of conv_direct's position kernel
 };
 
 // Every table compiled into this binary that the running CPU can execute, best first.

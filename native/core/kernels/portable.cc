@@ -14,6 +14,8 @@
 #define PW_PAR_MIN_FLOPS 1e6
 #define PW_GROUP 1
 #include "gemm_f32_body.inc"
+#define PW_CONV_CHANNEL_VECS 4
+#define PW_CONV_POSITIONS 4
 #define PW_CONV_ROWS 4
 #define PW_CONV_VECS 4
 #include "conv_f32_body.inc"
@@ -34,6 +36,9 @@ const KernelTable table = {"scalar", "portable C++, 4x4 tile", gemm_nn, gemm_nt,
 #define PW_PAR_MIN_FLOPS 16e6
 #define PW_GROUP 2
 #include "gemm_f32_body.inc"
+// Channel tile 8 × 12: 24 accumulators + 2 weight vectors of the 32 registers.
+#define PW_CONV_CHANNEL_VECS 2
+#define PW_CONV_POSITIONS 12
 #define PW_CONV_ROWS 8
 #define PW_CONV_VECS 3
 #include "conv_f32_body.inc"

@@ -18,8 +18,12 @@
 #define PW_GROUP 2
 #include "gemm_f32_body.inc"
 // Direct conv tile 4 × 24 (12 ymm accumulators + 3 input vectors).
+// Channel tile 16 × 6: 12 ymm accumulators + 2 weight vectors + 1 broadcast of the 16 registers.
+#define PW_CONV_CHANNEL_VECS 2
+#define PW_CONV_POSITIONS 6
 #define PW_CONV_ROWS 4
 #define PW_CONV_VECS 3
+#define PW_CONV_TRANSPOSE_TILE 1
 #include "conv_f32_body.inc"
 const KernelTable table = {"avx2", "x86-64-v3 (AVX2+FMA), 6x16 tile", gemm_nn, gemm_nt,
                            gemm_nn_threads, gemm_nt_threads, conv_direct,

@@ -38,13 +38,17 @@
 #define PW_PAR_MIN_FLOPS 32e6
 #define PW_GROUP 4
 #include "gemm_f32_body.inc"
-// Direct conv tile 8 × 48 (24 zmm accumulators + 3 input vectors): 8 rows divide every VGG and
-// ResNet channel count (12 would leave a 4-row panel in each 64), and 3 loads + 8 broadcasts per
-// 24 FMAs keep the load ports under the FMA rate.
+// Direct conv, channel tile 32 × 14 (28 zmm accumulators + 2 weight vectors, the input values as
+// embedded broadcasts): 32 channels divide every VGG and ResNet channel count, and 14 positions
+// are a whole number of pieces of 7 in every row width of both (224 … 14, 7). Position tile (up to
+// 8 channels: depthwise layers) 8 × 48: 24 accumulators + 3 input vectors.
 #ifndef PW_CONV_ROWS
+#define PW_CONV_CHANNEL_VECS 2
+#define PW_CONV_POSITIONS 14
 #define PW_CONV_ROWS 8
 #define PW_CONV_VECS 3
 #endif
+#define PW_CONV_TRANSPOSE_TILE 1
 #include "conv_f32_body.inc"
 const KernelTable table = {"avx512", "x86-64-v4 (AVX-512), 12x32 tile", gemm_nn, gemm_nt,
                            gemm_nn_threads, gemm_nt_threads, conv_direct,
