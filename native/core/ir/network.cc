@@ -6,6 +6,7 @@
 
 #include "../forward/conv_direct.h"
 #include "../kernels/kernels.h"
+#include "../vjp/conv_back_direct.h"
 #include "../util/error.h"
 
 namespace pathwise {
@@ -261,6 +262,10 @@ Network Network::build(Shape input_shape, const std::vector<LayerDesc>& descs) {
       if (ops::conv_direct_applies(layer)) {
         layer.packed_rows = kernels::active().conv_rows;
         layer.weights_packed = ops::pack_conv_weights(layer, layer.packed_rows);
+      }
+      if (ops::conv_back_direct_applies(layer)) {
+        layer.back_packed_rows = kernels::active().conv_rows;
+        layer.weights_back_packed = ops::pack_conv_back_weights(layer, layer.back_packed_rows);
       }
     }
     if (layer.kind == LayerKind::Dense && layer.weights.size() <= kDenseTransposeMaxFloats) {

@@ -69,6 +69,11 @@ struct Layer {
   // for the active kernel table (ops::pack_conv_weights with packed_rows = its conv_rows).
   std::vector<float> weights_packed;
   std::size_t packed_rows = 0;
+  // Conv layers whose dense-row VJP takes the direct kernel (ops::conv_back_direct_applies): the
+  // flipped, channel-transposed weights packed at build (ops::pack_conv_back_weights) for the
+  // active table's conv_rows (back_packed_rows).
+  std::vector<float> weights_back_packed;
+  std::size_t back_packed_rows = 0;
   GateParams gate;  // gate layers only
   Window window;
   std::size_t groups = 1;
