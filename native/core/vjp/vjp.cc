@@ -546,10 +546,14 @@ void sweep_back(const Network& net, const Frozen& frozen, Sweep& s, std::size_t 
         float* t = target_of(net, s, layer.inputs[0]);
         const std::size_t per = s.rows_per_example;
         // A window's winner lies in its own channel: pieces of whole channels write disjoint planes.
+        // Row pointers in locals: through the lambda's captures the loop reloaded them after every
+        // store (perf annotate: the scatter was 40 % of sweep_back's own samples).
         for_pieces(rows, out, layer.out_shape.h * layer.out_shape.w, [&](std::size_t r, std::size_t o0, std::size_t o1) {
-          const std::int32_t* wr = win + (r / per) * out;
+          const std::int32_t* __restrict wr = win + (r / per) * out;
+          const float* __restrict dy = cot + r * out;
+          float* __restrict dx = t + r * in;
           for (std::size_t o = o0; o < o1; ++o)
-            if (wr[o] >= 0) t[r * in + std::size_t(wr[o])] += cot[r * out + o];
+            if (wr[o] >= 0) dx[wr[o]] += dy[o];
         });
         break;
       }
