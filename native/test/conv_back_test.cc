@@ -110,8 +110,8 @@ void test_conv_back_direct() {
     const pathwise::Network net = back_net(g, weights, dense_weights, oh, ow);
     const pathwise::Layer& layer = net.layers()[0];
     check_core(pathwise::ops::conv_back_direct_fits(layer), "stride-1 geometry within the extent fits", double(trial), 0);
-    check_core(pathwise::ops::conv_back_direct_applies(layer) == !layer.weights_back_packed.empty(),
-               "back weights packed at build iff the direct VJP applies", double(trial), 0);
+    check_core(pathwise::ops::conv_back_direct_applies(layer) == bool(layer.back_packed),
+               "a back-packing slot at build iff the direct VJP applies", double(trial), 0);
     const std::size_t in_size = g.cin * g.h * g.w, out_size = g.cout * oh * ow;
     std::vector<float> dy(3 * out_size);
     for (auto& v : dy) v = gauss(rng);
@@ -155,7 +155,7 @@ void test_conv_back_direct() {
     std::vector<float> prior(in_size);
     for (auto& v : prior) v = gauss(rng);
     const std::vector<float> summed = sweep_conv(net, 1, std::vector<float>(dy.begin() + long(out_size), dy.begin() + long(2 * out_size)), prior);
-    const bool direct = !layer.weights_back_packed.empty();  // im2col adds tap by tap: other roundings
+    const bool direct = bool(layer.back_packed);  // im2col adds tap by tap: other roundings
     for (std::size_t q = 0; q < in_size; ++q)
       check_core(direct ? summed[q] == prior[q] + alone[q] : std::fabs(summed[q] - (prior[q] + alone[q])) <= 1e-5 * (mag[q] + std::fabs(prior[q])) + 1e-6,
                  "conv VJP into a written target adds", summed[q], prior[q] + alone[q]);

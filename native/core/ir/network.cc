@@ -263,10 +263,7 @@ Network Network::build(Shape input_shape, const std::vector<LayerDesc>& descs) {
         layer.packed_rows = kernels::active().conv_rows;
         layer.weights_packed = ops::pack_conv_weights(layer, layer.packed_rows);
       }
-      if (ops::conv_back_direct_applies(layer)) {
-        layer.back_packed_rows = kernels::active().conv_rows;
-        layer.weights_back_packed = ops::pack_conv_back_weights(layer, layer.back_packed_rows);
-      }
+      if (ops::conv_back_direct_applies(layer)) layer.back_packed = std::make_shared<ConvBackPacked>();
     }
     if (layer.kind == LayerKind::Dense && layer.weights.size() <= kDenseTransposeMaxFloats) {
       // weights_t = Wᵀ (in × out): the forward X·Wᵀ becomes gemm_nn, which for a few rows reads it

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,8 @@ struct GateParams {
 // memory than the per-call transposition it saves costs time.
 constexpr std::size_t kDenseTransposeMaxFloats = std::size_t(1) << 24;
 
+struct ConvBackPacked;  // vjp/conv_back_direct.h
+
 struct Layer {
   LayerKind kind;
   std::vector<int> inputs;  // producers: layer indices, -1 = the network input
@@ -70,10 +73,9 @@ struct Layer {
   std::vector<float> weights_packed;
   std::size_t packed_rows = 0;
   // Conv layers whose dense-row VJP takes the direct kernel (ops::conv_back_direct_applies): the
-  // flipped, channel-transposed weights packed at build (ops::pack_conv_back_weights) for the
-  // active table's conv_rows (back_packed_rows).
-  std::vector<float> weights_back_packed;
-  std::size_t back_packed_rows = 0;
+  // flipped, channel-transposed weights, packed on first use (ops::back_packed_weights), shared by
+  // copies of the layer; null for other layers.
+  std::shared_ptr<ConvBackPacked> back_packed;
   GateParams gate;  // gate layers only
   Window window;
   std::size_t groups = 1;

@@ -62,6 +62,16 @@ std::vector<float> pack_conv_back_weights(const Layer& layer, std::size_t rows) 
   return pack_conv_weights(t, rows);
 }
 
+const float* back_packed_weights(const Layer& layer, const kernels::KernelTable& table) {
+  if (!layer.back_packed) return nullptr;
+  ConvBackPacked& packed = *layer.back_packed;
+  std::call_once(packed.once, [&] {
+    packed.weights = pack_conv_back_weights(layer, table.conv_rows);
+    packed.rows = table.conv_rows;
+  });
+  return packed.rows == table.conv_rows ? packed.weights.data() : nullptr;
+}
+
 void conv_back_direct(const Layer& layer, const kernels::KernelTable& table, const float* packed, const float* dy,
                       float* dx, std::vector<std::size_t>& offsets, std::size_t max_threads) {
   conv_forward_direct(conv_back_layer(layer), table, packed, dy, dx, false, offsets, max_threads);

@@ -5,15 +5,27 @@
 #pragma once
 
 #include <cstddef>
+#include <mutex>
 #include <vector>
 
 #include "../ir/network.h"
 #include "../kernels/kernels.h"
 
+namespace pathwise {
+
+// Layer::back_packed: the layer's weights for conv_back_direct, packed once on first use.
+struct ConvBackPacked {
+  std::once_flag once;
+  std::size_t rows = 0;  // the table's conv_rows they were packed for
+  std::vector<float> weights;
+};
+
+}  // namespace pathwise
+
 namespace pathwise::ops {
 
-// Conv layers whose dense-row VJP takes the direct kernel (their weights_back_packed is filled at
-// build): stride 1 (a strided conv's transpose needs stride phases of δ_in, not done yet), pads
+// Conv layers whose dense-row VJP takes the direct kernel (Network::build gives them a
+// Layer::back_packed): stride 1 (a strided conv's transpose needs stride phases of δ_in, not done yet), pads
 // within the kernel's extent (else the transpose would need negative pads), not pointwise (a 1 × 1
 // unpadded conv's VJP is already one plain GEMM), and a shape the direct kernel is measured faster
 // on (conv_back_direct.cc).
@@ -28,6 +40,12 @@ Layer conv_back_layer(const Layer& layer);
 // The flipped, channel-transposed weights (W'[g·Cin_g + ci][co][u][v] = W[g·Cout_g + co][ci][kh−1−u]
 // [kw−1−v]) packed as pack_conv_weights packs a forward conv's, for a table with `rows` panel rows.
 std::vector<float> pack_conv_back_weights(const Layer& layer, std::size_t rows);
+
+// The weights conv_back_direct reads for `table`, packed on the first call for the layer (an
+// explanation at depth 'all' never meets a dense row: VGG16's copy, 59 MB, is then never made), or
+// nullptr when the layer has no Layer::back_packed or they were packed for another table. Safe to
+// call from several threads at once.
+const float* back_packed_weights(const Layer& layer, const kernels::KernelTable& table);
 
 // dx = Wᵀ·dy for one row (dy: out_size, dx: in_size, overwritten) through `table`'s direct kernel
 // with `packed` = pack_conv_back_weights(layer, table.conv_rows). Per element of dx the sum runs in

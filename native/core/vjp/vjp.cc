@@ -369,18 +369,21 @@ void conv_back(const Layer& layer, const float* cot, std::size_t rows, float* ta
   // Dense rows through the direct transposed conv (vjp/conv_back_direct.h): VGG16's final sweep
   // (one row through conv4_3 … conv1_1) spent ~40 % of a width-64 depth-5 explanation in im2col's
   // GEMM and col2im (perf, 1 thread); direct, the explanation went 795 → 725 ms (CPU time).
-  const bool direct = !layer.weights_back_packed.empty() && layer.back_packed_rows == gemm.conv_rows;
+  const float* back_packed = nullptr;
+  if (layer.back_packed)
+    for (std::size_t r = 0; r < rows && !back_packed; ++r)
+      if (s.dense_row[r]) back_packed = ops::back_packed_weights(layer, gemm);
   std::vector<std::size_t> offsets;
   for (std::size_t r = 0; r < rows; ++r) {
     if (!s.dense_row[r]) continue;
-    if (direct) {
+    if (back_packed) {
       float* dx = target + r * is.size();
       if (fresh) {
-        ops::conv_back_direct(layer, gemm, layer.weights_back_packed.data(), cot + r * os.size(), dx, offsets);
+        ops::conv_back_direct(layer, gemm, back_packed, cot + r * os.size(), dx, offsets);
         continue;
       }
       s.cols.resize(is.size());
-      ops::conv_back_direct(layer, gemm, layer.weights_back_packed.data(), cot + r * os.size(), s.cols.data(), offsets);
+      ops::conv_back_direct(layer, gemm, back_packed, cot + r * os.size(), s.cols.data(), offsets);
       const float* v = s.cols.data();
       for (std::size_t q = 0; q < is.size(); ++q) dx[q] += v[q];
       continue;
@@ -485,8 +488,7 @@ void sweep_back(const Network& net, const Frozen& frozen, Sweep& s, std::size_t 
         // When every row is dense and goes through the direct kernel, which stores all of a fresh
         // target, the target needs no zero-fill first (56 MB a call in VGG16's final sweep). The
         // test is conv_back's own (row_nonzeros), so both agree on every row.
-        bool all_direct = from < 0 && !layer.weights_back_packed.empty() &&
-                          layer.back_packed_rows == kernels::active().conv_rows;
+        bool all_direct = from < 0 && layer.back_packed;
         if (all_direct) {
           if (s.nonzeros.empty()) s.nonzeros.resize(1);
           for (std::size_t r = 0; r < rows && all_direct; ++r)
