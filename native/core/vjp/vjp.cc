@@ -369,23 +369,15 @@ void conv_back(const Layer& layer, const float* cot, std::size_t rows, float* ta
   // Dense rows through the direct transposed conv (vjp/conv_back_direct.h): VGG16's final sweep
   // (one row through conv4_3 … conv1_1) spent ~40 % of a width-64 depth-5 explanation in im2col's
   // GEMM and col2im (perf, 1 thread); direct, the explanation went 795 → 725 ms (CPU time).
-  const float* back_packed = nullptr;
+  const ConvBackPacked* back_packed = nullptr;
   if (layer.back_packed)
     for (std::size_t r = 0; r < rows && !back_packed; ++r)
-      if (s.dense_row[r]) back_packed = ops::back_packed_weights(layer, gemm);
+      if (s.dense_row[r]) back_packed = ops::back_packed_for(layer, gemm);
   std::vector<std::size_t> offsets;
   for (std::size_t r = 0; r < rows; ++r) {
     if (!s.dense_row[r]) continue;
     if (back_packed) {
-      float* dx = target + r * is.size();
-      if (fresh) {
-        ops::conv_back_direct(layer, gemm, back_packed, cot + r * os.size(), dx, offsets);
-        continue;
-      }
-      s.cols.resize(is.size());
-      ops::conv_back_direct(layer, gemm, back_packed, cot + r * os.size(), s.cols.data(), offsets);
-      const float* v = s.cols.data();
-      for (std::size_t q = 0; q < is.size(); ++q) dx[q] += v[q];
+      ops::conv_back_direct(layer, gemm, *back_packed, cot + r * os.size(), target + r * is.size(), !fresh, s.cols, offsets);
       continue;
     }
     if (!pointwise) {
@@ -493,6 +485,7 @@ void sweep_back(const Network& net, const Frozen& frozen, Sweep& s, std::size_t 
           if (s.nonzeros.empty()) s.nonzeros.resize(1);
           for (std::size_t r = 0; r < rows && all_direct; ++r)
             all_direct = !row_nonzeros(cot + r * out, out, s.nonzeros[0]);
+          all_direct = all_direct && ops::back_packed_for(layer, kernels::active());
         }
         bool fresh = false;
         float* t = target_of(net, s, layer.inputs[0], &fresh, /*zeroed=*/!all_direct);
