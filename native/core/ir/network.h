@@ -73,8 +73,8 @@ struct Layer {
   std::vector<float> weights_packed;
   std::size_t packed_rows = 0;
   // Conv layers whose dense-row VJP takes the direct kernel (ops::conv_back_direct_applies): the
-  // flipped, channel-transposed weights, packed on first use (ops::back_packed_weights), shared by
-  // copies of the layer; null for other layers.
+  // flipped, channel-transposed weights by stride phase (ops::back_packed_for; packed at build),
+  // shared by copies of the layer; null for other layers.
   std::shared_ptr<ConvBackPacked> back_packed;
   GateParams gate;  // gate layers only
   Window window;

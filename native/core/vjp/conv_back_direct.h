@@ -51,10 +51,9 @@ bool conv_back_direct_fits(const Layer& layer);
 // W[g·Cout_g + co][ci][kh−1−u][kw−1−v], pads (k − 1)·d − pad.
 std::vector<ConvBackPhase> conv_back_phases(const Layer& layer, std::size_t rows);
 
-// The layer's phases for `table`, built on the first call for the layer (an explanation at depth
-// 'all' never meets a dense row: VGG16's copy, 59 MB, is then never made), or nullptr when the
-// layer has no Layer::back_packed or they were packed for another table. Safe to call from several
-// threads at once.
+// The layer's phases for `table`, built on the first call for the layer (Network::build makes it),
+// or nullptr when the layer has no Layer::back_packed or they were packed for another table. Safe to
+// call from several threads at once.
 const ConvBackPacked* back_packed_for(const Layer& layer, const kernels::KernelTable& table);
 
 // dx (=, or += with `accumulate`) Wᵀ·dy for one row (dy: out_size, dx: in_size) through `table`'s
