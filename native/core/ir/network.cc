@@ -6,6 +6,7 @@
 
 #include "../forward/conv_direct.h"
 #include "../kernels/kernels.h"
+#include "../vjp/conv_back_direct.h"
 #include "../util/error.h"
 
 namespace pathwise {
@@ -261,6 +262,15 @@ Network Network::build(Shape input_shape, const std::vector<LayerDesc>& descs) {
       if (ops::conv_direct_applies(layer)) {
         layer.packed_rows = kernels::active().conv_rows;
         layer.weights_packed = ops::pack_conv_weights(layer, layer.packed_rows);
+      }
+      if (ops::conv_back_direct_applies(layer)) {
+        // Packed now rather than on the first dense VJP, which would spare depth-'all' users the
+        // memory (59 MB on VGG16): lazily, VGG16 at width 64 depth 5 measured 720–726 ms CPU a call
+        // against 683–699 packed here (1 thread, interleaved), its forward's per-call buffers
+        // page-faulted in again on every call (33 K faults a call against 15 K; glibc's mmap
+        // threshold settles differently).
+        layer.back_packed = std::make_shared<ConvBackPacked>();
+        ops::back_packed_for(layer, kernels::active());
       }
     }
     if (layer.kind == LayerKind::Dense && layer.weights.size() <= kDenseTransposeMaxFloats) {

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,8 @@ struct GateParams {
 // memory than the per-call transposition it saves costs time.
 constexpr std::size_t kDenseTransposeMaxFloats = std::size_t(1) << 24;
 
+struct ConvBackPacked;  // vjp/conv_back_direct.h
+
 struct Layer {
   LayerKind kind;
   std::vector<int> inputs;  // producers: layer indices, -1 = the network input
@@ -69,6 +72,10 @@ struct Layer {
   // for the active kernel table (ops::pack_conv_weights with packed_rows = its conv_rows).
   std::vector<float> weights_packed;
   std::size_t packed_rows = 0;
+  // Conv layers whose dense-row VJP takes the direct kernel (ops::conv_back_direct_applies): the
+  // flipped, channel-transposed weights by stride phase (ops::back_packed_for; packed at build),
+  // shared by copies of the layer; null for other layers.
+  std::shared_ptr<ConvBackPacked> back_packed;
   GateParams gate;  // gate layers only
   Window window;
   std::size_t groups = 1;

@@ -7,6 +7,7 @@
 #include "../kernels/kernels.h"
 #include "../threads/pool.h"
 #include "../util/error.h"
+#include "conv_back_direct.h"
 
 namespace pathwise {
 
@@ -54,6 +55,37 @@ void for_rows(std::size_t rows, std::size_t floats_per_row, Body&& body) {
 
 // Tasks for_rows may use (the per-task scratch it needs).
 std::size_t row_tasks() { return 4 * threads::pool_size(); }
+
+// Runs body(r, u0, u1) over the units [u0, u1) of every row r < rows, on the pool when the rows hold
+// at least kParallelFloats values: like for_rows, but a row is also cut (at multiples of `align`
+// units) when there are fewer rows than tasks. For elementwise passes whose units are independent
+// (or, with `align` a channel's plane, only meet within a channel), so no split changes a bit. An
+// explanation's final sweep has one row per example: at batch 1 its ReLU and MaxPool passes over
+// VGG16's 3.2 M-unit layers ran on one core while the other waited (5 % of the main thread's
+// explanation samples at 2 threads, perf).
+// `floats_per_unit`: the values a unit stands for (a channel's plane when the units are channels).
+template <class Body>
+void for_pieces(std::size_t rows, std::size_t units, std::size_t align, Body&& body, std::size_t floats_per_unit = 1) {
+  const std::size_t threads = threads::pool_size(), tasks = 4 * threads;
+  if (threads == 1 || rows >= tasks || rows * units * floats_per_unit < kParallelFloats || threads::in_parallel_region()) {
+    for_rows(rows, units * floats_per_unit, [&](std::size_t r0, std::size_t r1, std::size_t) {
+      for (std::size_t r = r0; r < r1; ++r) body(r, std::size_t(0), units);
+    });
+    return;
+  }
+  const std::size_t blocks = (units + align - 1) / align;
+  const std::size_t pieces = std::min(blocks, (tasks + rows - 1) / rows);
+  struct Ctx {
+    Body* body;
+    std::size_t units, align, blocks, pieces;
+  } ctx{&body, units, align, blocks, pieces};
+  threads::parallel_for(rows * pieces, threads, [](void* c, std::size_t t) {
+    const Ctx& x = *static_cast<const Ctx*>(c);
+    const std::size_t r = t / x.pieces, piece = t % x.pieces;
+    const std::size_t b0 = piece * x.blocks / x.pieces, b1 = (piece + 1) * x.blocks / x.pieces;
+    (*x.body)(r, b0 * x.align, std::min(x.units, b1 * x.align));
+  }, &ctx);
+}
 
 }  // namespace
 
@@ -159,26 +191,35 @@ bool row_nonzeros(const float* v, std::size_t count, std::vector<std::uint32_t>&
   return true;
 }
 
-void accumulate_bias(const Layer& layer, const float* cot, std::size_t rows, double* bias) {
+// ⟨row, β⟩ of one channel's plane of a cotangent row.
+double channel_bias_term(const Layer& layer, const float* row, std::size_t c, std::size_t plane) {
+  // Four partial sums: one float64 chain was latency-bound (4 cycles an add) at 13 % of a
+  // Fashion-CNN explanation's sweep time (perf).
+  double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+  const float* v = row + c * plane;
+  std::size_t p = 0;
+  for (; p + 4 <= plane; p += 4) {
+    s0 += v[p];
+    s1 += v[p + 1];
+    s2 += v[p + 2];
+    s3 += v[p + 3];
+  }
+  for (; p < plane; ++p) s0 += v[p];
+  return ((s0 + s1) + (s2 + s3)) * double(layer.bias[c]);
+}
+
+// bias[r] += ⟨δ[r], β⟩ for every row, the channels' terms summed in channel order. The terms are
+// computed in pieces of channels on the pool (a batch-1 final sweep has one row: serial, this was
+// 0.6 % of the main thread's explanation samples at 2 threads on VGG16, perf), then summed in order.
+void accumulate_bias(const Layer& layer, const float* cot, std::size_t rows, double* bias, std::vector<double>& terms) {
   const std::size_t out = layer.out_size(), channels = layer.out_shape.c, plane = out / channels;
+  terms.resize(rows * channels);
+  for_pieces(rows, channels, 1, [&](std::size_t r, std::size_t c0, std::size_t c1) {
+    for (std::size_t c = c0; c < c1; ++c) terms[r * channels + c] = channel_bias_term(layer, cot + r * out, c, plane);
+  }, plane);
   for (std::size_t r = 0; r < rows; ++r) {
-    const float* row = cot + r * out;
     double dot = 0.0;
-    for (std::size_t c = 0; c < channels; ++c) {
-      // Four partial sums: one float64 chain was latency-bound (4 cycles an add) at 13 % of a
-      // Fashion-CNN explanation's sweep time (perf).
-      double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
-      const float* v = row + c * plane;
-      std::size_t p = 0;
-      for (; p + 4 <= plane; p += 4) {
-        s0 += v[p];
-        s1 += v[p + 1];
-        s2 += v[p + 2];
-        s3 += v[p + 3];
-      }
-      for (; p < plane; ++p) s0 += v[p];
-      dot += ((s0 + s1) + (s2 + s3)) * double(layer.bias[c]);
-    }
+    for (std::size_t c = 0; c < channels; ++c) dot += terms[r * channels + c];
     bias[r] += dot;
   }
 }
@@ -297,7 +338,10 @@ void conv_back_sparse_row(const Layer& layer, const float* dy, const std::vector
 // gathers their δ_out columns first; col2im then scatters each row's share. Which path a row takes
 // depends on that row alone, so a row's result does not depend on the batch. Sparse rows are
 // scattered on the pool (each writes its own row of δ_in).
-void conv_back(const Layer& layer, const float* cot, std::size_t rows, float* target, Sweep& s,
+// `fresh`: no other consumer has written target (it is zero-filled, or left unfilled when every row
+// takes the direct kernel), so a dense row the direct kernel takes is stored, not added (its sums
+// start from +0 and are never −0: the bits zero-filling and adding gave).
+void conv_back(const Layer& layer, const float* cot, std::size_t rows, float* target, bool fresh, Sweep& s,
                const std::vector<std::vector<std::uint32_t>>* support) {
   const Shape &is = layer.in_shape, &os = layer.out_shape;
   const std::size_t g = layer.groups, cin_g = is.c / g, cout_g = os.c / g;
@@ -322,8 +366,20 @@ void conv_back(const Layer& layer, const float* cot, std::size_t rows, float* ta
     }
   });
   std::vector<std::size_t> dense;
+  // Dense rows through the direct transposed conv (vjp/conv_back_direct.h): VGG16's final sweep
+  // (one row through conv4_3 … conv1_1) spent ~40 % of a width-64 depth-5 explanation in im2col's
+  // GEMM and col2im (perf, 1 thread); direct, the explanation went 795 → 725 ms (CPU time).
+  const ConvBackPacked* back_packed = nullptr;
+  if (layer.back_packed)
+    for (std::size_t r = 0; r < rows && !back_packed; ++r)
+      if (s.dense_row[r]) back_packed = ops::back_packed_for(layer, gemm);
+  std::vector<std::size_t> offsets;
   for (std::size_t r = 0; r < rows; ++r) {
     if (!s.dense_row[r]) continue;
+    if (back_packed) {
+      ops::conv_back_direct(layer, gemm, *back_packed, cot + r * os.size(), target + r * is.size(), !fresh, s.cols, offsets);
+      continue;
+    }
     if (!pointwise) {
       dense.push_back(r);
       continue;
@@ -401,16 +457,14 @@ void avg_pool_back(const Layer& layer, const float* cot, std::size_t rows, float
 
 void sweep_back(const Network& net, const Frozen& frozen, Sweep& s, std::size_t lo, std::size_t hi, double* bias) {
   const auto& layers = net.layers();
+  std::vector<double> bias_terms;
   for (std::size_t i = hi; i-- > lo;) {
     std::vector<float>& own = s.cot[i];
     if (own.empty()) continue;  // nothing flows through this layer
     const Layer& layer = layers[i];
     const float* cot = own.data();
     const std::size_t rows = s.rows, out = layer.out_size(), in = layer.in_size();
-    if (bias && layer.has_bias())
-      for_rows(rows, out, [&](std::size_t r0, std::size_t r1, std::size_t) {
-        accumulate_bias(layer, cot + r0 * out, r1 - r0, bias + r0);
-      });
+    if (bias && layer.has_bias()) accumulate_bias(layer, cot, rows, bias, bias_terms);
     switch (layer.kind) {
       case LayerKind::Dense: {
         // δ_in[rows × in] (+)= δ_out[rows × out] · W[out × in]: sparse rows add their weight rows,
@@ -423,7 +477,26 @@ void sweep_back(const Network& net, const Frozen& frozen, Sweep& s, std::size_t 
       }
       case LayerKind::Conv: {
         const int from = s.support_from[i];
-        conv_back(layer, cot, rows, target_of(net, s, layer.inputs[0]), s, from >= 0 ? &s.gate_support[std::size_t(from)] : nullptr);
+        // When every row is dense (conv_back's own test) and the direct kernel takes the layer, the
+        // rows go straight to it: a fresh target, which it stores all of, needs no zero-fill first
+        // (56 MB a call in VGG16's final sweep), and the rows are scanned once, not twice (the
+        // scans were 1.6 % of the main thread's explanation samples at 2 threads, perf).
+        bool all_dense = from < 0 && layer.back_packed;
+        if (all_dense) {
+          if (s.nonzeros.empty()) s.nonzeros.resize(1);
+          for (std::size_t r = 0; r < rows && all_dense; ++r)
+            all_dense = !row_nonzeros(cot + r * out, out, s.nonzeros[0]);
+        }
+        const ConvBackPacked* packed = all_dense ? ops::back_packed_for(layer, kernels::active()) : nullptr;
+        bool fresh = false;
+        float* t = target_of(net, s, layer.inputs[0], &fresh, /*zeroed=*/!packed);
+        if (packed) {
+          std::vector<std::size_t> offsets;
+          for (std::size_t r = 0; r < rows; ++r)
+            ops::conv_back_direct(layer, kernels::active(), *packed, cot + r * out, t + r * in, !fresh, s.cols, offsets);
+          break;
+        }
+        conv_back(layer, cot, rows, t, fresh, s, from >= 0 ? &s.gate_support[std::size_t(from)] : nullptr);
         break;
       }
       case LayerKind::Relu: {
@@ -452,27 +525,30 @@ void sweep_back(const Network& net, const Frozen& frozen, Sweep& s, std::size_t 
         }
         bool fresh = false;
         float* t = target_of(net, s, producer, &fresh);
-        for_rows(rows, out, [&](std::size_t r0, std::size_t r1, std::size_t) {
-          for (std::size_t r = r0; r < r1; ++r) {
-            const float* g = gate + (r / per) * out;
-            const float* dy = cot + r * out;
-            float* dx = t + r * out;
-            if (bias && constant) {
+        if (bias && constant)
+          for_rows(rows, out, [&](std::size_t r0, std::size_t r1, std::size_t) {
+            for (std::size_t r = r0; r < r1; ++r) {
               const float* c = constant + (r / per) * out;
+              const float* dy = cot + r * out;
               double dot = 0.0;
               for (std::size_t u = 0; u < out; ++u) dot += double(dy[u]) * double(c[u]);
               bias[r] += dot;
             }
-            // A fresh target stores 0 + v: what zero-filling and adding gave.
-            if (guided && fresh)
-              for (std::size_t u = 0; u < out; ++u) dx[u] = 0.0f + std::max(0.0f, dy[u] * g[u]);
-            else if (guided)
-              for (std::size_t u = 0; u < out; ++u) dx[u] += std::max(0.0f, dy[u] * g[u]);
-            else if (fresh)
-              for (std::size_t u = 0; u < out; ++u) dx[u] = 0.0f + dy[u] * g[u];
-            else
-              for (std::size_t u = 0; u < out; ++u) dx[u] += dy[u] * g[u];
-          }
+          });
+        // Pieces of 64 units: whole cache lines per task.
+        for_pieces(rows, out, 64, [&](std::size_t r, std::size_t u0, std::size_t u1) {
+          const float* g = gate + (r / per) * out;
+          const float* dy = cot + r * out;
+          float* dx = t + r * out;
+          // A fresh target stores 0 + v: what zero-filling and adding gave.
+          if (guided && fresh)
+            for (std::size_t u = u0; u < u1; ++u) dx[u] = 0.0f + std::max(0.0f, dy[u] * g[u]);
+          else if (guided)
+            for (std::size_t u = u0; u < u1; ++u) dx[u] += std::max(0.0f, dy[u] * g[u]);
+          else if (fresh)
+            for (std::size_t u = u0; u < u1; ++u) dx[u] = 0.0f + dy[u] * g[u];
+          else
+            for (std::size_t u = u0; u < u1; ++u) dx[u] += dy[u] * g[u];
         });
         break;
       }
@@ -481,12 +557,15 @@ void sweep_back(const Network& net, const Frozen& frozen, Sweep& s, std::size_t 
         if (!win) throw Error(Error::Kind::Runtime, "internal: MaxPool layer without frozen winners");
         float* t = target_of(net, s, layer.inputs[0]);
         const std::size_t per = s.rows_per_example;
-        for_rows(rows, out, [&](std::size_t r0, std::size_t r1, std::size_t) {
-          for (std::size_t r = r0; r < r1; ++r) {
-            const std::int32_t* wr = win + (r / per) * out;
-            for (std::size_t o = 0; o < out; ++o)
-              if (wr[o] >= 0) t[r * in + std::size_t(wr[o])] += cot[r * out + o];
-          }
+        // A window's winner lies in its own channel: pieces of whole channels write disjoint planes.
+        // Row pointers in locals: through the lambda's captures the loop reloaded them after every
+        // store (perf annotate: the scatter was 40 % of sweep_back's own samples).
+        for_pieces(rows, out, layer.out_shape.h * layer.out_shape.w, [&](std::size_t r, std::size_t o0, std::size_t o1) {
+          const std::int32_t* __restrict wr = win + (r / per) * out;
+          const float* __restrict dy = cot + r * out;
+          float* __restrict dx = t + r * in;
+          for (std::size_t o = o0; o < o1; ++o)
+            if (wr[o] >= 0) dx[wr[o]] += dy[o];
         });
         break;
       }

@@ -47,7 +47,8 @@ struct Sweep {
   // Drops the arena's spare buffers (what reset and release kept).
   void trim();
 
-  // Scratch of the conv VJP (im2col columns, gathered δ_out) and of the sparse rows.
+  // Scratch of the conv VJP (im2col columns, gathered δ_out, a direct VJP's stride phase or a row to
+  // add) and of the sparse rows.
   std::vector<float> cols, gathered;
   std::vector<std::vector<std::uint32_t>> nonzeros;  // one list per task
   std::vector<std::uint8_t> dense_row;
