@@ -38,6 +38,7 @@ void check(bool ok, const char* what, double a = 0, double b = 0) {
 void check_core(bool ok, const char* what, double a, double b) { check(ok, what, a, b); }
 void test_watch();
 void test_conv_direct();
+void test_conv_scatter();
 
 namespace {
 
@@ -654,6 +655,7 @@ int main() {
   test_gates();
   test_watch();
   test_conv_direct();
+  test_conv_scatter();
   std::printf("core tests: %d checks, %d failed (kernel %s)\n", checks, failures,
               pathwise::kernels::active().name);
   return failures == 0 ? 0 : 1;

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "../forward/forward.h"
+#include "conv_back_sparse.h"
 #include "../kernels/kernels.h"
 #include "../threads/pool.h"
 #include "../util/error.h"
@@ -240,65 +241,13 @@ void dense_back(const Layer& layer, const float* cot, std::size_t rows, float* t
   flush(rows);
 }
 
-// δ_in += Wᵀ·δ_out for one row from the nonzeros of δ_out: each adds its weight row (Cin_g × kh ×
-// kw) at the input positions its window covers. The sweeps of a path network are this sparse
-// above l_min: a masked ReLU leaves `width` units of δ (ops::sparse_nonzeros).
-void conv_back_sparse_row(const Layer& layer, const float* dy, const std::vector<std::uint32_t>& nonzeros, float* dx) {
-  const Shape &is = layer.in_shape, &os = layer.out_shape;
-  const Window& w = layer.window;
-  const std::size_t g = layer.groups, cin_g = is.c / g, cout_g = os.c / g;
-  const std::size_t k = cin_g * w.kh * w.kw, positions = os.h * os.w, plane = is.h * is.w;
-  const std::ptrdiff_t ih = std::ptrdiff_t(is.h), iw = std::ptrdiff_t(is.w);
-  for (std::uint32_t q : nonzeros) {
-    const float v = dy[q];
-    const std::size_t co = q / positions, p = q % positions, oy = p / os.w, ox = p % os.w;
-    const float* wrow = layer.weights.data() + co * k;
-    float* dxg = dx + (co / cout_g) * cin_g * plane;
-    // The window's rows and columns inside the input, found once per nonzero (each input value
-    // gets one term per nonzero, so the loop order changes no sum).
-    const std::ptrdiff_t y0 = std::ptrdiff_t(oy * w.sh) - std::ptrdiff_t(w.pt), x0 = std::ptrdiff_t(ox * w.sw) - std::ptrdiff_t(w.pl);
-    std::size_t ky0 = 0, ky1 = w.kh, kx0 = 0, kx1 = w.kw;
-    while (ky0 < ky1 && y0 + std::ptrdiff_t(ky0 * w.dh) < 0) ++ky0;
-    while (ky1 > ky0 && y0 + std::ptrdiff_t((ky1 - 1) * w.dh) >= ih) --ky1;
-    while (kx0 < kx1 && x0 + std::ptrdiff_t(kx0 * w.dw) < 0) ++kx0;
-    while (kx1 > kx0 && x0 + std::ptrdiff_t((kx1 - 1) * w.dw) >= iw) --kx1;
-    if (ky0 == ky1 || kx0 == kx1) continue;
-    const std::size_t taps = w.kh * w.kw;
-    if (w.dw == 1 && kx1 - kx0 == 3) {  // the common 3-wide row of a 3×3 window, unrolled
-      for (std::size_t ci = 0; ci < cin_g; ++ci) {
-        const float* wc = wrow + ci * taps;
-        float* dc = dxg + ci * plane;
-        for (std::size_t ky = ky0; ky < ky1; ++ky) {
-          const float* wr = wc + ky * w.kw + kx0;
-          float* row = dc + std::size_t((y0 + std::ptrdiff_t(ky * w.dh)) * iw + x0 + std::ptrdiff_t(kx0));
-          const float a0 = v * wr[0], a1 = v * wr[1], a2 = v * wr[2];
-          row[0] += a0;
-          row[1] += a1;
-          row[2] += a2;
-        }
-      }
-      continue;
-    }
-    for (std::size_t ci = 0; ci < cin_g; ++ci) {
-      const float* wc = wrow + ci * taps;
-      float* dc = dxg + ci * plane;
-      for (std::size_t ky = ky0; ky < ky1; ++ky) {
-        const float* wr = wc + ky * w.kw;
-        float* row = dc + std::size_t((y0 + std::ptrdiff_t(ky * w.dh)) * iw + x0);
-        for (std::size_t kx = kx0; kx < kx1; ++kx) row[kx * w.dw] += v * wr[kx];
-      }
-    }
-  }
-}
-
 // δ_in += Wᵀ·δ_out. Sparse rows scatter their nonzeros; the dense rows of a group share one column
 // space: the GEMM's columns run over (row, output position), so the C class rows of a sweep make
 // one product of rows·P columns per block instead of one of P per row. A block that spans rows
 // gathers their δ_out columns first; col2im then scatters each row's share. Which path a row takes
 // depends on that row alone, so a row's result does not depend on the batch. Sparse rows are
 // scattered on the pool (each writes its own row of δ_in).
-void conv_back(const Layer& layer, const float* cot, std::size_t rows, float* target, Sweep& s,
-               const std::vector<std::vector<std::uint32_t>>* support) {
+void conv_back(const Layer& layer, const float* cot, std::size_t rows, float* target, Sweep& s) {
   const Shape &is = layer.in_shape, &os = layer.out_shape;
   const std::size_t g = layer.groups, cin_g = is.c / g, cout_g = os.c / g;
   const std::size_t k = cin_g * layer.window.kh * layer.window.kw, positions = os.h * os.w;
@@ -310,12 +259,7 @@ void conv_back(const Layer& layer, const float* cot, std::size_t rows, float* ta
     std::vector<std::uint32_t>& nonzeros = s.nonzeros[task];
     for (std::size_t r = r0; r < r1; ++r) {
       const float* dy = cot + r * os.size();
-      if (support) {  // the row is +0 elsewhere: the scan's list, from the kept units alone
-        nonzeros.clear();
-        for (std::uint32_t u : (*support)[r / s.rows_per_example])
-          if (dy[u] != 0.0f) nonzeros.push_back(u);
-        conv_back_sparse_row(layer, dy, nonzeros, target + r * is.size());
-      } else if (row_nonzeros(dy, os.size(), nonzeros))
+      if (row_nonzeros(dy, os.size(), nonzeros))
         conv_back_sparse_row(layer, dy, nonzeros, target + r * is.size());
       else
         s.dense_row[r] = 1;
@@ -423,7 +367,13 @@ void sweep_back(const Network& net, const Frozen& frozen, Sweep& s, std::size_t 
       }
       case LayerKind::Conv: {
         const int from = s.support_from[i];
-        conv_back(layer, cot, rows, target_of(net, s, layer.inputs[0]), s, from >= 0 ? &s.gate_support[std::size_t(from)] : nullptr);
+        if (from >= 0) {  // rows +0 but at the kept units: their scatter alone (conv_back_sparse.cc)
+          bool fresh = false;
+          float* t = target_of(net, s, layer.inputs[0], &fresh);
+          conv_back_kept(layer, cot, rows, s.rows_per_example, s.gate_support[std::size_t(from)], t, fresh, s.scatter);
+          break;
+        }
+        conv_back(layer, cot, rows, target_of(net, s, layer.inputs[0]), s);
         break;
       }
       case LayerKind::Relu: {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "../ir/network.h"
+#include "conv_back_sparse.h"
 
 namespace pathwise {
 
@@ -51,6 +52,8 @@ struct Sweep {
   std::vector<float> cols, gathered;
   std::vector<std::vector<std::uint32_t>> nonzeros;  // one list per task
   std::vector<std::uint8_t> dense_row;
+  // Scratch of the conv VJP of rows known +0 but at a gate's kept units (conv_back_kept).
+  ConvScatterScratch scatter;
 
   // Where a cotangent can be nonzero: support_from[i] = the gate layer g when every row of cot[i]
   // is +0 outside the units g's frozen gate keeps for the row's example (set by a path layer's
