@@ -59,7 +59,7 @@ struct ConvScatterArgs {
   bool fresh;              // dx holds nothing yet: start from +0 and write every value (none read)
   std::size_t items;
   const float* values;     // items × L: item i's δ_out in each row (lane), ±0 in lanes ≥ rows
-  const std::uint8_t* kinds;  // per item: 0 no lane ±0, 1 some, 2 every lane (the item is skipped)
+  const std::uint8_t* skip;  // per item: 1 when every lane is ±0 (the item adds nothing)
   const std::uint32_t* tap_begin;     // items + 1 entries
   const std::uint32_t* tap_position;  // each tap's position within the channel's plane (index j)
   const float* weights;    // channels × T: channel c's weight of every tap

@@ -196,9 +196,9 @@ void run_unit(const Job& job, const Unit& u, std::size_t task) {
   const kernels::KernelTable& table = *job.table;
   const std::size_t lanes = table.scatter_lanes, items = plan.units.size();
   std::vector<float>& floats = job.scratch->task_floats[task];
-  std::vector<std::uint8_t>& kinds = job.scratch->task_kinds[task];
+  std::vector<std::uint8_t>& skip = job.scratch->task_skip[task];
   floats.resize(items * lanes + plane * lanes);
-  kinds.resize(items);
+  skip.resize(items);
   float* values = floats.data();
   for (std::size_t i = 0; i < items; ++i) {
     std::size_t zeros = lanes - u.rows;
@@ -209,7 +209,7 @@ void run_unit(const Job& job, const Unit& u, std::size_t task) {
       zeros += v == 0.0f;
     }
     for (std::size_t r = u.rows; r < lanes; ++r) values[i * lanes + r] = 0.0f;
-    kinds[i] = zeros == 0 ? 0 : zeros == lanes ? 2 : 1;
+    skip[i] = zeros == lanes;
   }
   for (std::size_t g = 0; g < groups; ++g) {
     const std::size_t a = plan.group_begin[g], b = plan.group_begin[g + 1];
@@ -219,7 +219,7 @@ void run_unit(const Job& job, const Unit& u, std::size_t task) {
         for (std::size_t r = 0; r < u.rows; ++r) std::fill(dxg + r * in, dxg + r * in + cin_g * plane, 0.0f);
       continue;
     }
-    kernels::ConvScatterArgs args{dxg, in, u.rows, cin_g, plane, job.fresh, b - a, values + a * lanes, kinds.data() + a,
+    kernels::ConvScatterArgs args{dxg, in, u.rows, cin_g, plane, job.fresh, b - a, values + a * lanes, skip.data() + a,
                                   plan.tap_begin.data() + a, plan.tap_position.data(),
                                   plan.weights.data() + cin_g * plan.tap_begin[a], values + items * lanes};
     table.conv_scatter(args);
@@ -264,7 +264,7 @@ void conv_back_kept(const Layer& layer, const float* cot, std::size_t rows, std:
     const std::size_t tasks = parallel ? std::min(units.size(), 4 * threads) : 1;
     if (scratch.task_floats.size() < tasks) {
       scratch.task_floats.resize(tasks);
-      scratch.task_kinds.resize(tasks);
+      scratch.task_skip.resize(tasks);
       scratch.task_nonzeros.resize(tasks);
     }
     Job job{&layer, cot, target, fresh, &kept, e0, &scratch, table, &units, tasks};

@@ -30,7 +30,7 @@ struct ConvScatterScratch {
   };
   std::vector<Plan> plans;
   std::vector<std::vector<float>> task_floats;
-  std::vector<std::vector<std::uint8_t>> task_kinds;
+  std::vector<std::vector<std::uint8_t>> task_skip;
   std::vector<std::vector<std::uint32_t>> task_nonzeros;
   // For tests: every example with rows of at least one kept unit goes through conv_scatter; and the
   // count of examples that did.

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "../forward/forward.h"
+#include "block_cache.h"
 #include "conv_back_sparse.h"
 #include "../kernels/kernels.h"
 #include "../threads/pool.h"
@@ -14,6 +15,7 @@ namespace pathwise {
 void Sweep::reset(const Network& net, std::size_t rows_, std::size_t rows_per_example_) {
   rows = rows_;
   rows_per_example = rows_per_example_;
+  block_floats_ = rows * std::max(net.max_width(), net.num_classes());
   for (std::vector<float>& v : cot) release(v);
   release(input_cot);
   cot.resize(net.layers().size());
@@ -22,11 +24,32 @@ void Sweep::reset(const Network& net, std::size_t rows_, std::size_t rows_per_ex
 }
 
 void Sweep::release(std::vector<float>& v, std::size_t zeros) {
-  if (v.capacity() > 0) spare_.push_back({std::move(v), std::min(zeros, v.size())});
+  // (The count is taken before the move: in the braced list v would be moved from already.)
+  const std::size_t known_zeros = std::min(zeros, v.size());
+  if (v.capacity() > 0) spare_.push_back({std::move(v), known_zeros});
   v = std::vector<float>();
 }
 
-void Sweep::trim() { std::vector<Spare>().swap(spare_); }
+void Sweep::trim() {
+  for (Spare& spare : spare_) block_cache::give(spare.v);
+  spare_.clear();
+}
+
+void Sweep::recycle() {
+  for (std::vector<float>& v : cot) block_cache::give(v);
+  block_cache::give(input_cot);
+  trim();
+}
+
+Sweep& Sweep::operator=(Sweep&& other) noexcept {
+  if (this != &other) {
+    recycle();
+    SweepState::operator=(std::move(other));
+  }
+  return *this;
+}
+
+Sweep::~Sweep() { recycle(); }
 
 namespace {
 
@@ -83,8 +106,14 @@ void Sweep::take(std::vector<float>& v, std::size_t size, bool zero) {
     spare_.pop_back();
   }
   if (v.capacity() < size) {
-    std::vector<float>().swap(v);
-    v.reserve(size);
+    std::vector<float> cached;
+    if (size >= block_cache::kMinFloats && block_cache::take(cached, size)) {
+      if (v.capacity() > 0) spare_.push_back({std::move(v), zeros});  // too small here; kept for later
+      v = std::move(cached);
+    } else {
+      std::vector<float>().swap(v);
+      v.reserve(size < block_cache::kMinFloats ? size : std::max(size, block_floats_));
+    }
     zeros = 0;
   }
   // resize only initialises what it adds; a reused buffer's old values stay unless zeroed below.
