@@ -16,15 +16,6 @@ constexpr auto kIdle = std::chrono::seconds(2);
 
 class Cache {
  public:
-  ~Cache() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stop_ = true;
-    }
-    wake_.notify_all();
-    if (janitor_.joinable()) janitor_.join();
-  }
-
   bool take(std::vector<float>& v, std::size_t floats) {
     std::vector<std::vector<float>> dropped;
     {
@@ -78,13 +69,13 @@ class Cache {
   // Frees the blocks once the cache has seen no take or give for kIdle.
   void run() {
     std::unique_lock<std::mutex> lock(mutex_);
-    while (!stop_) {
+    for (;;) {
       if (blocks_.empty()) {
-        wake_.wait(lock, [this] { return stop_ || !blocks_.empty(); });
+        wake_.wait(lock, [this] { return !blocks_.empty(); });
         continue;
       }
       const std::uint64_t seen = activity_;
-      if (wake_.wait_for(lock, kIdle, [&] { return stop_ || activity_ != seen; })) continue;
+      if (wake_.wait_for(lock, kIdle, [&] { return activity_ != seen; })) continue;
       std::vector<std::vector<float>> dropped;
       dropped.swap(blocks_);
       lock.unlock();
@@ -97,13 +88,14 @@ class Cache {
   std::condition_variable wake_;
   std::vector<std::vector<float>> blocks_;
   std::uint64_t activity_ = 0;
-  bool stop_ = false;
   std::thread janitor_;
 };
 
+// Created on first use and never destroyed, like the thread pool (threads/pool.cc): the helper
+// thread ends with the process, and no static destructor can race a Sweep ending on another thread.
 Cache& cache() {
-  static Cache c;
-  return c;
+  static Cache* c = new Cache();
+  return *c;
 }
 
 }  // namespace
