@@ -3,6 +3,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -13,6 +15,13 @@ namespace {
 // An explanation in a loop over inputs starts the next one within milliseconds; a process that
 // has stopped explaining gets its memory back after this long.
 constexpr auto kIdle = std::chrono::seconds(2);
+
+// PATHWISE_BLOCK_CACHE=0 keeps no block (read once, when the cache is first used): for a process
+// short of memory, and for tests that measure one call's peak RSS against the RSS before it.
+bool enabled_by_environment() {
+  const char* value = std::getenv("PATHWISE_BLOCK_CACHE");
+  return !(value && std::strcmp(value, "0") == 0);
+}
 
 class Cache {
  public:
@@ -40,7 +49,7 @@ class Cache {
   void give(std::vector<float>& v) noexcept {
     std::vector<float> block;
     block.swap(v);
-    if (block.capacity() < kMinFloats) return;
+    if (block.capacity() < kMinFloats || !enabled_) return;
     try {
       std::lock_guard<std::mutex> lock(mutex_);
       if (!janitor_.joinable()) janitor_ = std::thread([this] { run(); });
@@ -89,6 +98,7 @@ class Cache {
   std::vector<std::vector<float>> blocks_;
   std::uint64_t activity_ = 0;
   std::thread janitor_;
+  const bool enabled_ = enabled_by_environment();
 };
 
 // Created on first use and never destroyed, like the thread pool (threads/pool.cc): the helper

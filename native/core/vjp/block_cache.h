@@ -9,7 +9,8 @@
 // no block large enough frees every cached one before the caller allocates, so the process never
 // holds a fresh block and an unused cached one at once (the memory estimate's premise: a sweep
 // holds at most its own blocks). Blocks nobody takes for kIdleSeconds (block_cache.cc) are freed
-// by a helper thread, so an idle process gives the memory back.
+// by a helper thread, so an idle process gives the memory back. PATHWISE_BLOCK_CACHE=0 (read at
+// first use) keeps none.
 #pragma once
 
 #include <cstddef>
