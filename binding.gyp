@@ -17,6 +17,8 @@
         "native/core/forward/conv_direct.cc",
         "native/core/vjp/vjp.cc",
         "native/core/vjp/conv_back_direct.cc",
+        "native/core/vjp/conv_back_sparse.cc",
+        "native/core/vjp/block_cache.cc",
         "native/core/path/select.cc",
         "native/core/path/explain.cc",
         "native/core/path/memory_budget.cc",

@@ -4,7 +4,10 @@
 // the leak tests are in reliability-leaks.test.ts.
 //
 // Peak RSS is the process's VmHWM after resetting it (/proc/self/clear_refs), so it measures the
-// call alone; each vitest file runs in its own process. The full-size runs are opt-in:
+// call alone; each vitest file runs in its own process. The engine's block cache (sweep blocks kept
+// from one call for the next, DEVELOPERS.md) is off in this file: blocks an earlier test left
+// would sit in the RSS before a call, and a call that frees them to allocate its own would look
+// smaller than it is. The full-size runs are opt-in:
 //   PATHWISE_HEAVY=1       VGG16 at 224 × 224 (about 10 s; the default is 32 × 32)
 import { describe, it, expect } from 'vitest';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
@@ -12,6 +15,10 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { loadModelSync, explainSync, explainBatchSync, PathwiseError, type Model } from '../lib/index.js';
 import { seededNormal, vgg16Spec } from './helpers/shaped-models.mjs';
+
+// The block cache off (see above): the addon reads this when its cache is first used, at the first
+// explanation, so setting it after the imports is in time.
+process.env.PATHWISE_BLOCK_CACHE = '0';
 
 // RSS means nothing under AddressSanitizer (shadow memory, quarantine): skipped in sanitizer runs.
 const linux = existsSync('/proc/self/clear_refs') && !/libasan/.test(process.env.LD_PRELOAD ?? '');

@@ -39,6 +39,8 @@ void check_core(bool ok, const char* what, double a, double b) { check(ok, what,
 void test_watch();
 void test_conv_direct();
 void test_conv_back_direct();
+void test_conv_scatter();
+void test_block_cache();
 
 namespace {
 
@@ -656,6 +658,8 @@ int main() {
   test_watch();
   test_conv_direct();
   test_conv_back_direct();
+  test_conv_scatter();
+  test_block_cache();
   std::printf("core tests: %d checks, %d failed (kernel %s)\n", checks, failures,
               pathwise::kernels::active().name);
   return failures == 0 ? 0 : 1;

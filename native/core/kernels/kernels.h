@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,28 @@ struct ConvDirectArgs {
 };
 using ConvDirectFn = void (*)(const ConvDirectArgs& args);
 
+// The sparse conv VJP for a block of rows that share their nonzero units of δ_out (the C class
+// rows of one example below a path layer), one group of input channels (conv_scatter_f32_body.inc;
+// vjp/conv_back_sparse.cc builds the items). For each channel c < channels, row r < rows and item
+// i in order, δ_in[r][c] at tap_position[j] += values[i·L + r] · weights[c·T + j − tap_begin[0]]
+// for each tap j of item i (j in [tap_begin[i], tap_begin[i + 1]), T = tap_begin[items] −
+// tap_begin[0]), a row whose value is ±0 skipping the item; the bits of one multiply and one add
+// per term in that order.
+struct ConvScatterArgs {
+  float* dx;               // row 0's δ_in at the call's first channel; channel c at + c·plane
+  std::size_t ldx, rows;   // floats from row to row; rows ≤ L = the table's scatter_lanes
+  std::size_t channels, plane;
+  bool fresh;              // dx holds nothing yet: start from +0 and write every value (none read)
+  std::size_t items;
+  const float* values;     // items × L: item i's δ_out in each row (lane), ±0 in lanes ≥ rows
+  const std::uint8_t* skip;  // per item: 1 when every lane is ±0 (the item adds nothing)
+  const std::uint32_t* tap_begin;     // items + 1 entries
+  const std::uint32_t* tap_position;  // each tap's position within the channel's plane (index j)
+  const float* weights;    // channels × T: channel c's weight of every tap
+  float* scratch;          // plane × L floats
+};
+using ConvScatterFn = void (*)(const ConvScatterArgs& args);
+
 struct KernelTable {
   const char* name;         // "avx512", "avx2", "neon", "scalar": what PATHWISE_FORCE_KERNEL accepts
   const char* description;  // ISA level and register tile, e.g. "x86-64-v4 (AVX-512), 12x32 tile"
@@ -57,6 +80,8 @@ struct KernelTable {
   ConvDirectFn conv_direct;
   std::size_t conv_rows;  // output channels per packed weight panel of conv_direct
   std::size_t conv_cols;  // grid positions per register tile of conv_direct's position kernel
+  ConvScatterFn conv_scatter;
+  std::size_t scatter_lanes;  // rows per conv_scatter call (L)
 };
 
 // Every table compiled into this binary that the running CPU can execute, best first.

@@ -19,8 +19,11 @@
 #define PW_CONV_ROWS 4
 #define PW_CONV_VECS 4
 #include "conv_f32_body.inc"
+#define PW_SCATTER_LANES 8
+#include "conv_scatter_f32_body.inc"
 const KernelTable table = {"scalar", "portable C++, 4x4 tile", gemm_nn, gemm_nt, gemm_nn_threads,
-                           gemm_nt_threads, conv_direct, conv_rows(), conv_cols()};
+                           gemm_nt_threads, conv_direct, conv_rows(), conv_cols(), conv_scatter,
+                           scatter_lanes()};
 #include "scalar/end.h"
 
 #if defined(__aarch64__)
@@ -42,7 +45,10 @@ const KernelTable table = {"scalar", "portable C++, 4x4 tile", gemm_nn, gemm_nt,
 #define PW_CONV_ROWS 8
 #define PW_CONV_VECS 3
 #include "conv_f32_body.inc"
+#define PW_SCATTER_LANES 16
+#include "conv_scatter_f32_body.inc"
 const KernelTable table = {"neon", "arm64 NEON, 8x12 tile", gemm_nn, gemm_nt, gemm_nn_threads,
-                           gemm_nt_threads, conv_direct, conv_rows(), conv_cols()};
+                           gemm_nt_threads, conv_direct, conv_rows(), conv_cols(), conv_scatter,
+                           scatter_lanes()};
 #include "arm64_neon/end.h"
 #endif

@@ -25,8 +25,11 @@
 #define PW_CONV_VECS 3
 #define PW_CONV_TRANSPOSE_TILE 1
 #include "conv_f32_body.inc"
+#define PW_SCATTER_LANES 16
+#define PW_SCATTER_TRANSPOSE 1
+#include "conv_scatter_f32_body.inc"
 const KernelTable table = {"avx2", "x86-64-v3 (AVX2+FMA), 6x16 tile", gemm_nn, gemm_nt,
                            gemm_nn_threads, gemm_nt_threads, conv_direct,
-                           conv_rows(), conv_cols()};
+                           conv_rows(), conv_cols(), conv_scatter, scatter_lanes()};
 #include "x86_v3/end.h"
 #endif

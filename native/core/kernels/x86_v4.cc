@@ -50,8 +50,11 @@
 #endif
 #define PW_CONV_TRANSPOSE_TILE 1
 #include "conv_f32_body.inc"
+#define PW_SCATTER_LANES 32
+#define PW_SCATTER_TRANSPOSE 1
+#include "conv_scatter_f32_body.inc"
 const KernelTable table = {"avx512", "x86-64-v4 (AVX-512), 12x32 tile", gemm_nn, gemm_nt,
                            gemm_nn_threads, gemm_nt_threads, conv_direct,
-                           conv_rows(), conv_cols()};
+                           conv_rows(), conv_cols(), conv_scatter, scatter_lanes()};
 #include "x86_v4/end.h"
 #endif

@@ -4,6 +4,8 @@
 #include <cstring>
 
 #include "../forward/forward.h"
+#include "block_cache.h"
+#include "conv_back_sparse.h"
 #include "../kernels/kernels.h"
 #include "../threads/pool.h"
 #include "../util/error.h"
@@ -14,6 +16,7 @@ namespace pathwise {
 void Sweep::reset(const Network& net, std::size_t rows_, std::size_t rows_per_example_) {
   rows = rows_;
   rows_per_example = rows_per_example_;
+  block_floats_ = rows * std::max(net.max_width(), net.num_classes());
   for (std::vector<float>& v : cot) release(v);
   release(input_cot);
   cot.resize(net.layers().size());
@@ -22,11 +25,32 @@ void Sweep::reset(const Network& net, std::size_t rows_, std::size_t rows_per_ex
 }
 
 void Sweep::release(std::vector<float>& v, std::size_t zeros) {
-  if (v.capacity() > 0) spare_.push_back({std::move(v), std::min(zeros, v.size())});
+  // (The count is taken before the move: in the braced list v would be moved from already.)
+  const std::size_t known_zeros = std::min(zeros, v.size());
+  if (v.capacity() > 0) spare_.push_back({std::move(v), known_zeros});
   v = std::vector<float>();
 }
 
-void Sweep::trim() { std::vector<Spare>().swap(spare_); }
+void Sweep::trim() {
+  for (Spare& spare : spare_) block_cache::give(spare.v);
+  spare_.clear();
+}
+
+void Sweep::recycle() {
+  for (std::vector<float>& v : cot) block_cache::give(v);
+  block_cache::give(input_cot);
+  trim();
+}
+
+Sweep& Sweep::operator=(Sweep&& other) noexcept {
+  if (this != &other) {
+    recycle();
+    SweepState::operator=(std::move(other));
+  }
+  return *this;
+}
+
+Sweep::~Sweep() { recycle(); }
 
 namespace {
 
@@ -114,8 +138,14 @@ void Sweep::take(std::vector<float>& v, std::size_t size, bool zero) {
     spare_.pop_back();
   }
   if (v.capacity() < size) {
-    std::vector<float>().swap(v);
-    v.reserve(size);
+    std::vector<float> cached;
+    if (size >= block_cache::kMinFloats && block_cache::take(cached, size)) {
+      if (v.capacity() > 0) spare_.push_back({std::move(v), zeros});  // too small here; kept for later
+      v = std::move(cached);
+    } else {
+      std::vector<float>().swap(v);
+      v.reserve(size < block_cache::kMinFloats ? size : std::max(size, block_floats_));
+    }
     zeros = 0;
   }
   // resize only initialises what it adds; a reused buffer's old values stay unless zeroed below.
@@ -281,57 +311,6 @@ void dense_back(const Layer& layer, const float* cot, std::size_t rows, float* t
   flush(rows);
 }
 
-// δ_in += Wᵀ·δ_out for one row from the nonzeros of δ_out: each adds its weight row (Cin_g × kh ×
-// kw) at the input positions its window covers. The sweeps of a path network are this sparse
-// above l_min: a masked ReLU leaves `width` units of δ (ops::sparse_nonzeros).
-void conv_back_sparse_row(const Layer& layer, const float* dy, const std::vector<std::uint32_t>& nonzeros, float* dx) {
-  const Shape &is = layer.in_shape, &os = layer.out_shape;
-  const Window& w = layer.window;
-  const std::size_t g = layer.groups, cin_g = is.c / g, cout_g = os.c / g;
-  const std::size_t k = cin_g * w.kh * w.kw, positions = os.h * os.w, plane = is.h * is.w;
-  const std::ptrdiff_t ih = std::ptrdiff_t(is.h), iw = std::ptrdiff_t(is.w);
-  for (std::uint32_t q : nonzeros) {
-    const float v = dy[q];
-    const std::size_t co = q / positions, p = q % positions, oy = p / os.w, ox = p % os.w;
-    const float* wrow = layer.weights.data() + co * k;
-    float* dxg = dx + (co / cout_g) * cin_g * plane;
-    // The window's rows and columns inside the input, found once per nonzero (each input value
-    // gets one term per nonzero, so the loop order changes no sum).
-    const std::ptrdiff_t y0 = std::ptrdiff_t(oy * w.sh) - std::ptrdiff_t(w.pt), x0 = std::ptrdiff_t(ox * w.sw) - std::ptrdiff_t(w.pl);
-    std::size_t ky0 = 0, ky1 = w.kh, kx0 = 0, kx1 = w.kw;
-    while (ky0 < ky1 && y0 + std::ptrdiff_t(ky0 * w.dh) < 0) ++ky0;
-    while (ky1 > ky0 && y0 + std::ptrdiff_t((ky1 - 1) * w.dh) >= ih) --ky1;
-    while (kx0 < kx1 && x0 + std::ptrdiff_t(kx0 * w.dw) < 0) ++kx0;
-    while (kx1 > kx0 && x0 + std::ptrdiff_t((kx1 - 1) * w.dw) >= iw) --kx1;
-    if (ky0 == ky1 || kx0 == kx1) continue;
-    const std::size_t taps = w.kh * w.kw;
-    if (w.dw == 1 && kx1 - kx0 == 3) {  // the common 3-wide row of a 3×3 window, unrolled
-      for (std::size_t ci = 0; ci < cin_g; ++ci) {
-        const float* wc = wrow + ci * taps;
-        float* dc = dxg + ci * plane;
-        for (std::size_t ky = ky0; ky < ky1; ++ky) {
-          const float* wr = wc + ky * w.kw + kx0;
-          float* row = dc + std::size_t((y0 + std::ptrdiff_t(ky * w.dh)) * iw + x0 + std::ptrdiff_t(kx0));
-          const float a0 = v * wr[0], a1 = v * wr[1], a2 = v * wr[2];
-          row[0] += a0;
-          row[1] += a1;
-          row[2] += a2;
-        }
-      }
-      continue;
-    }
-    for (std::size_t ci = 0; ci < cin_g; ++ci) {
-      const float* wc = wrow + ci * taps;
-      float* dc = dxg + ci * plane;
-      for (std::size_t ky = ky0; ky < ky1; ++ky) {
-        const float* wr = wc + ky * w.kw;
-        float* row = dc + std::size_t((y0 + std::ptrdiff_t(ky * w.dh)) * iw + x0);
-        for (std::size_t kx = kx0; kx < kx1; ++kx) row[kx * w.dw] += v * wr[kx];
-      }
-    }
-  }
-}
-
 // δ_in += Wᵀ·δ_out. Sparse rows scatter their nonzeros; the dense rows of a group share one column
 // space: the GEMM's columns run over (row, output position), so the C class rows of a sweep make
 // one product of rows·P columns per block instead of one of P per row. A block that spans rows
@@ -341,8 +320,7 @@ void conv_back_sparse_row(const Layer& layer, const float* dy, const std::vector
 // `fresh`: no other consumer has written target (it is zero-filled, or left unfilled when every row
 // takes the direct kernel), so a dense row the direct kernel takes is stored, not added (its sums
 // start from +0 and are never −0: the bits zero-filling and adding gave).
-void conv_back(const Layer& layer, const float* cot, std::size_t rows, float* target, bool fresh, Sweep& s,
-               const std::vector<std::vector<std::uint32_t>>* support) {
+void conv_back(const Layer& layer, const float* cot, std::size_t rows, float* target, bool fresh, Sweep& s) {
   const Shape &is = layer.in_shape, &os = layer.out_shape;
   const std::size_t g = layer.groups, cin_g = is.c / g, cout_g = os.c / g;
   const std::size_t k = cin_g * layer.window.kh * layer.window.kw, positions = os.h * os.w;
@@ -354,12 +332,7 @@ void conv_back(const Layer& layer, const float* cot, std::size_t rows, float* ta
     std::vector<std::uint32_t>& nonzeros = s.nonzeros[task];
     for (std::size_t r = r0; r < r1; ++r) {
       const float* dy = cot + r * os.size();
-      if (support) {  // the row is +0 elsewhere: the scan's list, from the kept units alone
-        nonzeros.clear();
-        for (std::uint32_t u : (*support)[r / s.rows_per_example])
-          if (dy[u] != 0.0f) nonzeros.push_back(u);
-        conv_back_sparse_row(layer, dy, nonzeros, target + r * is.size());
-      } else if (row_nonzeros(dy, os.size(), nonzeros))
+      if (row_nonzeros(dy, os.size(), nonzeros))
         conv_back_sparse_row(layer, dy, nonzeros, target + r * is.size());
       else
         s.dense_row[r] = 1;
@@ -477,6 +450,12 @@ void sweep_back(const Network& net, const Frozen& frozen, Sweep& s, std::size_t 
       }
       case LayerKind::Conv: {
         const int from = s.support_from[i];
+        if (from >= 0) {  // rows +0 but at the kept units: their scatter alone (conv_back_sparse.cc)
+          bool fresh = false;
+          float* t = target_of(net, s, layer.inputs[0], &fresh);
+          conv_back_kept(layer, cot, rows, s.rows_per_example, s.gate_support[std::size_t(from)], t, fresh, s.scatter);
+          break;
+        }
         // When every row is dense (conv_back's own test) and the direct kernel takes the layer, the
         // rows go straight to it: a fresh target, which it stores all of, needs no zero-fill first
         // (56 MB a call in VGG16's final sweep), and the rows are scanned once, not twice (the
@@ -496,7 +475,7 @@ void sweep_back(const Network& net, const Frozen& frozen, Sweep& s, std::size_t 
             ops::conv_back_direct(layer, kernels::active(), *packed, cot + r * out, t + r * in, !fresh, s.cols, offsets);
           break;
         }
-        conv_back(layer, cot, rows, t, fresh, s, from >= 0 ? &s.gate_support[std::size_t(from)] : nullptr);
+        conv_back(layer, cot, rows, t, fresh, s);
         break;
       }
       case LayerKind::Relu: {

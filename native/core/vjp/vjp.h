@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "../ir/network.h"
+#include "conv_back_sparse.h"
 
 namespace pathwise {
 
@@ -26,32 +27,19 @@ struct Frozen {
 
 // The state of a reverse sweep: cot[i] is the cotangent at layer i's output (rows × out_size;
 // empty = zero), input_cot at the network input. Row r belongs to example r / rows_per_example.
-//
-// A Sweep is also its own arena: buffers it releases (a processed layer's cotangent, everything on
-// reset) are kept and handed out again, and the conv scratch persists, so a caller that reuses one
-// Sweep for many sweeps (an explanation's steps and class chunks) allocates each buffer once.
-// Fresh C-row blocks of 100–800 MB are mmap'd by malloc and page-faulted in on every use: on
-// resnet18 with 1000 classes that was 18.7 M minor faults and ~80 % of an explanation (perf).
-struct Sweep {
+// (SweepState is what Sweep holds; Sweep adds the arena's methods and its end.)
+struct SweepState {
   std::size_t rows = 0, rows_per_example = 1;
   std::vector<std::vector<float>> cot;
   std::vector<float> input_cot;
-  void reset(const Network& net, std::size_t rows_, std::size_t rows_per_example_);
-
-  // A buffer of `size` floats from the arena, zero-filled when `zero` (else its values are
-  // unspecified); it replaces v (which is released first).
-  void take(std::vector<float>& v, std::size_t size, bool zero);
-  // Returns v's storage to the arena; v becomes empty (zero). `zeros`: its first values known to be
-  // +0 (a take() that must zero-fill no more than that skips the fill).
-  void release(std::vector<float>& v, std::size_t zeros = 0);
-  // Drops the arena's spare buffers (what reset and release kept).
-  void trim();
 
   // Scratch of the conv VJP (im2col columns, gathered δ_out, a direct VJP's stride phase or a row to
   // add) and of the sparse rows.
   std::vector<float> cols, gathered;
   std::vector<std::vector<std::uint32_t>> nonzeros;  // one list per task
   std::vector<std::uint8_t> dense_row;
+  // Scratch of the conv VJP of rows known +0 but at a gate's kept units (conv_back_kept).
+  ConvScatterScratch scatter;
 
   // Where a cotangent can be nonzero: support_from[i] = the gate layer g when every row of cot[i]
   // is +0 outside the units g's frozen gate keeps for the row's example (set by a path layer's
@@ -63,12 +51,47 @@ struct Sweep {
   // 1/kSparseDivisor of them (else empty); filled as a sweep meets the gate.
   std::vector<std::vector<std::vector<std::uint32_t>>> gate_support;
 
- private:
+ protected:
   struct Spare {
     std::vector<float> v;
     std::size_t zeros;
   };
   std::vector<Spare> spare_;
+  std::size_t block_floats_ = 0;  // rows × the widest layer: the capacity of a fresh block
+};
+
+// A Sweep is also its own arena: buffers it releases (a processed layer's cotangent, everything on
+// reset) are kept and handed out again, and the conv scratch persists, so a caller that reuses one
+// Sweep for many sweeps (an explanation's steps and class chunks) allocates each buffer once.
+// Fresh C-row blocks of 100–800 MB are mmap'd by malloc and page-faulted in on every use: on
+// resnet18 with 1000 classes that was 18.7 M minor faults and ~80 % of an explanation (perf).
+// When a Sweep ends (or is assigned over, or trimmed), its large blocks go to block_cache.h for
+// the next Sweep, which takes them before it allocates. Fresh blocks of at least
+// block_cache::kMinFloats are all reserved at the widest layer's size (only the floats a request
+// uses are ever touched), so any block serves any later request: with blocks of the sizes first
+// asked, the best fit gave a 3 MB request a 95 MB block and the 191 MB request then missed, two
+// explanations running before every block fitted. (Smaller ones reserved so, on a small CNN, left
+// malloc's heap with a 3× larger peak: test/reliability-resources.test.ts.)
+struct Sweep : SweepState {
+  Sweep() = default;
+  Sweep(Sweep&&) noexcept = default;
+  Sweep& operator=(Sweep&& other) noexcept;
+  ~Sweep();
+
+  void reset(const Network& net, std::size_t rows_, std::size_t rows_per_example_);
+
+  // A buffer of `size` floats from the arena, zero-filled when `zero` (else its values are
+  // unspecified); it replaces v (which is released first).
+  void take(std::vector<float>& v, std::size_t size, bool zero);
+  // Returns v's storage to the arena; v becomes empty (zero). `zeros`: its first values known to be
+  // +0 (a take() that must zero-fill no more than that skips the fill).
+  void release(std::vector<float>& v, std::size_t zeros = 0);
+  // Hands the arena's spare buffers (what reset and release kept) to block_cache.
+  void trim();
+
+ private:
+  // Hands every buffer (spares and cotangents) to block_cache.
+  void recycle();
 };
 
 // Pulls the cotangents back through layers hi − 1 down to lo, in reverse topological order, so
