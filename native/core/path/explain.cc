@@ -243,7 +243,7 @@ std::vector<float>& Chunk::select(std::size_t o, std::size_t p) {
                            target[e], opt.width, threshold, opt.rule, lr.selection, score_work, scores, identical, order);
     } else if (!chunked) {
       select_units(h.data() + e * units, jac.data() + e * classes * units, units, units, classes,
-                   target[e], opt.width, threshold, lr.selection, score_work, scores, identical, order);
+                   target[e], opt.width, threshold, lr.selection, score_work, scores, identical, order, &top_work);
     } else {
       chunked_scores[e].finish(scores, identical);
       select_from_scores(scores, identical, units, opt.width, threshold, lr.selection, order);

@@ -78,6 +78,7 @@ struct Chunk {
   std::vector<ChunkedScores> chunked_scores;
   float threshold;
   ChunkedScores score_work;
+  TopScratch top_work;
   std::vector<float> scores;
   std::vector<std::uint8_t> identical;
   std::vector<std::int32_t> order;
