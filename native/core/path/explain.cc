@@ -269,12 +269,16 @@ void Chunk::select_official() {
     if (watch) watch->check();
     const std::size_t p = relus[o];
     bool recompute = o == top;
-    if (o != top && pool_after[p + 1]) {
+    // Layers below the path layer above (l′) see no mask yet: they hold the original values and
+    // routing, so H1 starts at l′ and reads them from `orig` (on the Fashion CNN it skipped a max
+    // pool and a conv per step, 6 % of an explanation).
+    const std::size_t first_masked = o == top ? count : relus[o + 1];
+    if (o != top && pool_after[first_masked]) {
       // H1: the gated forward above l with the masks chosen so far; pools route on what they get.
       Activations upper;
-      forward_range(net, x, n, p + 1, &orig, masks, upper, nullptr, true, 0, &mask_constants);
+      forward_range(net, x, n, first_masked, &orig, masks, upper, nullptr, true, 0, &mask_constants);
       std::fill(changed.begin(), changed.end(), 0);
-      for (std::size_t i = p + 1; i < count; ++i) {
+      for (std::size_t i = first_masked; i < count; ++i) {
         if (layers[i].kind != LayerKind::MaxPool) continue;
         if (i >= swept_down_to) {  // H2: compare with the routing the sweep state was built on
           // A window whose old and new winners are both masked out by the MaskLayer feeding the
