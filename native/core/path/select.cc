@@ -238,62 +238,83 @@ bool select_top(const float* h, const float* j, std::size_t j_stride, std::size_
   w.lead.resize(units);
   w.block_max.resize(2 * blocks);
   const float inv_classes = 1.0f / float(classes);
-  // |v_computed − v| ≤ (γ_{C−1} + 4u)·max_c |a_c| for the float sum, the mean and the difference;
+  // The rounding of v (class-order float sum, the mean, the difference) is at most
+  // (C + 3)·2^-24·B with B = 2|m| + |Σ_c a_c| / C ≥ mean_c |a_c| (m = max_c a_c, as a_c ≤ m);
   // doubled for the rounding of the bound itself.
   const float lead_error = float(std::ldexp(2.0 * double(classes + 8), -24));
-  // Pass 1: per unit a_t, the largest other contribution, the class-order sum and the smallest (for
-  // the rounding bound), from the same products h·J as the exact score, per block in L1 while the
-  // C rows stream through.
   const auto pass = [&](std::size_t b0, std::size_t b1) {
-    float* __restrict gap = w.gap.data();
-    float* __restrict lead = w.lead.data();
     float magnitude = 0.0f;
+    float at[kTopBlock], other[kTopBlock], sum[kTopBlock], size[kTopBlock];
     for (std::size_t b = b0; b < b1; ++b) {
       const std::size_t u0 = b * kTopBlock, count = std::min(kTopBlock, units - u0);
-      float at[kTopBlock], other[kTopBlock], low[kTopBlock], sum[kTopBlock];
+      const float* __restrict hh = h + u0;
+      // Plain loops over the block's units, accumulators in L1: these vectorise (GCC left
+      // register-blocked accumulators scalar, 2.6× slower).
       for (std::size_t i = 0; i < count; ++i) {
         other[i] = -std::numeric_limits<float>::infinity();
-        low[i] = std::numeric_limits<float>::infinity();
         sum[i] = 0.0f;
       }
-      const float* __restrict hh = h + u0;
       for (std::size_t c = 0; c < classes; ++c) {
         const float* __restrict row = j + c * j_stride + u0;
         if (c == target) {
           for (std::size_t i = 0; i < count; ++i) {
             const float a = hh[i] * row[i];
             at[i] = a;
-            low[i] = a < low[i] ? a : low[i];
             sum[i] += a;
           }
         } else {
           for (std::size_t i = 0; i < count; ++i) {
             const float a = hh[i] * row[i];
             other[i] = a > other[i] ? a : other[i];
-            low[i] = a < low[i] ? a : low[i];
             sum[i] += a;
           }
         }
       }
-      float gap_max = -std::numeric_limits<float>::infinity(), lead_max = gap_max, m = magnitude;
+      float* __restrict gap = w.gap.data() + u0;
+      float* __restrict lead = w.lead.data() + u0;
       for (std::size_t i = 0; i < count; ++i) {
-        float g = at[i] - other[i];
-        const float big = std::max(std::max(std::fabs(at[i]), std::fabs(other[i])), std::fabs(low[i]));
-        float v = (at[i] - sum[i] * inv_classes) + big * lead_error;
-        g = g == g ? g : std::numeric_limits<float>::infinity();  // NaN: always a candidate
-        v = v == v ? v : std::numeric_limits<float>::infinity();
-        gap[u0 + i] = g;
-        lead[u0 + i] = v;
-        gap_max = g > gap_max ? g : gap_max;
-        lead_max = v > lead_max ? v : lead_max;
-        m = big > m ? big : m;
+        const float abs_t = std::fabs(at[i]), abs_o = std::fabs(other[i]);
+        const float big = abs_t > abs_o ? abs_t : abs_o;
+        const float mean = sum[i] * inv_classes;
+        const float g = at[i] - other[i];
+        const float v = (at[i] - mean) + (2.0f * big + std::fabs(mean)) * lead_error;
+        gap[i] = g == g ? g : std::numeric_limits<float>::infinity();  // NaN: always a candidate
+        lead[i] = v == v ? v : std::numeric_limits<float>::infinity();
+        size[i] = big;
       }
-      w.block_max[2 * b] = gap_max;
-      w.block_max[2 * b + 1] = lead_max;
-      magnitude = m;
+      // Maxima over the block, lane-wise so that they vectorise (a float max reduction does not
+      // without -ffast-math).
+      constexpr std::size_t L = 8;
+      float gap_max[L], lead_max[L], size_max[L];
+      for (std::size_t l = 0; l < L; ++l) {
+        gap_max[l] = lead_max[l] = -std::numeric_limits<float>::infinity();
+        size_max[l] = 0.0f;
+      }
+      std::size_t i0 = 0;
+      for (; i0 + L <= count; i0 += L)
+        for (std::size_t l = 0; l < L; ++l) {
+          gap_max[l] = gap[i0 + l] > gap_max[l] ? gap[i0 + l] : gap_max[l];
+          lead_max[l] = lead[i0 + l] > lead_max[l] ? lead[i0 + l] : lead_max[l];
+          size_max[l] = size[i0 + l] > size_max[l] ? size[i0 + l] : size_max[l];
+        }
+      for (std::size_t l = 0; i0 + l < count; ++l) {
+        gap_max[l] = gap[i0 + l] > gap_max[l] ? gap[i0 + l] : gap_max[l];
+        lead_max[l] = lead[i0 + l] > lead_max[l] ? lead[i0 + l] : lead_max[l];
+        size_max[l] = size[i0 + l] > size_max[l] ? size[i0 + l] : size_max[l];
+      }
+      float g = gap_max[0], v = lead_max[0];
+      for (std::size_t l = 0; l < L; ++l) {
+        g = gap_max[l] > g ? gap_max[l] : g;
+        v = lead_max[l] > v ? lead_max[l] : v;
+        magnitude = size_max[l] > magnitude ? size_max[l] : magnitude;
+      }
+      w.block_max[2 * b] = g;
+      w.block_max[2 * b + 1] = v;
     }
     return magnitude;
   };
+  // Pass 1 (the only one over all units): per unit the bounds' inputs from the same products h·J as
+  // the exact score, the C rows streaming through kTopLanes units at a time.
   float max_magnitude = 0.0f;
   if (threads::pool_size() == 1 || units * classes < kParallelWork) {
     max_magnitude = pass(0, blocks);
@@ -302,8 +323,8 @@ bool select_top(const float* h, const float* j, std::size_t j_stride, std::size_
     for_ranges(blocks, classes * kTopBlock, [&](std::size_t b0, std::size_t b1) { magnitude[b0] = pass(b0, b1); });
     for (float m : magnitude) max_magnitude = m > max_magnitude ? m : max_magnitude;
   }
-  // The largest |a_c| bounds the rounding of the exps' arguments (with or without a fused
-  // multiply-subtract); past 1e6 (or non-finite) the bounds are too loose to be worth it.
+  // The largest |a_t|, |max_{c≠t} a_c| bounds the rounding of the exps' arguments (with or without
+  // a fused multiply-subtract); past 1e6 (or non-finite) the bounds are too loose to be worth it.
   if (!(max_magnitude <= 1e6f)) return false;
   const float* gap = w.gap.data();
   const float* lead = w.lead.data();
@@ -354,11 +375,12 @@ bool select_top(const float* h, const float* j, std::size_t j_stride, std::size_
   }
   // At or below 1/C the all-equal units (score 1/C, ranked by index) compete for the top k.
   if (!(lowest > inv_classes)) return false;
-  // The float32 score ≤ s·(1 + η) + 1e-30: η counts the rounding of the exps' arguments
-  // (≤ 2^-24·(|a_c| + 210) each, numerator and denominator), expf (≤ 1 ulp each), the class-order
-  // sum (C − 1 roundings) and the division; 1e-30 the underflowed terms. So a candidate needs
+  // The float32 score ≤ s·(1 + η) + 1e-30: η counts the rounding of the exps' arguments (terms that
+  // do not underflow have |a_c| ≤ |m| + 104: ≤ 2^-24·(|m| + 314) each, numerator and denominator),
+  // expf (≤ 1 ulp each), the class-order sum (C − 1 roundings) and the division; 1e-30 the
+  // underflowed terms (each below 2^-126 against a sum ≥ 1). So a candidate needs
   // 1 / (1 + e^{−g}) ≥ σ and e^{v} / C ≥ σ, σ = (S − 1e-30) / (1 + η).
-  const double eta = std::ldexp(2.0 * double(max_magnitude) + 600.0 + 2.0 * double(classes), -24);
+  const double eta = std::ldexp(2.0 * double(max_magnitude) + 1000.0 + 2.0 * double(classes), -24);
   const double sigma = (double(lowest) - 1e-30) / (1.0 + eta);
   const double gap_cut = -std::log(1.0 / sigma - 1.0), lead_cut = std::log(double(classes) * sigma);
   // g is a rounded difference (relative error 2^-24) and the cuts are rounded to float: margins
