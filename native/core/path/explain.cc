@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <string>
 
 #include "../forward/forward.h"
@@ -576,6 +577,20 @@ ChunkPlan plan_chunks(const Network& net, std::size_t n, const ExplainOptions& o
   return {class_chunk, chunk, false};
 }
 
+// Multiply-accumulates of one example's forward pass (dense: out × in; conv: the weights per output
+// position), the scale of an explanation's products.
+double forward_macs(const Network& net) {
+  double macs = 0;
+  for (const Layer& l : net.layers()) {
+    if (l.kind == LayerKind::Dense) macs += double(l.weights.size());
+    if (l.kind == LayerKind::Conv) macs += double(l.weights.size()) * double(l.out_shape.h) * double(l.out_shape.w);
+  }
+  return macs;
+}
+
+// Below this many forward MACs per call, explain runs serially (see explain()).
+constexpr double kSerialMacs = 16e6;
+
 std::size_t path_depth(const Network& net, const ExplainOptions& options) {
   const std::size_t relus = net.relu_positions().size();
   return options.depth == 0 || options.depth > relus ? relus : options.depth;
@@ -603,6 +618,11 @@ std::vector<ExplainResult> explain(const Network& net, const float* x, std::size
   Watch* watching = options.cancel || options.progress ? &watch : nullptr;
   if (watching) watch.check();
   BatchJob job{&net, x, n, plan.chunk, plan.class_chunk, &options, results.data(), watching};
+  // A small call runs on this thread alone: its products are too small for a region's wake-up
+  // (10–60 µs on these 2-core guests) to pay. The same tasks run in the same order, so the bits do
+  // not change. (The toy CIFAR CNN, 5.2 M MAC a forward: 0.80 ms at 1 thread, 0.91 at 2 before.)
+  std::optional<threads::SerialScope> serial;
+  if (!plan.parallel && double(n) * forward_macs(net) <= kSerialMacs) serial.emplace();
   if (plan.parallel)
     threads::parallel_for(chunks, threads::pool_size(), explain_batch_task, &job);
   else
