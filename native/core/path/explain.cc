@@ -106,9 +106,54 @@ bool carries(const Network& net, const std::vector<const float*>& masks, int q, 
 
 }  // namespace
 
+namespace {
+
+// This thread's buffers between calls (Chunk::swap_buffers); `lent` while a Chunk holds them.
+thread_local ChunkBuffers t_spare_buffers;
+thread_local bool t_spare_lent = false;
+
+// Empties every vector of a (reused) Activations, keeping their storage: a forward pass then
+// resizes them from zero, exactly as it would fresh ones.
+void clear_keeping_storage(Activations& a) {
+  for (auto* group : {&a.values, &a.gates, &a.constants})
+    for (std::vector<float>& v : *group) v.clear();
+  for (std::vector<std::int32_t>& v : a.winners) v.clear();
+}
+
+}  // namespace
+
+void Chunk::swap_buffers(ChunkBuffers& b) {
+  std::swap(orig, b.orig);
+  std::swap(upper, b.upper);
+  std::swap(fin, b.fin);
+  std::swap(sweep, b.sweep);
+  std::swap(mask_store, b.mask_store);
+  std::swap(score_work, b.score_work);
+  std::swap(top_work, b.top_work);
+  std::swap(scores, b.scores);
+  std::swap(identical, b.identical);
+  std::swap(order, b.order);
+}
+
+Chunk::~Chunk() {
+  if (!borrowed) return;
+  clear_keeping_storage(orig);
+  clear_keeping_storage(upper);
+  clear_keeping_storage(fin);
+  for (std::vector<float>& m : mask_store) m.clear();
+  swap_buffers(t_spare_buffers);
+  t_spare_lent = false;
+}
+
 Chunk::Chunk(const Network& net_, const float* x_, std::size_t n_, const ExplainOptions& opt_, const float* region_,
-             std::size_t opt_class_chunk, const std::int32_t* targets, ExplainResult* results_)
+             std::size_t opt_class_chunk, const std::int32_t* targets, ExplainResult* results_, bool reuse_buffers)
     : net(net_), x(x_), n(n_), opt(opt_), region(region_), results(results_), class_chunk(opt_class_chunk) {
+  if (reuse_buffers && !t_spare_lent) {
+    t_spare_lent = borrowed = true;
+    swap_buffers(t_spare_buffers);
+  } else if (!reuse_buffers && !t_spare_lent) {
+    t_spare_buffers = ChunkBuffers();  // a large call: what an earlier small one left is not kept
+  }
   const auto& layers = net.layers();
   const auto& relus = net.relu_positions();
   classes = net.num_classes();
@@ -276,7 +321,7 @@ void Chunk::select_official() {
     const std::size_t first_masked = o == top ? count : relus[o + 1];
     if (o != top && pool_after[first_masked]) {
       // H1: the gated forward above l with the masks chosen so far; pools route on what they get.
-      Activations upper;
+      clear_keeping_storage(upper);
       forward_range(net, x, n, first_masked, &orig, masks, upper, nullptr, true, 0, &mask_constants);
       std::fill(changed.begin(), changed.end(), 0);
       for (std::size_t i = first_masked; i < count; ++i) {
@@ -403,7 +448,7 @@ void Chunk::finish() {
   const std::size_t count = layers.size();
   const std::size_t pmin = net.relu_positions()[first_path];
   const bool linear = opt.semantics == Semantics::Linear;
-  Activations fin;
+  clear_keeping_storage(fin);
   forward_range(net, x, n, pmin, &orig, masks, fin, linear ? &frozen.winners : nullptr, true, 0, &mask_constants);
   if (!linear)
     for (std::size_t i = pmin; i < count; ++i)
@@ -516,9 +561,10 @@ using explain_internal::Watch;
 // Explains examples [0, n) of one chunk (x, region and targets already offset to it); each step's
 // Jacobian block is n · C rows.
 void explain_chunk(const Network& net, const float* x, std::size_t n, const ExplainOptions& opt, const float* region,
-                   std::size_t class_chunk, const std::int32_t* targets, ExplainResult* results, Watch* watch) {
+                   std::size_t class_chunk, const std::int32_t* targets, ExplainResult* results, Watch* watch,
+                   bool reuse_buffers) {
   if (watch) watch->check();
-  Chunk chunk(net, x, n, opt, region, class_chunk, targets, results);
+  Chunk chunk(net, x, n, opt, region, class_chunk, targets, results, reuse_buffers);
   chunk.watch = watch;
   if (opt.semantics == Semantics::Linear)
     chunk.select_linear();
@@ -535,13 +581,15 @@ struct BatchJob {
   const ExplainOptions* opt;
   ExplainResult* results;
   Watch* watch;
+  bool reuse_buffers;
 };
 
 void explain_batch_task(void* ctx, std::size_t t) {
   const BatchJob& j = *static_cast<const BatchJob*>(ctx);
   const std::size_t e0 = t * j.chunk, count = std::min(j.chunk, j.n - e0), d = j.net->input_size();
   explain_chunk(*j.net, j.x + e0 * d, count, *j.opt, j.opt->region.empty() ? nullptr : j.opt->region.data() + e0 * d,
-                j.class_chunk, j.opt->targets.empty() ? nullptr : j.opt->targets.data() + e0, j.results + e0, j.watch);
+                j.class_chunk, j.opt->targets.empty() ? nullptr : j.opt->targets.data() + e0, j.results + e0, j.watch,
+                j.reuse_buffers);
 }
 
 // How explain() splits n examples: `chunk` examples at a time, in parallel on the pool or not.
@@ -588,6 +636,9 @@ double forward_macs(const Network& net) {
   return macs;
 }
 
+// Chunks whose working memory is at most this leave their buffers to the thread's next call.
+constexpr std::size_t kKeepBytes = std::size_t(32) << 20;
+
 // Below this many forward MACs per call, explain runs serially (see explain()).
 constexpr double kSerialMacs = 16e6;
 
@@ -617,7 +668,11 @@ std::vector<ExplainResult> explain(const Network& net, const float* x, std::size
   Watch watch{options, chunks * (path_depth(net, options) + 1)};
   Watch* watching = options.cancel || options.progress ? &watch : nullptr;
   if (watching) watch.check();
-  BatchJob job{&net, x, n, plan.chunk, plan.class_chunk, &options, results.data(), watching};
+  // A chunk's buffers stay with the thread for its next call when they are small (the working
+  // memory estimate of one chunk): a batch-1 call then allocates next to nothing.
+  const std::size_t chunk_bytes = explain_internal::sat_add(
+      explain_internal::sat_mul(plan.chunk, explain_bytes_per_example(net, options, plan.class_chunk)), explain_fixed_bytes(net));
+  BatchJob job{&net, x, n, plan.chunk, plan.class_chunk, &options, results.data(), watching, chunk_bytes <= kKeepBytes};
   // A small call runs on this thread alone: its products are too small for a region's wake-up
   // (10–60 µs on these 2-core guests) to pay. The same tasks run in the same order, so the bits do
   // not change. (The toy CIFAR CNN, 5.2 M MAC a forward: 0.80 ms at 1 thread, 0.91 at 2 before.)
