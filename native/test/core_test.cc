@@ -697,6 +697,56 @@ void test_select_top_k() {
     }
   }
   check(mismatched == 0, "width-limited selection = scoring every unit", mismatched, compared);
+
+  // A pooled layer: J scattered from a pool's output cotangent to its window winners (unit ids in
+  // no particular order, -0 entries included) against select_units_pooled on the compact columns.
+  int pooled_compared = 0, pooled_mismatched = 0;
+  for (int trial = 0; trial < 1500; ++trial) {
+    const std::size_t classes = trial % 4 == 0 ? 2 : 10, plane = 6 + std::size_t(rng() % 20);
+    const std::size_t channels = 1 + std::size_t(rng() % 16), units = channels * plane * plane;
+    const std::size_t half = plane / 2, columns = channels * half * half, target = std::size_t(rng() % classes);
+    const float scale = trial % 3 == 0 ? 30.f : trial % 3 == 1 ? 0.05f : 1.f;
+    std::vector<float> h(units), cot(classes * columns), full(classes * units, 0.0f), h_columns(columns);
+    std::vector<std::int32_t> ids(columns);
+    for (float& v : h) v = uniform(rng) < 0.4f ? 0.0f : uniform(rng);
+    for (std::size_t ch = 0, w = 0; ch < channels; ++ch)
+      for (std::size_t y = 0; y < half; ++y)
+        for (std::size_t x = 0; x < half; ++x, ++w)
+          ids[w] = std::int32_t(ch * plane * plane + (2 * y + rng() % 2) * plane + 2 * x + rng() % 2);
+    for (std::size_t c = 0; c < classes; ++c)
+      for (std::size_t w = 0; w < columns; ++w) {
+        float v = normal(rng) * scale;
+        if (trial % 5 == 1 && c == target) v += 25.f;
+        if (w % 7 == 3) v = -0.0f;
+        cot[c * columns + w] = v;
+        full[c * units + std::size_t(ids[w])] = 0.0f + v;  // the pool VJP's scatter into a zeroed block
+      }
+    for (std::size_t w = 0; w < columns; ++w) h_columns[w] = h[std::size_t(ids[w])];
+    for (std::size_t width : {std::size_t(1), std::size_t(5), std::size_t(16)}) {
+      if (4 * width > units) continue;
+      const pathwise::WidthRule rule{pathwise::WidthRule::Mode::Count, double(width)};
+      const float threshold = 1.0f / float(classes);
+      pathwise::Selection all, pooled;
+      pathwise::ChunkedScores work;
+      pathwise::TopScratch scratch;
+      std::vector<float> scores;
+      std::vector<std::uint8_t> identical;
+      std::vector<std::int32_t> order;
+      pathwise::select_units(h.data(), full.data(), units, units, classes, target, rule, threshold, all, work, scores,
+                             identical, order, nullptr);
+      if (!pathwise::select_units_pooled(h_columns.data(), cot.data(), columns, columns, ids.data(), units, classes,
+                                         target, rule, threshold, pooled, scratch))
+        continue;  // the caller scatters and selects as above
+      bool same = all.units == pooled.units && all.fallback == pooled.fallback && all.k == pooled.k &&
+                  all.borderline == pooled.borderline && all.scores.size() == pooled.scores.size();
+      for (std::size_t i = 0; same && i < all.scores.size(); ++i)
+        same = std::memcmp(&all.scores[i], &pooled.scores[i], sizeof(float)) == 0;
+      ++pooled_compared;
+      if (!same) ++pooled_mismatched;
+    }
+  }
+  check(pooled_compared > 1000, "pooled selection exercised", pooled_compared, 1000);
+  check(pooled_mismatched == 0, "pooled selection = scattered J", pooled_mismatched, pooled_compared);
 }
 
 }  // namespace

@@ -201,14 +201,14 @@ Chunk::Chunk(const Network& net_, const float* x_, std::size_t n_, const Explain
 }
 
 // J_l from the logits: an identity seed of all C class rows per example through every layer above l.
-void Chunk::sweep_from_logits(std::size_t p) {
+void Chunk::sweep_from_logits(std::size_t p, std::size_t lo) {
   const std::size_t count = net.layers().size();
   sweep.reset(net, n * classes, classes);
   std::vector<float>& seed = sweep.cot[count - 1];
   sweep.take(seed, n * classes * classes, true);
   for (std::size_t e = 0; e < n; ++e)
     for (std::size_t c = 0; c < classes; ++c) seed[(e * classes + c) * classes + c] = 1.0f;
-  sweep_back(net, frozen, sweep, p + 1, count);
+  sweep_back(net, frozen, sweep, lo ? lo : p + 1, count);
 }
 
 void Chunk::enter_class_chunks() {
@@ -279,6 +279,11 @@ std::vector<float>& Chunk::select(std::size_t o, std::size_t p) {
       }
     }
   }
+  if (pooled_step && select_pooled(o, p, h, mask)) return mask;
+  if (pooled_step) {  // the pool's VJP after all: the scattered J for select_units
+    sweep_back(net, frozen, sweep, p + 1, p + 2);
+    pool_swept = true;
+  }
   std::vector<float>& jac = sweep.cot[p];
   if (!chunked && jac.empty()) sweep.take(jac, n * classes * units, true);  // no route to the logits at all
   for (std::size_t e = 0; e < n; ++e) {
@@ -298,6 +303,48 @@ std::vector<float>& Chunk::select(std::size_t o, std::size_t p) {
     for (std::int32_t u : lr.selection.units) m[u] = 1.0f;
   }
   return mask;
+}
+
+// Whether path layer o (layer p) is selected from its max pool's output cotangent
+// (select_units_pooled): the ReLU's only consumer is a max pool whose windows do not overlap or pad,
+// so each unit's column of J is zero or one window's. Then the sweep stops above the pool, and the
+// pool's VJP, which zero-fills and scatters the C × N_l block (on the toy CIFAR CNN's first layer
+// 10 × 28,800 floats, ~5 % of an explanation), runs only if a lower path layer needs it.
+bool Chunk::pooled(std::size_t o, std::size_t p) const {
+  const auto& layers = net.layers();
+  if (o < full_from || !opt.rule.is_reference() || p + 1 >= layers.size()) return false;
+  const Layer& pool = layers[p + 1];
+  const Window& w = pool.window;
+  return pool.kind == LayerKind::MaxPool && pool.inputs.size() == 1 && pool.inputs[0] == int(p) &&
+         net.consumers()[p].size() == 1 && net.consumers()[p][0] == p + 1 && w.pt == 0 && w.pl == 0 && w.pb == 0 &&
+         w.pr == 0 && w.sh >= (w.kh - 1) * w.dh + 1 && w.sw >= (w.kw - 1) * w.dw + 1 &&
+         pooled_select_applies(opt.width, layers[p].out_size());
+}
+
+// select() for a pooled layer, from the sweep's cotangent at the pool's output and its frozen
+// winners. False (nothing selected) when some example needs the scattered J after all.
+bool Chunk::select_pooled(std::size_t o, std::size_t p, const std::vector<float>& h, std::vector<float>& mask) {
+  const std::size_t units = net.layers()[p].out_size(), columns = net.layers()[p + 1].out_size();
+  const std::vector<float>& cot = sweep.cot[p + 1];
+  if (cot.empty()) return false;  // no route to the logits: the scattered path handles it
+  pooled_h.resize(columns);
+  for (std::size_t e = 0; e < n; ++e) {
+    const std::int32_t* ids = frozen.winners[p + 1] + e * columns;
+    for (std::size_t w = 0; w < columns; ++w) {
+      if (ids[w] < 0) return false;
+      pooled_h[w] = h[e * units + std::size_t(ids[w])];
+    }
+    LayerResult& lr = results[e].layers[o - first_path];
+    lr.ordinal = o;
+    if (!select_units_pooled(pooled_h.data(), cot.data() + e * classes * columns, columns, columns, ids, units, classes,
+                             target[e], opt.width, threshold, lr.selection, top_work))
+      return false;
+  }
+  for (std::size_t e = 0; e < n; ++e) {
+    float* m = mask.data() + e * units;
+    for (std::int32_t u : results[e].layers[o - first_path].selection.units) m[u] = 1.0f;
+  }
+  return true;
 }
 
 // 'official' steps H1–H3 for every path layer, top-down (docs/method.md §4.2).
@@ -362,20 +409,31 @@ void Chunk::select_official() {
           recompute = true;
         }
     }
+    pooled_step = pooled(o, p);
+    pool_swept = false;
+    const std::size_t stop = pooled_step ? p + 2 : p + 1;  // pooled: the sweep stops above the pool
     if (o >= full_from) {
       if (recompute)
-        sweep_from_logits(p);
+        sweep_from_logits(p, stop);
       else  // reuse: continue the sweep from the layer above through the block down to h_l
-        sweep_back(net, frozen, sweep, p + 1, swept_down_to);
+        sweep_back(net, frozen, sweep, stop, swept_down_to);
     } else {  // class chunks: select() sweeps them, from the checkpoint while its routing holds
       if (!entered_chunks) enter_class_chunks();
       if (recompute) checkpoint_valid = false;
     }
-    swept_down_to = p + 1;
+    swept_down_to = stop;
     std::vector<float>& mask = select(o, p);
     masks[p] = mask.data();
     frozen.gates[p] = mask.data();  // the ReLU is now the MaskLayer z ↦ m ⊙ z
     freeze_gate_piece(p, /*official=*/true);
+    // The pool's VJP with the routing the unpooled flow used (the pool's winners change only in
+    // the next step's H1), for the path layers below; the same cotangents, split in two calls.
+    if (pooled_step && !pool_swept && o > first_path) {
+      sweep_back(net, frozen, sweep, p + 1, p + 2);
+      pool_swept = true;
+    }
+    if (pool_swept) swept_down_to = p + 1;
+    pooled_step = false;
     if (watch) watch->step();
   }
 }

@@ -110,12 +110,19 @@ struct Chunk {
   void swap_buffers(ChunkBuffers& b);
 
   // The explanation steps (explain.cc).
-  void sweep_from_logits(std::size_t p);
+  // lo: the lowest layer swept (0: p + 1, the path layer's output).
+  void sweep_from_logits(std::size_t p, std::size_t lo = 0);
   // Rows of classes [c0, c1) of every example, swept into class_sweep down to layer p.
   void sweep_class_chunk(std::size_t p, std::size_t c0, std::size_t c1);
   // The first class-chunked step: keeps the sweep state as the checkpoint (if there is one).
   void enter_class_chunks();
   std::vector<float>& select(std::size_t o, std::size_t p);
+  // Selection from the max pool above a path layer (explain.cc); pooled_step: this step does it,
+  // pool_swept: the pool's VJP has run (the sweep holds the path layer's cotangent).
+  bool pooled(std::size_t o, std::size_t p) const;
+  bool select_pooled(std::size_t o, std::size_t p, const std::vector<float>& h, std::vector<float>& mask);
+  bool pooled_step = false, pool_swept = false;
+  std::vector<float> pooled_h;
   void select_official();
   void select_linear();
   void freeze_gate_piece(std::size_t p, bool official);

@@ -231,8 +231,14 @@ inline bool ranks_before(float sx, std::uint32_t x, float sy, std::uint32_t y) {
 // inequality (Σ_c e^{d_c} ≥ C e^{mean d}), s ≤ e^{v} / C with v = a_t − mean_c a_c (tight when the
 // contributions are close: on the Fashion CNN the 16th best score is 0.107 against 1/C = 0.1, where
 // the gap bound alone kept 600 of 10,816 units and this one keeps a few dozen).
+//
+// `units` here counts the columns of h and j; with `ids`, column u stands for unit ids[u] (ids
+// distinct, in any order: a pooled layer's window winners), the only units whose contributions can
+// differ (every other unit scores 1/C).
 bool select_top(const float* h, const float* j, std::size_t j_stride, std::size_t units, std::size_t classes,
-                std::size_t target, std::size_t k, float threshold, Selection& out, TopScratch& w) {
+                std::size_t target, std::size_t k, float threshold, Selection& out, TopScratch& w,
+                const std::int32_t* ids = nullptr) {
+  const auto id = [ids](std::size_t u) { return ids ? std::uint32_t(ids[u]) : std::uint32_t(u); };
   const std::size_t blocks = (units + kTopBlock - 1) / kTopBlock;
   w.gap.resize(units);
   w.lead.resize(units);
@@ -371,7 +377,7 @@ bool select_top(const float* h, const float* j, std::size_t j_stride, std::size_
     const float s = unit_score(h, j, j_stride, classes, target, w.seed[i], same);
     w.seed_scores[i] = s;
     lowest = std::min(lowest, same ? -std::numeric_limits<float>::infinity() : rank_key(s));
-    last_seed = std::max(last_seed, w.seed[i]);
+    last_seed = std::max(last_seed, id(w.seed[i]));
   }
   // At or below 1/C the all-equal units (score 1/C, ranked by index) compete for the top k.
   if (!(lowest > inv_classes)) return false;
@@ -393,12 +399,12 @@ bool select_top(const float* h, const float* j, std::size_t j_stride, std::size_
   w.candidates.clear();
   w.candidate_scores.clear();
   for (std::size_t b = 0; b < blocks; ++b) {
-    if (index_cut && b * kTopBlock > last_seed) break;
+    if (index_cut && !ids && b * kTopBlock > last_seed) break;
     if (!(w.block_max[2 * b] >= cut_g) || !(w.block_max[2 * b + 1] >= cut_v)) continue;
     std::size_t u1 = std::min(units, (b + 1) * kTopBlock);
-    if (index_cut) u1 = std::min<std::size_t>(u1, last_seed);
+    if (index_cut && !ids) u1 = std::min<std::size_t>(u1, last_seed);
     for (std::size_t u = b * kTopBlock; u < u1; ++u) {
-      if (!(gap[u] >= cut_g) || !(lead[u] >= cut_v) || w.is_seed[u]) continue;
+      if (!(gap[u] >= cut_g) || !(lead[u] >= cut_v) || w.is_seed[u] || (index_cut && id(u) >= last_seed)) continue;
       bool same = false;
       const float s = unit_score(h, j, j_stride, classes, target, u, same);
       if (same) continue;  // 1/C < S: k seeds are ahead of it
@@ -416,7 +422,7 @@ bool select_top(const float* h, const float* j, std::size_t j_stride, std::size_
   pos.resize(w.candidates.size());
   for (std::size_t i = 0; i < pos.size(); ++i) pos[i] = std::uint32_t(i);
   const auto before = [&](std::uint32_t x, std::uint32_t y) {
-    return ranks_before(w.candidate_scores[x], w.candidates[x], w.candidate_scores[y], w.candidates[y]);
+    return ranks_before(w.candidate_scores[x], id(w.candidates[x]), w.candidate_scores[y], id(w.candidates[y]));
   };
   if (k < pos.size()) std::nth_element(pos.begin(), pos.begin() + std::ptrdiff_t(k - 1), pos.end(), before);
   const float ulp = std::nextafter(threshold, 2.0f) - threshold;
@@ -433,12 +439,12 @@ bool select_top(const float* h, const float* j, std::size_t j_stride, std::size_
   if (out.fallback) out.units.push_back(std::int32_t(*std::min_element(pos.begin(), pos.begin() + std::ptrdiff_t(k), before)));
   // (positions so far) → units ascending, with their scores
   std::sort(out.units.begin(), out.units.end(),
-            [&](std::int32_t x, std::int32_t y) { return w.candidates[std::size_t(x)] < w.candidates[std::size_t(y)]; });
+            [&](std::int32_t x, std::int32_t y) { return id(w.candidates[std::size_t(x)]) < id(w.candidates[std::size_t(y)]); });
   out.scores.resize(out.units.size());
   for (std::size_t i = 0; i < out.units.size(); ++i) {
     const std::size_t at = std::size_t(out.units[i]);
     out.scores[i] = w.candidate_scores[at];
-    out.units[i] = std::int32_t(w.candidates[at]);
+    out.units[i] = std::int32_t(id(w.candidates[at]));
   }
   return true;
 }
@@ -452,7 +458,7 @@ void select_units(const float* h, const float* j, std::size_t j_stride, std::siz
   // Width-limited: only the units that can reach the top k are scored (select.h). Worth it when k
   // is a small part of the layer (the gap pass costs about what observe_max did).
   const std::size_t k = width_to_k(width, units);
-  if (top && 8 * k <= units && select_top(h, j, j_stride, units, classes, target, k, threshold, out, *top)) return;
+  if (top && 4 * k <= units && select_top(h, j, j_stride, units, classes, target, k, threshold, out, *top)) return;
   // One chunk of all C classes: the same arithmetic as a per-unit softmax (max, then the float32
   // exp-sum in class order), walked class by class over contiguous Jacobian rows. Per unit, with
   // rows C · 43 KB apart on the Fashion CNN's first layer, it cost 16.5 % of an explanation (perf).
@@ -462,6 +468,16 @@ void select_units(const float* h, const float* j, std::size_t j_stride, std::siz
   work.finish(scores, identical);
   select_from_scores(scores, identical, units, width, threshold, out, order);
 }
+
+bool select_units_pooled(const float* h_columns, const float* j, std::size_t j_stride, std::size_t columns,
+                         const std::int32_t* ids, std::size_t units, std::size_t classes, std::size_t target,
+                         const WidthRule& width, float threshold, Selection& out, TopScratch& top) {
+  const std::size_t k = width_to_k(width, units);
+  return pooled_select_applies(width, units) && columns >= k &&
+         select_top(h_columns, j, j_stride, columns, classes, target, k, threshold, out, top, ids);
+}
+
+bool pooled_select_applies(const WidthRule& width, std::size_t units) { return 4 * width_to_k(width, units) <= units; }
 
 void select_from_scores(const std::vector<float>& scores, const std::vector<std::uint8_t>& identical,
                         std::size_t units, const WidthRule& width, float threshold, Selection& out,
