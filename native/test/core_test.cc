@@ -661,6 +661,7 @@ void test_select_top_k() {
     for (std::size_t u = 0; u < units; ++u) {
       const float r = uniform(rng);
       h[u] = r < 0.4f ? 0.0f : (kind == 3 && r < 0.5f ? -uniform(rng) : uniform(rng) * 2.f);
+      if (kind == 9 && (u / 100) % 2 == 0) h[u] = u % 3 == 0 ? -0.0f : 0.0f;  // runs of inactive units
     }
     for (std::size_t c = 0; c < classes; ++c)
       for (std::size_t u = 0; u < units; ++u) {
@@ -674,6 +675,7 @@ void test_select_top_k() {
     if (kind == 6) j[(rng() % classes) * stride + rng() % units] = std::numeric_limits<float>::quiet_NaN();
     if (kind == 7) j[(rng() % classes) * stride + rng() % units] = std::numeric_limits<float>::infinity();
     if (kind == 8) j[target * stride + rng() % units] = -std::numeric_limits<float>::infinity();
+    if (kind == 9) j[(rng() % classes) * stride + rng() % 100] = std::numeric_limits<float>::infinity();  // h = 0 there
     for (std::size_t width : {std::size_t(1), std::size_t(3), std::size_t(16), std::size_t(40), units / 9}) {
       if (width == 0) continue;
       const pathwise::WidthRule rule{pathwise::WidthRule::Mode::Count, double(width)};
