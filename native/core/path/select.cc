@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <limits>
 
@@ -215,6 +216,69 @@ namespace {
 // through, and the per-block maximum lets later scans skip whole blocks.
 constexpr std::size_t kTopBlock = 64;
 
+#if defined(__GNUC__)  // GCC and clang: generic vector types (SSE2 on x86-64, NEON on arm64), no ISA code
+// 16 units of the pass with their accumulators in registers: 2.7× faster than the plain loops
+// below, whose accumulators live in L1 (2,704 units × 10 classes: 2.4 against 6.4 µs, g++ 12
+// -O3, SSE2). The same operations per unit in the same order, so the same bits.
+typedef float Float4 __attribute__((vector_size(16)));
+typedef std::int32_t Int4 __attribute__((vector_size(16)));
+inline Float4 load4(const float* p) {
+  Float4 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void store4(float* p, Float4 v) { std::memcpy(p, &v, sizeof v); }
+inline Float4 splat4(float x) { return Float4{x, x, x, x}; }
+inline Float4 select4(Int4 mask, Float4 a, Float4 b) { return mask ? a : b; }
+inline Float4 max4(Float4 x, Float4 m) { return select4(x > m, x, m); }  // `x > m ? x : m` per lane
+inline Float4 abs4(Float4 x) { return (Float4)((Int4)x & Int4{0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff}); }
+
+// The pass's arithmetic (select_top) for units [0, 16): their gap and lead, and into gap_max, lead_max
+// and size_max the lane-wise maxima of g, v and max(|a_t|, |max_{c≠t} a_c|).
+inline void unit_bounds16(const float* h, const float* j, std::size_t j_stride, std::size_t classes,
+                          std::size_t target, float inv_classes, float lead_error, float* gap, float* lead,
+                          Float4& gap_max, Float4& lead_max, Float4& size_max) {
+  const float inf = std::numeric_limits<float>::infinity();
+  Float4 hv[4], at[4], other[4], sum[4];
+  for (int q = 0; q < 4; ++q) {
+    hv[q] = load4(h + 4 * q);
+    at[q] = sum[q] = splat4(0.0f);
+    other[q] = splat4(-inf);
+  }
+  for (std::size_t c = 0; c < classes; ++c) {
+    const float* row = j + c * j_stride;
+    if (c == target) {
+      for (int q = 0; q < 4; ++q) {
+        const Float4 a = hv[q] * load4(row + 4 * q);
+        at[q] = a;
+        sum[q] += a;
+      }
+    } else {
+      for (int q = 0; q < 4; ++q) {
+        const Float4 a = hv[q] * load4(row + 4 * q);
+        other[q] = max4(a, other[q]);
+        sum[q] += a;
+      }
+    }
+  }
+  for (int q = 0; q < 4; ++q) {
+    const Float4 abs_t = abs4(at[q]), abs_o = abs4(other[q]);
+    const Float4 big = max4(abs_t, abs_o);
+    const Float4 mean = sum[q] * splat4(inv_classes);
+    Float4 g = at[q] - other[q];
+    Float4 v = (at[q] - mean) + (splat4(2.0f) * big + abs4(mean)) * splat4(lead_error);
+    g = select4(g == g, g, splat4(inf));
+    v = select4(v == v, v, splat4(inf));
+    store4(gap + 4 * q, g);
+    store4(lead + 4 * q, v);
+    gap_max = max4(g, gap_max);
+    lead_max = max4(v, lead_max);
+    size_max = max4(big, size_max);
+  }
+}
+#define PATHWISE_UNIT_BOUNDS16 1
+#endif
+
 // Ties: score descending, then unit index ascending (docs/method.md §3.5).
 inline bool ranks_before(float sx, std::uint32_t x, float sy, std::uint32_t y) {
   sx = rank_key(sx);
@@ -254,31 +318,49 @@ bool select_top(const float* h, const float* j, std::size_t j_stride, std::size_
     for (std::size_t b = b0; b < b1; ++b) {
       const std::size_t u0 = b * kTopBlock, count = std::min(kTopBlock, units - u0);
       const float* __restrict hh = h + u0;
-      // Plain loops over the block's units, accumulators in L1: these vectorise (GCC left
-      // register-blocked accumulators scalar, 2.6× slower).
-      for (std::size_t i = 0; i < count; ++i) {
+      float* __restrict gap = w.gap.data() + u0;
+      float* __restrict lead = w.lead.data() + u0;
+      // Lane-wise maxima over the block, so that they vectorise (a float max reduction does not
+      // without -ffast-math).
+      constexpr std::size_t L = 8;
+      float gap_max[L], lead_max[L], size_max[L];
+      for (std::size_t l = 0; l < L; ++l) {
+        gap_max[l] = lead_max[l] = -std::numeric_limits<float>::infinity();
+        size_max[l] = 0.0f;
+      }
+      std::size_t first = 0;  // units [0, first) of the block done 16 at a time
+#ifdef PATHWISE_UNIT_BOUNDS16
+      Float4 gap_max4 = splat4(-std::numeric_limits<float>::infinity()), lead_max4 = gap_max4, size_max4 = splat4(0.0f);
+      for (; first + 16 <= count; first += 16)
+        unit_bounds16(hh + first, j + u0 + first, j_stride, classes, target, inv_classes, lead_error, gap + first,
+                      lead + first, gap_max4, lead_max4, size_max4);
+      store4(gap_max, gap_max4);
+      store4(lead_max, lead_max4);
+      store4(size_max, size_max4);
+#endif
+      // Plain loops over the rest of the block, accumulators in L1: these vectorise (GCC left
+      // register-blocked float arrays scalar, 2.6× slower).
+      for (std::size_t i = first; i < count; ++i) {
         other[i] = -std::numeric_limits<float>::infinity();
         sum[i] = 0.0f;
       }
       for (std::size_t c = 0; c < classes; ++c) {
         const float* __restrict row = j + c * j_stride + u0;
         if (c == target) {
-          for (std::size_t i = 0; i < count; ++i) {
+          for (std::size_t i = first; i < count; ++i) {
             const float a = hh[i] * row[i];
             at[i] = a;
             sum[i] += a;
           }
         } else {
-          for (std::size_t i = 0; i < count; ++i) {
+          for (std::size_t i = first; i < count; ++i) {
             const float a = hh[i] * row[i];
             other[i] = a > other[i] ? a : other[i];
             sum[i] += a;
           }
         }
       }
-      float* __restrict gap = w.gap.data() + u0;
-      float* __restrict lead = w.lead.data() + u0;
-      for (std::size_t i = 0; i < count; ++i) {
+      for (std::size_t i = first; i < count; ++i) {
         const float abs_t = std::fabs(at[i]), abs_o = std::fabs(other[i]);
         const float big = abs_t > abs_o ? abs_t : abs_o;
         const float mean = sum[i] * inv_classes;
@@ -288,15 +370,7 @@ bool select_top(const float* h, const float* j, std::size_t j_stride, std::size_
         lead[i] = v == v ? v : std::numeric_limits<float>::infinity();
         size[i] = big;
       }
-      // Maxima over the block, lane-wise so that they vectorise (a float max reduction does not
-      // without -ffast-math).
-      constexpr std::size_t L = 8;
-      float gap_max[L], lead_max[L], size_max[L];
-      for (std::size_t l = 0; l < L; ++l) {
-        gap_max[l] = lead_max[l] = -std::numeric_limits<float>::infinity();
-        size_max[l] = 0.0f;
-      }
-      std::size_t i0 = 0;
+      std::size_t i0 = first;
       for (; i0 + L <= count; i0 += L)
         for (std::size_t l = 0; l < L; ++l) {
           gap_max[l] = gap[i0 + l] > gap_max[l] ? gap[i0 + l] : gap_max[l];
