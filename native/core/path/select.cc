@@ -423,17 +423,26 @@ bool select_top(const float* h, const float* j, std::size_t j_stride, std::size_
   }
   if (w.seed.size() < k) {
     w.seed.clear();
-    // The k-th largest block maximum: at least k units have a bound at least that large.
+    // The k-th largest of the 16-unit group maxima of the bound: at least k units have a bound at
+    // least that large, and few more (with the 64-unit blocks' maxima, a layer of 13 blocks pushed
+    // all its units: 3 % of a Fashion-CNN explanation in this scan, perf).
+    constexpr std::size_t G = 16;
+    const std::size_t groups = (units + G - 1) / G;
     float floor = -std::numeric_limits<float>::infinity();
-    if (blocks >= k) {
-      w.scratch.resize(blocks);
-      for (std::size_t b = 0; b < blocks; ++b) w.scratch[b] = w.block_max[2 * b + 1];
+    w.group_max.resize(groups);
+    for (std::size_t g = 0; g < groups; ++g) {
+      float m = -std::numeric_limits<float>::infinity();
+      for (std::size_t u = g * G, u1 = std::min(units, u + G); u < u1; ++u) m = lead[u] > m ? lead[u] : m;
+      w.group_max[g] = m;
+    }
+    if (groups >= k) {
+      w.scratch.assign(w.group_max.begin(), w.group_max.end());
       std::nth_element(w.scratch.begin(), w.scratch.begin() + std::ptrdiff_t(k - 1), w.scratch.end(), std::greater<float>());
       floor = w.scratch[k - 1];
     }
-    for (std::size_t b = 0; b < blocks; ++b) {
-      if (!(w.block_max[2 * b + 1] >= floor)) continue;
-      for (std::size_t u = b * kTopBlock, u1 = std::min(units, u + kTopBlock); u < u1; ++u)
+    for (std::size_t g = 0; g < groups; ++g) {
+      if (!(w.group_max[g] >= floor)) continue;
+      for (std::size_t u = g * G, u1 = std::min(units, u + G); u < u1; ++u)
         if (lead[u] >= floor) w.seed.push_back(std::uint32_t(u));
     }
     if (w.seed.size() < k) return false;

@@ -68,7 +68,7 @@ struct TopScratch {
   std::vector<float> gap;        // per unit: a_t − max_{c≠t} a_c (NaN → +inf)
   std::vector<float> lead;       // per unit: a_t − mean_c a_c plus its rounding bound (NaN → +inf)
   std::vector<float> block_max;  // per block of units: the largest gap and the largest lead
-  std::vector<float> scratch;
+  std::vector<float> group_max, scratch;
   std::vector<std::uint32_t> seed, candidates;
   std::vector<float> seed_scores, candidate_scores;
   std::vector<std::uint8_t> is_seed;
