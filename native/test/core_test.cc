@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <stdexcept>
@@ -15,6 +16,7 @@
 #include "../core/ir/network.h"
 #include "../core/kernels/kernels.h"
 #include "../core/path/explain.h"
+#include "../core/path/select.h"
 #include "../core/threads/pool.h"
 #include "../core/util/error.h"
 #include "../core/vjp/vjp.h"
@@ -641,6 +643,117 @@ void test_gates() {
   rejects([](pathwise::GateParams& p) { p.lower = std::numeric_limits<float>::infinity(); }, "gate lower +inf");
 }
 
+// select_units' width-limited path (only the units that can reach the top k get their exps) against
+// scoring every unit: the same units, scores, fallback and borderline count, bit for bit, over
+// contributions small (scores just above 1/C), large (saturated at 1.0, ties ranked by index),
+// mixed, with ties, all-equal columns, negative activations and non-finite values.
+void test_select_top_k() {
+  std::mt19937 rng(19);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  std::uniform_real_distribution<float> uniform(0.f, 1.f);
+  int compared = 0, mismatched = 0;
+  for (int trial = 0; trial < 3000; ++trial) {
+    const std::size_t classes = trial % 7 == 0 ? 2 : trial % 5 == 0 ? 100 : 10;
+    const std::size_t units = 64 + std::size_t(rng() % 3000);
+    const std::size_t stride = units + std::size_t(rng() % 5);
+    const std::size_t target = std::size_t(rng() % classes);
+    const float scales[] = {1e-3f, 0.02f, 0.3f, 3.f, 30.f, 300.f};
+    const float scale = scales[trial % 6];
+    std::vector<float> h(units), j(classes * stride);
+    const int kind = trial % 11;
+    for (std::size_t u = 0; u < units; ++u) {
+      const float r = uniform(rng);
+      h[u] = r < 0.4f ? 0.0f : (kind == 3 && r < 0.5f ? -uniform(rng) : uniform(rng) * 2.f);
+      if (kind == 9 && (u / 100) % 2 == 0) h[u] = u % 3 == 0 ? -0.0f : 0.0f;  // runs of inactive units
+    }
+    for (std::size_t c = 0; c < classes; ++c)
+      for (std::size_t u = 0; u < units; ++u) {
+        float v = normal(rng) * scale;
+        if (kind == 1) v = std::round(v * 4.f) / 4.f;                      // many ties
+        if (kind == 2 && u % 3 == 0) v = 0.0f;                             // all-equal columns
+        if (kind == 4 && c == target) v += scale * 2.f;                    // a favoured target
+        if (kind == 5 && c == target && u % 2 == 0) v = 40.f + float(u % 7);  // saturated runs
+        j[c * stride + u] = v;
+      }
+    if (kind == 6) j[(rng() % classes) * stride + rng() % units] = std::numeric_limits<float>::quiet_NaN();
+    if (kind == 7) j[(rng() % classes) * stride + rng() % units] = std::numeric_limits<float>::infinity();
+    if (kind == 8) j[target * stride + rng() % units] = -std::numeric_limits<float>::infinity();
+    if (kind == 9) j[(rng() % classes) * stride + rng() % 100] = std::numeric_limits<float>::infinity();  // h = 0 there
+    for (std::size_t width : {std::size_t(1), std::size_t(3), std::size_t(16), std::size_t(40), units / 9}) {
+      if (width == 0) continue;
+      const pathwise::WidthRule rule{pathwise::WidthRule::Mode::Count, double(width)};
+      const float threshold = trial % 3 == 0 ? 0.5f : 1.0f / float(classes);
+      pathwise::Selection all, top;
+      pathwise::ChunkedScores work;
+      pathwise::TopScratch scratch;
+      std::vector<float> scores;
+      std::vector<std::uint8_t> identical;
+      std::vector<std::int32_t> order;
+      pathwise::select_units(h.data(), j.data(), stride, units, classes, target, rule, threshold, all, work, scores,
+                             identical, order, nullptr);
+      pathwise::select_units(h.data(), j.data(), stride, units, classes, target, rule, threshold, top, work, scores,
+                             identical, order, &scratch);
+      bool same = all.units == top.units && all.fallback == top.fallback && all.k == top.k &&
+                  all.borderline == top.borderline && all.scores.size() == top.scores.size();
+      for (std::size_t i = 0; same && i < all.scores.size(); ++i)
+        same = std::memcmp(&all.scores[i], &top.scores[i], sizeof(float)) == 0;
+      ++compared;
+      if (!same) ++mismatched;
+    }
+  }
+  check(mismatched == 0, "width-limited selection = scoring every unit", mismatched, compared);
+
+  // A pooled layer: J scattered from a pool's output cotangent to its window winners (unit ids in
+  // no particular order, -0 entries included) against select_units_pooled on the compact columns.
+  int pooled_compared = 0, pooled_mismatched = 0;
+  for (int trial = 0; trial < 1500; ++trial) {
+    const std::size_t classes = trial % 4 == 0 ? 2 : 10, plane = 6 + std::size_t(rng() % 20);
+    const std::size_t channels = 1 + std::size_t(rng() % 16), units = channels * plane * plane;
+    const std::size_t half = plane / 2, columns = channels * half * half, target = std::size_t(rng() % classes);
+    const float scale = trial % 3 == 0 ? 30.f : trial % 3 == 1 ? 0.05f : 1.f;
+    std::vector<float> h(units), cot(classes * columns), full(classes * units, 0.0f), h_columns(columns);
+    std::vector<std::int32_t> ids(columns);
+    for (float& v : h) v = uniform(rng) < 0.4f ? 0.0f : uniform(rng);
+    for (std::size_t ch = 0, w = 0; ch < channels; ++ch)
+      for (std::size_t y = 0; y < half; ++y)
+        for (std::size_t x = 0; x < half; ++x, ++w)
+          ids[w] = std::int32_t(ch * plane * plane + (2 * y + rng() % 2) * plane + 2 * x + rng() % 2);
+    for (std::size_t c = 0; c < classes; ++c)
+      for (std::size_t w = 0; w < columns; ++w) {
+        float v = normal(rng) * scale;
+        if (trial % 5 == 1 && c == target) v += 25.f;
+        if (w % 7 == 3) v = -0.0f;
+        cot[c * columns + w] = v;
+        full[c * units + std::size_t(ids[w])] = 0.0f + v;  // the pool VJP's scatter into a zeroed block
+      }
+    for (std::size_t w = 0; w < columns; ++w) h_columns[w] = h[std::size_t(ids[w])];
+    for (std::size_t width : {std::size_t(1), std::size_t(5), std::size_t(16)}) {
+      if (4 * width > units) continue;
+      const pathwise::WidthRule rule{pathwise::WidthRule::Mode::Count, double(width)};
+      const float threshold = 1.0f / float(classes);
+      pathwise::Selection all, pooled;
+      pathwise::ChunkedScores work;
+      pathwise::TopScratch scratch;
+      std::vector<float> scores;
+      std::vector<std::uint8_t> identical;
+      std::vector<std::int32_t> order;
+      pathwise::select_units(h.data(), full.data(), units, units, classes, target, rule, threshold, all, work, scores,
+                             identical, order, nullptr);
+      if (!pathwise::select_units_pooled(h_columns.data(), cot.data(), columns, columns, ids.data(), units, classes,
+                                         target, rule, threshold, pooled, scratch))
+        continue;  // the caller scatters and selects as above
+      bool same = all.units == pooled.units && all.fallback == pooled.fallback && all.k == pooled.k &&
+                  all.borderline == pooled.borderline && all.scores.size() == pooled.scores.size();
+      for (std::size_t i = 0; same && i < all.scores.size(); ++i)
+        same = std::memcmp(&all.scores[i], &pooled.scores[i], sizeof(float)) == 0;
+      ++pooled_compared;
+      if (!same) ++pooled_mismatched;
+    }
+  }
+  check(pooled_compared > 1000, "pooled selection exercised", pooled_compared, 1000);
+  check(pooled_mismatched == 0, "pooled selection = scattered J", pooled_mismatched, pooled_compared);
+}
+
 }  // namespace
 
 int main() {
@@ -649,6 +762,7 @@ int main() {
   test_kernels_rows_independent_of_m();
   test_pool();
   test_width_rule();
+  test_select_top_k();
   test_completeness();
   test_sparse_and_dense_layers();
   test_dense_vjp_sparse_rows();

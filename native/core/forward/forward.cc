@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstring>
 #include <limits>
 #include <utility>
 #include <vector>
@@ -19,9 +20,26 @@ bool sparse_nonzeros(const float* v, std::size_t count, std::vector<std::uint32_
   // for VGG16's conv5 at width 64), and so are the cotangents of its sweeps: scattering only the
   // nonzeros beats the dense product below a 1/32 density (a dense conv runs ~16 multiply-adds per
   // cycle through the GEMM, the scatter about one).
+  // All-zero runs are skipped 32 values at a time (the value-by-value scan of a masked layer's
+  // gate, 28,800 units on the toy CIFAR CNN, was ~5 % of its explanation).
   const std::size_t limit = count / kSparseDivisor;
   nonzeros.clear();
-  for (std::size_t q = 0; q < count; ++q)
+  std::size_t q = 0;
+  for (; q + 32 <= count; q += 32) {
+    std::uint32_t any = 0;
+    for (std::size_t k = q; k < q + 32; ++k) {  // an integer OR reduction: it vectorises
+      std::uint32_t bits;
+      std::memcpy(&bits, v + k, sizeof bits);
+      any |= bits & 0x7fffffffu;  // ±0 are zero; NaN is not
+    }
+    if (!any) continue;
+    for (std::size_t k = q; k < q + 32; ++k)
+      if (v[k] != 0.0f) {
+        if (nonzeros.size() >= limit) return false;
+        nonzeros.push_back(std::uint32_t(k));
+      }
+  }
+  for (; q < count; ++q)
     if (v[q] != 0.0f) {
       if (nonzeros.size() >= limit) return false;
       nonzeros.push_back(std::uint32_t(q));

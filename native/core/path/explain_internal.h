@@ -46,6 +46,20 @@ struct Watch {
   void step();
 };
 
+// What a Chunk allocates and a later Chunk on the same thread can reuse: the original forward's
+// activations, the gated forwards', the sweep's arena and the scoring buffers. Fresh ones cost the
+// Fashion CNN's batch-1 explanation ~13 % in malloc, page faults and zero-fills (perf).
+struct ChunkBuffers {
+  Activations orig, upper, fin;
+  Sweep sweep;
+  std::vector<std::vector<float>> mask_store;
+  ChunkedScores score_work;
+  TopScratch top_work;
+  std::vector<float> scores;
+  std::vector<std::uint8_t> identical;
+  std::vector<std::int32_t> order;
+};
+
 // State shared by both semantics while one chunk is explained.
 struct Chunk {
   const Network& net;
@@ -59,6 +73,7 @@ struct Chunk {
   std::size_t classes, depth, first_path, top;
   std::vector<std::size_t> target;
   Activations orig;  // H0 / L0: the original forward
+  Activations upper, fin;  // H1's gated forward, H4's path network forward
   Activations tau;   // with a region: the JVP of x ⊙ mask through the frozen original network
   Frozen frozen;     // the frozen network the sweeps run through
   std::vector<std::vector<float>> mask_store;     // path layer → n × N_l selection (or gate)
@@ -78,21 +93,36 @@ struct Chunk {
   std::vector<ChunkedScores> chunked_scores;
   float threshold;
   ChunkedScores score_work;
+  TopScratch top_work;
   std::vector<float> scores;
   std::vector<std::uint8_t> identical;
   std::vector<std::int32_t> order;
   Watch* watch = nullptr;  // the call's cancellation and progress (null: neither)
 
+  // reuse_buffers: take the buffers this thread's last Chunk left (ChunkBuffers) and leave them for
+  // the next; for calls whose working memory is small enough to keep between calls.
   Chunk(const Network& net_, const float* x_, std::size_t n_, const ExplainOptions& opt_, const float* region_,
-        std::size_t opt_class_chunk, const std::int32_t* targets, ExplainResult* results_);
+        std::size_t opt_class_chunk, const std::int32_t* targets, ExplainResult* results_, bool reuse_buffers = false);
+  ~Chunk();
+  Chunk(const Chunk&) = delete;
+  Chunk& operator=(const Chunk&) = delete;
+  bool borrowed = false;
+  void swap_buffers(ChunkBuffers& b);
 
   // The explanation steps (explain.cc).
-  void sweep_from_logits(std::size_t p);
+  // lo: the lowest layer swept (0: p + 1, the path layer's output).
+  void sweep_from_logits(std::size_t p, std::size_t lo = 0);
   // Rows of classes [c0, c1) of every example, swept into class_sweep down to layer p.
   void sweep_class_chunk(std::size_t p, std::size_t c0, std::size_t c1);
   // The first class-chunked step: keeps the sweep state as the checkpoint (if there is one).
   void enter_class_chunks();
   std::vector<float>& select(std::size_t o, std::size_t p);
+  // Selection from the max pool above a path layer (explain.cc); pooled_step: this step does it,
+  // pool_swept: the pool's VJP has run (the sweep holds the path layer's cotangent).
+  bool pooled(std::size_t o, std::size_t p) const;
+  bool select_pooled(std::size_t o, std::size_t p, const std::vector<float>& h, std::vector<float>& mask);
+  bool pooled_step = false, pool_swept = false;
+  std::vector<float> pooled_h;
   void select_official();
   void select_linear();
   void freeze_gate_piece(std::size_t p, bool official);

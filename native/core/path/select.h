@@ -63,14 +63,54 @@ void select_from_scores(const std::vector<float>& scores, const std::vector<std:
                         std::size_t units, const WidthRule& width, float threshold, Selection& out,
                         std::vector<std::int32_t>& order);
 
+// Work buffers of select_units' width-limited path (below), kept across layers and calls.
+struct TopScratch {
+  std::vector<float> gap;        // per unit: a_t − max_{c≠t} a_c (NaN → +inf)
+  std::vector<float> lead;       // per unit: a_t − mean_c a_c plus its rounding bound (NaN → +inf)
+  std::vector<float> block_max;  // per block of units: the largest gap and the largest lead
+  std::vector<float> group_max, scratch;
+  std::vector<std::uint32_t> seed, candidates;
+  std::vector<float> seed_scores, candidate_scores;
+  std::vector<std::uint8_t> is_seed;
+};
+
 // Scores every unit of one example and selects per the reference rules.
 //   h: the unit activations (N), j: C rows of the Jacobian, row j at j + class_index · j_stride,
 //   target: the class whose softmax entry is the score.
 // Work buffers are passed in so a batch reuses them.
+//
+// With a width k well below N (4k ≤ N) and `top` given, only the units that can reach the top k
+// get their C exps: one pass over the C rows gives each unit two exp-free upper bounds on its score
+// (from a_t − max_{c≠t} a_c and a_t − mean_c a_c), k seed units get their exact scores, and a unit
+// whose bound is below the lowest of those has k units strictly ahead of it. Every other unit is
+// scored exactly as before, so the selection (units, scores, fallback, borderline) is the same bits
+// as scoring every unit; a core test checks it. On the Fashion CNN the 16th best score is 0.108
+// against 1/C = 0.1, and 0–8 units per layer besides the 16 seeds needed their exps.
 void select_units(const float* h, const float* j, std::size_t j_stride, std::size_t units,
                   std::size_t classes, std::size_t target, const WidthRule& width,
                   float threshold, Selection& out, ChunkedScores& work, std::vector<float>& scores,
-                  std::vector<std::uint8_t>& identical, std::vector<std::int32_t>& order);
+                  std::vector<std::uint8_t>& identical, std::vector<std::int32_t>& order,
+                  TopScratch* top = nullptr);
+
+// Whether select_units takes its width-limited path (k ≤ N / 4), and so whether a pooled layer can
+// be selected from its pool's output (select_units_pooled).
+bool pooled_select_applies(const WidthRule& width, std::size_t units);
+
+// select_units for a layer whose every unit feeds at most one window of a max pool (its only
+// consumer): J is zero except at the windows' winners, so it reads the pool's output cotangent, C
+// rows of `columns` values (column w: the winner ids[w] of window w, activation h_columns[w]),
+// instead of the scattered C × N rows. The same selection as select_units on the scattered J (an
+// all-zero column is all-equal; a −0 cotangent entry changes no score). Returns false, having
+// selected nothing, when the width-limited path does not apply or cannot prune: the caller then
+// scatters J and calls select_units.
+bool select_units_pooled(const float* h_columns, const float* j, std::size_t j_stride, std::size_t columns,
+                         const std::int32_t* ids, std::size_t units, std::size_t classes, std::size_t target,
+                         const WidthRule& width, float threshold, Selection& out, TopScratch& top);
+
+// The reference score of one unit: the maximum over classes, then the float32 exp-sum in class
+// order (ChunkedScores' arithmetic); identical: all C contributions are equal (score 1/C).
+float unit_score(const float* h, const float* j, std::size_t j_stride, std::size_t classes, std::size_t target,
+                 std::size_t u, bool& identical);
 
 // Research selection rules (docs/research.md), beside the reference rule above. The default
 // SelectionRule is the reference (explain() then calls select_units, bit for bit); any other rule

@@ -219,6 +219,9 @@ void set_pool_size(std::size_t n) { pool().resize(n == 0 ? default_pool_size() :
 
 bool in_parallel_region() { return t_in_region; }
 
+SerialScope::SerialScope() : saved_(t_in_region) { t_in_region = true; }
+SerialScope::~SerialScope() { t_in_region = saved_; }
+
 void parallel_for(std::size_t tasks, std::size_t max_threads, TaskFn fn, void* ctx) {
   if (tasks == 0) return;
   const std::size_t size = pool_size();

@@ -44,6 +44,19 @@ std::size_t default_pool_size(std::string* error = nullptr);
 // True on a thread that is running a task of a region (worker or caller).
 bool in_parallel_region();
 
+// While it lives, regions opened on this thread run serially, in task order, as nested regions
+// do (the same tasks, hence the same result): for calls too small for a region's wake-up to pay.
+class SerialScope {
+ public:
+  SerialScope();
+  ~SerialScope();
+  SerialScope(const SerialScope&) = delete;
+  SerialScope& operator=(const SerialScope&) = delete;
+
+ private:
+  bool saved_;
+};
+
 // Runs fn(ctx, t) for t in [0, tasks) on up to min(max_threads, pool_size(), tasks) threads
 // (max_threads 0 = the pool's size) and returns when all have finished. Tasks are handed out in
 // increasing order to whichever thread is free. If a task throws, the first exception is
