@@ -520,7 +520,11 @@ void Chunk::finish() {
   // cotangents, which were fresh blocks page-faulted in on every call: 7 K fewer page faults
   // (28 MB) a call on VGG16 at width 64 depth 5 (perf stat); faults and their zeroing were ~2 % of
   // its explanation at 1 thread and more at 2, where they run on one core (perf).
-  if (opt.decompose.by == DecomposeOptions::By::None && opt.paths.k == 0)
+  // Not for a call on this thread's kept buffers (`borrowed`): its `orig` is kept for the next
+  // call already, and the sweep, kept too, would gain the forward's fresh buffers as spares on
+  // every call (a spare list that grew without bound made each call slower and RSS grow by ~0.8 kB
+  // a call: test/reliability-leaks.test.ts).
+  if (!borrowed && opt.decompose.by == DecomposeOptions::By::None && opt.paths.k == 0)
     for (std::size_t i = 0; i < pmin; ++i) sweep.release(orig.values[i]);
   std::vector<float>& seed = sweep.cot[count - 1];
   sweep.take(seed, n * classes, true);
