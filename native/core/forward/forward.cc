@@ -10,6 +10,7 @@
 #include "../kernels/kernels.h"
 #include "conv_direct.h"
 #include "../threads/pool.h"
+#include "../vjp/block_cache.h"
 #include "../util/error.h"
 
 namespace pathwise {
@@ -615,6 +616,16 @@ void run_concat(const Network& net, const Layer& layer, ValuesOf values_of, std:
   ops::concat_forward(inputs, sizes, n, y.data());
 }
 
+// Sizes a value or gate buffer of the forward to `floats`. Storage too small for it is replaced by a
+// large block from the block cache (vjp/block_cache.h) when one is there: an explanation's forward
+// buffers, fresh every call, faulted in every page (VGG16 at width 64 depth 5: ~15–30 K faults and
+// ~5 % of a call, perf); the chunk that held them hands them back (path/explain.cc). What resize
+// keeps of a cached block's old values is overwritten: every layer writes all of its output.
+void size_buffer(std::vector<float>& y, std::size_t floats) {
+  if (y.capacity() < floats && floats >= block_cache::kMinFloats) block_cache::take(y, floats);
+  y.resize(floats);
+}
+
 // Runs layer i on inputs a (and b for Add). For a ReLU, `mask` selects the MaskLayer and `gates`
 // receives the gate of the frozen network; for a MaxPool, `winners` receives the routing.
 // A gate layer's `constants` receives its units' constants (mask_constant: the masked gate's).
@@ -622,7 +633,7 @@ void run_layer(const Layer& layer, const float* a, const float* b, std::size_t n
                const std::int32_t* fixed, std::vector<float>& y, std::vector<float>* gates,
                std::vector<std::int32_t>* winners, bool with_bias = true, const float* mask_constant = nullptr,
                std::vector<float>* constants = nullptr) {
-  y.resize(n * layer.out_size());
+  size_buffer(y, n * layer.out_size());
   switch (layer.kind) {
     case LayerKind::Dense: ops::dense_forward(layer, a, n, y.data(), with_bias); break;
     case LayerKind::Conv: ops::conv_forward(layer, a, n, y.data(), with_bias); break;
@@ -658,7 +669,7 @@ void run_layer(const Layer& layer, const float* a, const float* b, std::size_t n
           for (std::size_t q = 0; q < y.size(); ++q) y[q] += mask_constant[q];
         if (constants) constants->clear();  // the caller holds the masked gate's constants
       } else {
-        if (gates) gates->resize(y.size());
+        if (gates) size_buffer(*gates, y.size());
         ops::gate_forward(layer, a, n, y.data(), gates ? gates->data() : nullptr, constants);
       }
       break;
@@ -703,7 +714,7 @@ void forward_range(const Network& net, const float* x, std::size_t n, std::size_
       std::vector<float>& y = out.values[i + 1];
       run_layer(layer, a, b, n, nullptr, fixed, y, &out.gates[i], &out.winners[i], with_bias);
       std::vector<float>& gates = out.gates[i + 1];
-      gates.resize(y.size());
+      size_buffer(gates, y.size());
       ops::gate_forward(layers[i + 1], y.data(), n, y.data(), gates.data(), &out.constants[i + 1]);
       std::vector<float>().swap(out.values[i]);
       ++i;

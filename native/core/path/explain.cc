@@ -9,6 +9,7 @@
 #include <string>
 
 #include "../forward/forward.h"
+#include "../vjp/block_cache.h"
 #include "../threads/pool.h"
 #include "../util/error.h"
 #include "../vjp/vjp.h"
@@ -136,7 +137,14 @@ void Chunk::swap_buffers(ChunkBuffers& b) {
 }
 
 Chunk::~Chunk() {
-  if (!borrowed) return;
+  if (!borrowed) {
+    // A large call's forward buffers go to the block cache for the next call's forward (forward.cc
+    // size_buffer) instead of back to the OS.
+    for (Activations* a : {&orig, &upper, &fin, &tau})
+      for (auto* group : {&a->values, &a->gates, &a->constants})
+        for (std::vector<float>& v : *group) block_cache::give(v);
+    return;
+  }
   clear_keeping_storage(orig);
   clear_keeping_storage(upper);
   clear_keeping_storage(fin);
