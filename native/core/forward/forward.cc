@@ -340,6 +340,50 @@ static void max_pool_planes(const Layer& layer, const float* in, float* out, std
   const Shape &is = layer.in_shape, &os = layer.out_shape;
   const Window& w = layer.window;
   const std::ptrdiff_t ih = std::ptrdiff_t(is.h), iw = std::ptrdiff_t(is.w);
+  if (w.kh == 2 && w.kw == 2 && w.sh == 2 && w.sw == 2 && w.dh == 1 && w.dw == 1 && w.pt == 0 && w.pl == 0 &&
+      2 * os.h <= is.h && 2 * os.w <= is.w) {
+    // 2 × 2 stride-2 windows wholly inside the input (every pool of the VGG-style CNNs): the same
+    // scan order and strict `>` as below, as selects over a row of windows. On the Fashion CNN's
+    // small planes (16 × 26 × 26) the general code below, with its per-call window tables, was
+    // 22 % of an explanation against 10 % for this form (perf, 1 thread).
+    const std::int32_t iw32 = std::int32_t(is.w);
+    for (std::size_t ec = plane0; ec < plane1; ++ec) {
+      const std::size_t e = ec / os.c, c = ec % os.c;
+      const std::size_t plane_offset = c * is.h * is.w;
+      const float* plane = in + e * is.size() + plane_offset;
+      float* o = out + e * os.size() + c * os.h * os.w;
+      std::int32_t* win = winners ? winners + e * os.size() + c * os.h * os.w : nullptr;
+      for (std::size_t oy = 0; oy < os.h; ++oy) {
+        const std::size_t row = 2 * oy * is.w;
+        const float* __restrict r0 = plane + row;
+        const float* __restrict r1 = r0 + is.w;
+        float* __restrict orow = o + oy * os.w;
+        if (!win) {
+          for (std::size_t ox = 0; ox < os.w; ++ox) {
+            const float v0 = r0[2 * ox], v1 = r0[2 * ox + 1], v2 = r1[2 * ox], v3 = r1[2 * ox + 1];
+            const float b1 = v1 > v0 ? v1 : v0, b2 = v2 > b1 ? v2 : b1;
+            orow[ox] = v3 > b2 ? v3 : b2;
+          }
+          continue;
+        }
+        std::int32_t* __restrict wrow = win + oy * os.w;
+        const std::int32_t base = std::int32_t(plane_offset + row);
+        for (std::size_t ox = 0; ox < os.w; ++ox) {
+          const float v0 = r0[2 * ox], v1 = r0[2 * ox + 1], v2 = r1[2 * ox], v3 = r1[2 * ox + 1];
+          const bool t1 = v1 > v0;
+          const float b1 = t1 ? v1 : v0;
+          const std::int32_t tap1 = t1 ? 1 : 0;
+          const bool t2 = v2 > b1;
+          const float b2 = t2 ? v2 : b1;
+          const std::int32_t tap2 = t2 ? iw32 : tap1;
+          const bool t3 = v3 > b2;
+          orow[ox] = t3 ? v3 : b2;
+          wrow[ox] = base + 2 * std::int32_t(ox) + (t3 ? iw32 + 1 : tap2);
+        }
+      }
+    }
+    return;
+  }
   // The taps of each window that land inside the input, [lo, hi) per output row and column, found
   // once (a bounds test and a signed index per tap made ResNet18's 3 × 3 stride-2 pool 8 % of its
   // forward, perf).
