@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "../core/ir/network.h"
+#include "conv_geometry.h"
 #include "../core/kernels/kernels.h"
 #include "../core/threads/pool.h"
 #include "../core/vjp/conv_back_direct.h"
@@ -19,10 +20,7 @@ void check_core(bool ok, const char* what, double a, double b);  // core_test.cc
 
 namespace {
 
-struct BackGeometry {
-  std::size_t groups, cin, cout, h, w;
-  pathwise::Window window;
-};
+using BackGeometry = pathwise_test::ConvGeometry;
 
 BackGeometry random_back_geometry(std::mt19937& rng, int trial) {
   BackGeometry g;
@@ -55,28 +53,6 @@ BackGeometry random_back_geometry(std::mt19937& rng, int trial) {
   g.h = std::max(g.h, (w.kh - 1) * w.dh + 1);
   g.w = std::max(g.w, (w.kw - 1) * w.dw + 1);
   return g;
-}
-
-pathwise::Network back_net(const BackGeometry& g, const std::vector<float>& weights, std::vector<float>& dense_weights,
-                           std::size_t& oh, std::size_t& ow) {
-  const pathwise::Window& w = g.window;
-  pathwise::LayerDesc conv, relu, dense;
-  conv.kind = pathwise::LayerKind::Conv;
-  conv.in_shape = {g.cin, g.h, g.w};
-  conv.out_features = g.cout;
-  conv.weights = weights.data();
-  conv.weights_len = weights.size();
-  conv.window = w;
-  conv.groups = g.groups;
-  oh = (g.h + w.pt + w.pb - (w.kh - 1) * w.dh - 1) / w.sh + 1;
-  ow = (g.w + w.pl + w.pr - (w.kw - 1) * w.dw - 1) / w.sw + 1;
-  dense.kind = pathwise::LayerKind::Dense;
-  dense.in_shape = {g.cout * oh * ow, 1, 1};
-  dense.out_features = 2;
-  dense_weights.assign(dense.in_shape.c * 2, 0.5f);
-  dense.weights = dense_weights.data();
-  dense.weights_len = dense_weights.size();
-  return pathwise::Network::build({g.cin, g.h, g.w}, {conv, relu, dense});
 }
 
 // Rows dy (rows × out_size) at the conv's output pulled back to the input; `prior` (when not
@@ -112,7 +88,7 @@ void test_conv_back_direct() {
     std::vector<float> weights(g.cout * cin_g * taps), dense_weights;
     for (auto& v : weights) v = gauss(rng);
     std::size_t oh = 0, ow = 0;
-    const pathwise::Network net = back_net(g, weights, dense_weights, oh, ow);
+    const pathwise::Network net = pathwise_test::conv_net(g, weights, {}, dense_weights, oh, ow);
     const pathwise::Layer& layer = net.layers()[0];
     const std::size_t eh = (w.kh - 1) * w.dh, ew = (w.kw - 1) * w.dw;
     if (w.sh == 1 && w.sw == 1 && w.pt <= eh && w.pl <= ew)

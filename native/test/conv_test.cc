@@ -12,6 +12,7 @@
 #include "../core/forward/conv_direct.h"
 #include "../core/forward/forward.h"
 #include "../core/ir/network.h"
+#include "conv_geometry.h"
 #include "../core/kernels/kernels.h"
 #include "../core/threads/pool.h"
 
@@ -19,10 +20,7 @@ void check_core(bool ok, const char* what, double a, double b);  // core_test.cc
 
 namespace {
 
-struct Geometry {
-  std::size_t groups, cin, cout, h, w;
-  pathwise::Window window;
-};
+using Geometry = pathwise_test::ConvGeometry;
 
 Geometry random_geometry(std::mt19937& rng, int trial) {
   Geometry g;
@@ -55,30 +53,6 @@ Geometry random_geometry(std::mt19937& rng, int trial) {
   return g;
 }
 
-pathwise::Network conv_net(const Geometry& g, const std::vector<float>& weights, const std::vector<float>& bias,
-                           std::vector<float>& dense_weights, std::size_t& oh, std::size_t& ow) {
-  const pathwise::Window& w = g.window;
-  pathwise::LayerDesc conv, relu, dense;
-  conv.kind = pathwise::LayerKind::Conv;
-  conv.in_shape = {g.cin, g.h, g.w};
-  conv.out_features = g.cout;
-  conv.weights = weights.data();
-  conv.weights_len = weights.size();
-  conv.bias = bias.data();
-  conv.bias_len = bias.size();
-  conv.window = w;
-  conv.groups = g.groups;
-  oh = (g.h + w.pt + w.pb - (w.kh - 1) * w.dh - 1) / w.sh + 1;
-  ow = (g.w + w.pl + w.pr - (w.kw - 1) * w.dw - 1) / w.sw + 1;
-  dense.kind = pathwise::LayerKind::Dense;
-  dense.in_shape = {g.cout * oh * ow, 1, 1};
-  dense.out_features = 2;
-  dense_weights.assign(dense.in_shape.c * 2, 0.5f);
-  dense.weights = dense_weights.data();
-  dense.weights_len = dense_weights.size();
-  return pathwise::Network::build({g.cin, g.h, g.w}, {conv, relu, dense});
-}
-
 }  // namespace
 
 void test_conv_direct() {
@@ -100,7 +74,7 @@ void test_conv_direct() {
     for (auto& v : weights) v = gauss(rng);
     for (auto& v : bias) v = gauss(rng);
     std::size_t oh = 0, ow = 0;
-    const pathwise::Network net = conv_net(g, weights, bias, dense_weights, oh, ow);
+    const pathwise::Network net = pathwise_test::conv_net(g, weights, bias, dense_weights, oh, ow);
     const pathwise::Layer& layer = net.layers()[0];
     // Network::build packs the weights of exactly the layers the direct kernel takes; the kernel
     // itself handles every geometry, so all of them are tested below.
