@@ -643,6 +643,16 @@ void test_gates() {
   rejects([](pathwise::GateParams& p) { p.lower = std::numeric_limits<float>::infinity(); }, "gate lower +inf");
 }
 
+// Two selections alike bit for bit: units, flags, k, borderline count and every score's bits.
+bool same_selection(const pathwise::Selection& a, const pathwise::Selection& b) {
+  if (!(a.units == b.units && a.fallback == b.fallback && a.k == b.k && a.borderline == b.borderline &&
+        a.scores.size() == b.scores.size()))
+    return false;
+  for (std::size_t i = 0; i < a.scores.size(); ++i)
+    if (std::memcmp(&a.scores[i], &b.scores[i], sizeof(float)) != 0) return false;
+  return true;
+}
+
 // select_units' width-limited path (only the units that can reach the top k get their exps) against
 // scoring every unit: the same units, scores, fallback and borderline count, bit for bit, over
 // contributions small (scores just above 1/C), large (saturated at 1.0, ties ranked by index),
@@ -693,12 +703,8 @@ void test_select_top_k() {
                              identical, order, nullptr);
       pathwise::select_units(h.data(), j.data(), stride, units, classes, target, rule, threshold, top, work, scores,
                              identical, order, &scratch);
-      bool same = all.units == top.units && all.fallback == top.fallback && all.k == top.k &&
-                  all.borderline == top.borderline && all.scores.size() == top.scores.size();
-      for (std::size_t i = 0; same && i < all.scores.size(); ++i)
-        same = std::memcmp(&all.scores[i], &top.scores[i], sizeof(float)) == 0;
       ++compared;
-      if (!same) ++mismatched;
+      if (!same_selection(all, top)) ++mismatched;
     }
   }
   check(mismatched == 0, "width-limited selection = scoring every unit", mismatched, compared);
@@ -742,12 +748,8 @@ void test_select_top_k() {
       if (!pathwise::select_units_pooled(h_columns.data(), cot.data(), columns, columns, ids.data(), units, classes,
                                          target, rule, threshold, pooled, scratch))
         continue;  // the caller scatters and selects as above
-      bool same = all.units == pooled.units && all.fallback == pooled.fallback && all.k == pooled.k &&
-                  all.borderline == pooled.borderline && all.scores.size() == pooled.scores.size();
-      for (std::size_t i = 0; same && i < all.scores.size(); ++i)
-        same = std::memcmp(&all.scores[i], &pooled.scores[i], sizeof(float)) == 0;
       ++pooled_compared;
-      if (!same) ++pooled_mismatched;
+      if (!same_selection(all, pooled)) ++pooled_mismatched;
     }
   }
   check(pooled_compared > 1000, "pooled selection exercised", pooled_compared, 1000);
